@@ -1,0 +1,65 @@
+/*
+ * audit - the verdict trail: one row per verdict, written to SQLite
+ *
+ * Milter threads hand rows to audit_submit(); it copies them onto a
+ * bounded in-memory queue and returns at once.  One writer thread owns
+ * the SQLite connection and commits in batches (WAL, synchronous=NORMAL),
+ * so a slow disk or an admin's long read never stalls mail.  A full queue
+ * makes the submitter wait briefly (backpressure); a row is never dropped
+ * silently: when the database cannot be written, rows go to syslog
+ * instead and are counted (audit_failure = continue), or audit_submit()
+ * reports failure so the caller defers the mail (audit_failure =
+ * tempfail).
+ *
+ * Ownership: audit_submit() copies every string; the row and its strings
+ * stay the caller's.  audit_close() flushes the queue and returns NULL.
+ */
+#ifndef RG_AUDIT_H
+#define RG_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rg_config;
+
+struct audit_row {
+	int64_t time_ms;		/* UTC, milliseconds since the epoch */
+	const char *session_id;		/* stable per SMTP connection */
+	const char *queue_id;		/* may be NULL or "" */
+	const char *mta;		/* {daemon_name} */
+	const char *client_addr;
+	const char *client_name;
+	const char *helo;
+	const char *auth_user;
+	const char *stage;		/* connect, helo, mail, rcpt */
+	const char *sender;		/* as the client wrote it */
+	const char *rcpt;		/* as the client wrote it */
+	const char *rcpt_normalized;	/* final destination */
+	const char *rule;
+	const char *action;		/* accept, reject, tempfail, drop, would-reject */
+	int     code;
+	const char *ecode;
+	const char *text;
+	const char *directory_result;	/* found, not-found, error, or NULL */
+	const char *trace;		/* trace lines joined with "; " */
+};
+
+struct audit;
+
+/* audit_open - open/create/migrate cfg->audit_db and start the writer;
+ * NULL + err when the database cannot be used at all (for example a
+ * schema newer than this program). */
+struct audit *audit_open(const struct rg_config *cfg, char *err, size_t errlen);
+
+/* audit_submit - queue a copy of row.  0 queued (or diverted to syslog
+ * under audit_failure = continue); -1 the row could not be recorded and
+ * audit_failure = tempfail: the caller must defer the mail. */
+int     audit_submit(struct audit *audit, const struct audit_row *row);
+
+/* audit_stats - one line for logs: queued, written, diverted, failures */
+void    audit_stats(struct audit *audit, char *buf, size_t size);
+
+/* audit_close - flush everything, stop the writer; returns NULL */
+struct audit *audit_close(struct audit *audit);
+
+#endif

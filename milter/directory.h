@@ -1,0 +1,69 @@
+/*
+ * directory - who our recipients are: the interface and its file backend
+ *
+ * The policy engine asks one question: does this address exist?  The
+ * answer is tri-state, and an error is never "not found": a directory that
+ * cannot answer must lead to a temporary failure (4xx), never to a 5xx.
+ *
+ * Backends sit behind one struct of function pointers (OpenSMTPD's table
+ * backends).  The core knows only the file backend; adapters such as LDAP
+ * are passed in by the program that links them, so the core never links
+ * an LDAP library.
+ *
+ * Thread safety: lookup() may be called from any number of threads at
+ * once on the same handle.  reload() is not called concurrently with
+ * lookup(): a reloading daemon opens a new handle and swaps it in.
+ *
+ * File backend, "file:PATH": one address per line, '#' comments, blank
+ * lines ignored, "@domain" lines accept every local part of that domain,
+ * matching is case-insensitive.  A line that is not an address is an
+ * error ("PATH:LINE: reason").
+ */
+#ifndef RG_DIRECTORY_H
+#define RG_DIRECTORY_H
+
+#include <stddef.h>
+
+struct rg_config;
+
+enum dir_result {
+	DIR_ERROR = -1,			/* could not tell: tempfail */
+	DIR_NOTFOUND = 0,
+	DIR_FOUND = 1,
+};
+
+struct directory;
+
+struct directory_backend {
+	const char *name;		/* "file", "ldap": the spec's prefix */
+	/* open - spec is the text after "name:" (may be ""); NULL + err */
+	struct directory *(*open) (const char *spec, const struct rg_config *cfg,
+				   char *err, size_t errlen);
+	/* lookup - address is "local@domain", domain lower-case */
+	enum dir_result (*lookup) (struct directory *dir, const char *address);
+	/* stats - one line for logs (may be NULL) */
+	void    (*stats) (struct directory *dir, char *buf, size_t size);
+	void    (*close) (struct directory *dir);
+};
+
+/* Every backend's handle starts with this header. */
+struct directory {
+	const struct directory_backend *backend;
+};
+
+extern const struct directory_backend dir_file_backend;
+
+/* directory_open - pick the backend named by cfg->directory from the
+ * NULL-terminated list and open it; NULL + err ("unknown directory ...") */
+struct directory *directory_open(const struct rg_config *cfg,
+			      const struct directory_backend *const *backends,
+				 char *err, size_t errlen);
+
+enum dir_result directory_lookup(struct directory *dir, const char *address);
+
+/* directory_close - returns NULL (dir = directory_close(dir)) */
+struct directory *directory_close(struct directory *dir);
+
+const char *dir_result_name(enum dir_result result);	/* found, not-found, error */
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * policy - the decision engine: session facts + one SMTP step -> verdict
+ *
+ * policy_decide() is the whole of relayguard's judgement.  It knows
+ * nothing of libmilter, LDAP or SQLite: it reads the configuration, the
+ * session facts and the client's text, asks the directory (through its
+ * interface) when a local recipient must be checked, and fills a verdict.
+ * It does not change the session: policy_commit() applies a verdict to
+ * the session's counters, so that a caller can decide, log, then commit.
+ *
+ * Rule order at RCPT (first match wins):
+ *   syntax / utf8, harvest (connection already over the limit),
+ *   routing (tricks in the local part, unprivileged client),
+ *   relay (final destination not ours, unprivileged client),
+ *   privileged relay accepted (trusted / authenticated),
+ *   postmaster, blank_sender (one recipient for <>), directory:
+ *   error -> directory_unavailable, not found -> unknown (or harvest when
+ *   this one crosses harvest_limit), found -> local.
+ * At MAIL: syntax / utf8, blank_sender (reject/drop), sender_deny, spoof.
+ * A client is privileged when it is not in never_relay_networks and is in
+ * trusted_networks or authenticated with relay_authenticated = yes.
+ *
+ * Monitor mode (global or per rule) turns a refusal into RG_WOULD_REJECT:
+ * the reply that would have been given is still in the verdict.
+ *
+ * Ownership: the verdict is filled in place (no allocation); its text
+ * points into the configuration and is valid as long as that is.
+ */
+#ifndef RG_POLICY_H
+#define RG_POLICY_H
+
+#include <stddef.h>
+
+#include "address.h"
+#include "config.h"
+#include "directory.h"
+#include "netlist.h"
+
+enum rg_stage {
+	RG_STAGE_CONNECT, RG_STAGE_HELO, RG_STAGE_MAIL, RG_STAGE_RCPT,
+};
+
+enum rg_action {
+	RG_ACCEPT,
+	RG_REJECT,			/* 5xx */
+	RG_TEMPFAIL,			/* 4xx */
+	RG_DROP,			/* 421, the MTA closes the connection */
+	RG_WOULD_REJECT,		/* monitor mode: accepted, logged */
+};
+
+#define RG_NAME_MAX 256
+
+/* What the session knows; the caller fills the connection facts, the
+ * engine's policy_commit() maintains the counters. */
+struct rg_session {
+	struct rg_ip client_ip;
+	int     client_ip_known;	/* 0: unix socket or unknown */
+	char    client_name[RG_NAME_MAX];
+	char    helo[RG_NAME_MAX];
+	char    auth_user[RG_NAME_MAX];	/* "" when not authenticated */
+
+	/* connection counters */
+	unsigned transactions;
+	unsigned rcpts_refused;
+	unsigned unknown_rcpts;		/* for harvest_limit */
+
+	/* current transaction (reset by policy_reset_txn) */
+	int     in_txn;
+	int     smtputf8;		/* MAIL carried SMTPUTF8 */
+	int     sender_null;		/* MAIL FROM:<> */
+	int     sender_local;		/* sender domain is one of ours */
+	unsigned rcpts;			/* RCPTs seen in this transaction */
+	unsigned rcpts_accepted;	/* accepted (or would-reject) */
+};
+
+struct rg_verdict {
+	enum rg_stage stage;
+	enum rg_action action;
+	enum rg_rule rule;
+	int     code;			/* 250 on accept */
+	const char *ecode;		/* "2.1.5", "5.7.1", ... */
+	const char *text;		/* reply text; points into config */
+	int     dir_consulted;
+	enum dir_result dir_result;
+	struct address addr;		/* MAIL/RCPT: parsed and resolved */
+	char    normalized[ADDR_PATH_MAX * 2];	/* final destination, "" if none */
+};
+
+void    policy_session_init(struct rg_session *s);
+void    policy_reset_txn(struct rg_session *s);
+
+/* policy_client_privileged - may this client relay? */
+int     policy_client_privileged(const struct rg_config *cfg,
+				 const struct rg_session *s);
+
+/* policy_decide - judge one step.  input is the client's text after
+ * "MAIL FROM:" / "RCPT TO:" (len bytes), the HELO name, or NULL at
+ * connect.  dir may be NULL only when no rcpt stage is judged. */
+void    policy_decide(const struct rg_config *cfg, struct directory *dir,
+		      const struct rg_session *s, enum rg_stage stage,
+		      const char *input, size_t len, struct rg_verdict *v);
+
+/* policy_commit - apply a verdict to the session's state and counters */
+void    policy_commit(struct rg_session *s, const struct rg_verdict *v);
+
+/* policy_refused - the MTA must refuse (reject, tempfail or drop) */
+int     policy_refused(const struct rg_verdict *v);
+
+const char *rg_stage_name(enum rg_stage stage);		/* connect, helo, mail, rcpt */
+const char *rg_action_name(enum rg_action action);	/* accept, reject, tempfail, drop, would-reject */
+
+#endif

@@ -1,0 +1,72 @@
+# tests/lib.sh - shared helpers for the shell tests (sourced, not run)
+#
+# Conventions: a test prints what it checks, exits 0 on success, 1 on
+# failure, 77 when skipped.  A missing tool is a failure unless
+# RELAYGUARD_SKIP_MISSING=1: the project's test command installs every
+# tool (./autogen.sh --deps), so a missing one means a broken set-up, and
+# a silently skipped test would hide it.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." 2>/dev/null && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+
+rg_failures=0
+rg_checks=0
+
+# rg_fail MESSAGE - record a failed check and go on
+rg_fail() { echo "FAIL: $*" >&2; rg_failures=$((rg_failures + 1)); rg_checks=$((rg_checks + 1)); }
+
+# rg_pass MESSAGE - record a passed check
+rg_pass() { echo "ok: $*"; rg_checks=$((rg_checks + 1)); }
+
+# rg_expect NAME GOT WANT - compare two strings
+rg_expect() {
+	if [ "$2" = "$3" ]; then rg_pass "$1"; else rg_fail "$1: got '$2', want '$3'"; fi
+}
+
+# rg_expect_match NAME TEXT REGEX - TEXT must match the extended regex
+rg_expect_match() {
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then rg_pass "$1"
+	else rg_fail "$1: '$2' does not match /$3/"; fi
+}
+
+# rg_require TOOL... - fail (or skip when allowed) unless every tool exists
+rg_require() {
+	for t in "$@"; do
+		if ! command -v "$t" >/dev/null 2>&1 && [ ! -x "$t" ]; then
+			if [ "${RELAYGUARD_SKIP_MISSING:-0}" = 1 ]; then
+				echo "SKIP: $t not installed"; exit 77
+			fi
+			echo "FAIL: $t not installed (run ./autogen.sh --deps)" >&2
+			exit 1
+		fi
+	done
+}
+
+# rg_free_port - print a TCP port on 127.0.0.1 that nothing listens on
+rg_free_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$(( (RANDOM % 20000) + 30000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"; return 0
+		fi
+	done
+	return 1
+}
+
+# rg_wait_port PORT [SECONDS] - wait until something listens on 127.0.0.1:PORT
+rg_wait_port() {
+	local i limit=$(( ${2:-20} * 10 ))
+	for i in $(seq 1 "$limit"); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# rg_done - print the summary line and exit with the right status
+rg_done() {
+	echo "$((rg_checks - rg_failures)) passed, $rg_failures failed"
+	[ "$rg_failures" -eq 0 ]
+	exit $?
+}
