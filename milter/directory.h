@@ -61,6 +61,9 @@ struct directory *directory_open(const struct rg_config *cfg,
 
 enum dir_result directory_lookup(struct directory *dir, const char *address);
 
+/* directory_stats - one line for logs ("" when the backend has none) */
+void    directory_stats(struct directory *dir, char *buf, size_t size);
+
 /* directory_close - returns NULL (dir = directory_close(dir)) */
 struct directory *directory_close(struct directory *dir);
 

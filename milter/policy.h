@@ -82,6 +82,9 @@ struct rg_verdict {
 	const char *text;		/* reply text; points into config */
 	int     dir_consulted;
 	enum dir_result dir_result;
+	char    dir_key[ADDR_PATH_MAX * 2];	/* what was looked up, "" if none */
+	int     local;		/* MAIL: sender domain is ours; RCPT: final
+					 * destination is ours */
 	struct address addr;		/* MAIL/RCPT: parsed and resolved */
 	char    normalized[ADDR_PATH_MAX * 2];	/* final destination, "" if none */
 };

@@ -1,0 +1,415 @@
+/*
+ * policy - the decision engine: session facts + one SMTP step -> verdict
+ *
+ * See policy.h for the rule order.  Everything here is a pure function of
+ * the configuration, the session and the client's text, plus one directory
+ * lookup for local recipients.  The RCPT path allocates nothing: the
+ * parsed address, the normalized form and the directory key all live in
+ * the caller's verdict.
+ *
+ * Decisions that are not obvious from the rules:
+ * - A client whose address is unknown (unix socket) is never in
+ *   trusted_networks or never_relay_networks; it may still relay when it
+ *   authenticated and relay_authenticated = yes.
+ * - sender_deny applies to every client (an explicit admin list); the
+ *   blank-sender and spoof rules only to unprivileged ones.
+ * - The spoof rule looks at the sender's domain as written (the address
+ *   the recipient will see), not at the unwrapped destination.
+ * - Privileged clients sending to local recipients are still checked
+ *   against the directory: an unknown local user is refused for everyone.
+ */
+#include <string.h>
+
+#include "util.h"
+#include "address.h"
+#include "config.h"
+#include "directory.h"
+#include "netlist.h"
+#include "policy.h"
+
+/* policy_session_init - a fresh connection */
+void
+policy_session_init(struct rg_session *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/* policy_reset_txn - forget the transaction, keep the connection */
+void
+policy_reset_txn(struct rg_session *s)
+{
+	s->in_txn = 0;
+	s->smtputf8 = 0;
+	s->sender_null = 0;
+	s->sender_local = 0;
+	s->rcpts = 0;
+	s->rcpts_accepted = 0;
+}
+
+/* privilege - RG_RULE_TRUSTED, RG_RULE_AUTHENTICATED, or RG_RULE_PASS (none) */
+static enum rg_rule
+privilege(const struct rg_config *cfg, const struct rg_session *s)
+{
+	int authenticated = cfg->relay_authenticated && s->auth_user[0] != '\0';
+
+	if (s->client_ip_known
+	    && netlist_match(&cfg->never_relay_networks, &s->client_ip))
+		return RG_RULE_PASS;
+	if (s->client_ip_known
+	    && netlist_match(&cfg->trusted_networks, &s->client_ip))
+		return RG_RULE_TRUSTED;
+	if (authenticated)
+		return RG_RULE_AUTHENTICATED;
+	return RG_RULE_PASS;
+}
+
+/* policy_client_privileged - may this client relay? */
+int
+policy_client_privileged(const struct rg_config *cfg,
+			 const struct rg_session *s)
+{
+	return privilege(cfg, s) != RG_RULE_PASS;
+}
+
+/* verdict_accept - 250 with the stage's enhanced code */
+static void
+verdict_accept(struct rg_verdict *v, enum rg_rule rule)
+{
+	v->action = RG_ACCEPT;
+	v->rule = rule;
+	v->code = 250;
+	switch (v->stage) {
+	case RG_STAGE_MAIL:
+		v->ecode = "2.1.0";
+		break;
+	case RG_STAGE_RCPT:
+		v->ecode = "2.1.5";
+		break;
+	default:
+		v->ecode = "2.0.0";
+		break;
+	}
+	v->text = "OK";
+}
+
+/* verdict_refuse - the rule's reply; 421 drops; monitor keeps the reply */
+static void
+verdict_refuse(const struct rg_config *cfg, struct rg_verdict *v,
+	       enum rg_rule rule, enum rg_reply_id reply_id)
+{
+	const struct rg_reply *reply = &cfg->replies[reply_id];
+
+	v->rule = rule;
+	v->code = reply->code;
+	v->ecode = reply->ecode;
+	v->text = reply->text;
+	if (reply->code == 421)
+		v->action = RG_DROP;
+	else if (reply->code >= 400 && reply->code < 500)
+		v->action = RG_TEMPFAIL;
+	else
+		v->action = RG_REJECT;
+	if (config_rule_monitored(cfg, rule))
+		v->action = RG_WOULD_REJECT;
+}
+
+/* join_address - "local@domain" (or "local" without a domain) into buf */
+static void
+join_address(char *buf, size_t size, const char *local, const char *domain)
+{
+	size_t llen = strlen(local);
+	size_t dlen = domain != NULL ? strlen(domain) : 0;
+
+	if (llen + 1 + dlen + 1 > size) {
+		buf[0] = '\0';		/* cannot happen with RFC 5321 limits */
+		return;
+	}
+	memcpy(buf, local, llen);
+	if (dlen > 0) {
+		buf[llen] = '@';
+		memcpy(buf + llen + 1, domain, dlen);
+		llen += 1 + dlen;
+	}
+	buf[llen] = '\0';
+}
+
+/* domain_for_key - the domain to look up: our name for unqualified
+ * addresses and our own address literals */
+static const char *
+domain_for_key(const struct rg_config *cfg, const struct addr_domain *domain)
+{
+	if (domain->type == ADDR_DOM_NAME)
+		return domain->name;
+	return cfg->qualify_domain;
+}
+
+/* set_normalized - the final destination as text, "" when none */
+static void
+set_normalized(struct rg_verdict *v)
+{
+	if (addr_format_final(&v->addr, v->normalized, sizeof(v->normalized)) == NULL)
+		v->normalized[0] = '\0';
+}
+
+/* verdict_start - the fields every stage sets */
+static void
+verdict_start(struct rg_verdict *v, enum rg_stage stage)
+{
+	v->stage = stage;
+	v->action = RG_ACCEPT;
+	v->rule = RG_RULE_PASS;
+	v->code = 250;
+	v->ecode = "2.0.0";
+	v->text = "OK";
+	v->dir_consulted = 0;
+	v->dir_result = DIR_NOTFOUND;
+	v->dir_key[0] = '\0';
+	v->local = 0;
+	v->normalized[0] = '\0';
+}
+
+/* parse_failed - syntax or utf8 refusal after addr_parse/addr_resolve */
+static int
+parse_failed(const struct rg_config *cfg, struct rg_verdict *v,
+	     enum addr_status status)
+{
+	if (status == ADDR_OK)
+		return 0;
+	if (status == ADDR_8BIT)
+		verdict_refuse(cfg, v, RG_RULE_UTF8, RG_REPLY_UTF8);
+	else
+		verdict_refuse(cfg, v, RG_RULE_SYNTAX, RG_REPLY_SYNTAX);
+	return 1;
+}
+
+/* decide_mail - MAIL FROM */
+static void
+decide_mail(const struct rg_config *cfg, const struct rg_session *s,
+	    const char *input, size_t len, struct rg_verdict *v)
+{
+	struct address *a = &v->addr;
+	enum addr_status status;
+	enum rg_rule priv;
+	char key[ADDR_PATH_MAX * 2];
+
+	status = addr_parse(input, len, ADDR_F_SENDER, a);
+	if (status == ADDR_8BIT && a->param_smtputf8)
+		status = addr_parse(input, len, ADDR_F_SENDER | ADDR_F_SMTPUTF8, a);
+	if (status == ADDR_OK)
+		status = addr_resolve(a, config_is_local, (void *)cfg);
+	if (parse_failed(cfg, v, status))
+		return;
+	set_normalized(v);
+	priv = privilege(cfg, s);
+
+	if (a->kind == ADDR_NULL) {
+		if (priv == RG_RULE_PASS && cfg->blank_sender == RG_BLANK_REJECT)
+			verdict_refuse(cfg, v, RG_RULE_BLANK_SENDER,
+				       RG_REPLY_BLANK_SENDER);
+		else if (priv == RG_RULE_PASS && cfg->blank_sender == RG_BLANK_DROP)
+			verdict_refuse(cfg, v, RG_RULE_BLANK_SENDER,
+				       RG_REPLY_BLANK_SENDER_DROP);
+		else
+			verdict_accept(v, RG_RULE_PASS);
+		return;
+	}
+
+	v->local = config_is_local(&a->domain, (void *)cfg);
+	join_address(key, sizeof(key), a->local, domain_for_key(cfg, &a->domain));
+	rg_lowercase(key);
+	if (cfg->sender_deny.count > 0 && config_sender_denied(cfg, key)) {
+		verdict_refuse(cfg, v, RG_RULE_SENDER_DENY, RG_REPLY_SENDER_DENY);
+		return;
+	}
+	if (v->local && priv == RG_RULE_PASS && cfg->local_sender_reject) {
+		verdict_refuse(cfg, v, RG_RULE_SPOOF, RG_REPLY_SPOOF);
+		return;
+	}
+	verdict_accept(v, RG_RULE_PASS);
+}
+
+/* is_postmaster - RFC 5321 4.5.1: <postmaster> or postmaster@ours */
+static int
+is_postmaster(const struct address *a)
+{
+	return a->kind == ADDR_POSTMASTER
+	    || rg_strcaseeq(a->final_local, "postmaster");
+}
+
+/* harvest_over - this many unknown recipients crosses harvest_limit */
+static int
+harvest_over(const struct rg_config *cfg, unsigned unknown)
+{
+	return cfg->harvest_limit > 0 && unknown > cfg->harvest_limit;
+}
+
+/* decide_rcpt - RCPT TO */
+static void
+decide_rcpt(const struct rg_config *cfg, struct directory *dir,
+	    const struct rg_session *s, const char *input, size_t len,
+	    struct rg_verdict *v)
+{
+	struct address *a = &v->addr;
+	enum addr_status status;
+	enum rg_rule priv;
+
+	status = addr_parse(input, len, s->smtputf8 ? ADDR_F_SMTPUTF8 : 0, a);
+	if (status == ADDR_OK)
+		status = addr_resolve(a, config_is_local, (void *)cfg);
+	if (parse_failed(cfg, v, status))
+		return;
+	set_normalized(v);
+
+	if (harvest_over(cfg, s->unknown_rcpts)) {
+		verdict_refuse(cfg, v, RG_RULE_HARVEST, RG_REPLY_HARVEST);
+		return;
+	}
+	priv = privilege(cfg, s);
+	v->local = config_is_local(&a->final_domain, (void *)cfg);
+	if ((a->tricks & ADDR_TRICK_ROUTING) && priv == RG_RULE_PASS
+	    && cfg->routing == RG_ROUTING_REJECT) {
+		verdict_refuse(cfg, v, RG_RULE_ROUTING, RG_REPLY_ROUTING);
+		return;
+	}
+	if (!v->local) {
+		if (priv == RG_RULE_PASS)
+			verdict_refuse(cfg, v, RG_RULE_RELAY, RG_REPLY_RELAY);
+		else
+			verdict_accept(v, priv);
+		return;
+	}
+	if (is_postmaster(a)) {
+		verdict_accept(v, RG_RULE_POSTMASTER);
+		return;
+	}
+	if (s->sender_null && priv == RG_RULE_PASS
+	    && cfg->blank_sender == RG_BLANK_SINGLE && s->rcpts_accepted >= 1) {
+		verdict_refuse(cfg, v, RG_RULE_BLANK_SENDER, RG_REPLY_BLANK_SENDER);
+		return;
+	}
+
+	join_address(v->dir_key, sizeof(v->dir_key), a->final_local,
+		     domain_for_key(cfg, &a->final_domain));
+	v->dir_consulted = 1;
+	v->dir_result = directory_lookup(dir, v->dir_key);
+	switch (v->dir_result) {
+	case DIR_FOUND:
+		verdict_accept(v, RG_RULE_LOCAL);
+		break;
+	case DIR_NOTFOUND:
+		if (harvest_over(cfg, s->unknown_rcpts + 1))
+			verdict_refuse(cfg, v, RG_RULE_HARVEST, RG_REPLY_HARVEST);
+		else
+			verdict_refuse(cfg, v, RG_RULE_UNKNOWN, RG_REPLY_UNKNOWN);
+		break;
+	case DIR_ERROR:
+	default:
+		v->dir_result = DIR_ERROR;
+		if (cfg->directory_failure == RG_DIRFAIL_ACCEPT)
+			verdict_accept(v, RG_RULE_DIRECTORY_ACCEPT);
+		else
+			verdict_refuse(cfg, v, RG_RULE_DIRECTORY, RG_REPLY_DIRECTORY);
+		break;
+	}
+}
+
+/* policy_decide - judge one step */
+void
+policy_decide(const struct rg_config *cfg, struct directory *dir,
+	      const struct rg_session *s, enum rg_stage stage,
+	      const char *input, size_t len, struct rg_verdict *v)
+{
+	verdict_start(v, stage);
+	switch (stage) {
+	case RG_STAGE_MAIL:
+		decide_mail(cfg, s, input != NULL ? input : "",
+			    input != NULL ? len : 0, v);
+		break;
+	case RG_STAGE_RCPT:
+		decide_rcpt(cfg, dir, s, input != NULL ? input : "",
+			    input != NULL ? len : 0, v);
+		break;
+	case RG_STAGE_CONNECT:
+	case RG_STAGE_HELO:
+	default:
+		/* Nothing to refuse yet; the verdict exists for the audit. */
+		memset(&v->addr, 0, sizeof(v->addr));
+		verdict_accept(v, RG_RULE_PASS);
+		break;
+	}
+}
+
+/* policy_commit - apply a verdict to the session's state and counters */
+void
+policy_commit(struct rg_session *s, const struct rg_verdict *v)
+{
+	int accepted = !policy_refused(v);
+
+	switch (v->stage) {
+	case RG_STAGE_MAIL:
+		policy_reset_txn(s);
+		if (!accepted)
+			break;		/* no transaction was opened */
+		s->in_txn = 1;
+		s->transactions++;
+		s->sender_null = v->addr.kind == ADDR_NULL;
+		s->sender_local = v->local;
+		s->smtputf8 = v->addr.param_smtputf8 != 0;
+		break;
+	case RG_STAGE_RCPT:
+		s->rcpts++;
+		if (accepted)
+			s->rcpts_accepted++;
+		else
+			s->rcpts_refused++;
+		if (v->rule == RG_RULE_UNKNOWN || v->rule == RG_RULE_HARVEST)
+			s->unknown_rcpts++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* policy_refused - the MTA must refuse (reject, tempfail or drop) */
+int
+policy_refused(const struct rg_verdict *v)
+{
+	return v->action == RG_REJECT || v->action == RG_TEMPFAIL
+	    || v->action == RG_DROP;
+}
+
+/* rg_stage_name - connect, helo, mail, rcpt */
+const char *
+rg_stage_name(enum rg_stage stage)
+{
+	switch (stage) {
+	case RG_STAGE_CONNECT:
+		return "connect";
+	case RG_STAGE_HELO:
+		return "helo";
+	case RG_STAGE_MAIL:
+		return "mail";
+	case RG_STAGE_RCPT:
+		return "rcpt";
+	}
+	return "unknown";
+}
+
+/* rg_action_name - accept, reject, tempfail, drop, would-reject */
+const char *
+rg_action_name(enum rg_action action)
+{
+	switch (action) {
+	case RG_ACCEPT:
+		return "accept";
+	case RG_REJECT:
+		return "reject";
+	case RG_TEMPFAIL:
+		return "tempfail";
+	case RG_DROP:
+		return "drop";
+	case RG_WOULD_REJECT:
+		return "would-reject";
+	}
+	return "unknown";
+}
