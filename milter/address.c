@@ -1,0 +1,930 @@
+/*
+ * address - RFC 5321 path parsing and relay-trick resolution
+ *
+ * See address.h for the contract.  The parser makes one bounded pass to
+ * find the end of the path (closing angle bracket or first unquoted space),
+ * refuses anything longer than ADDR_PATH_MAX before looking further, then
+ * validates the path piece by piece: source route, local part, domain.
+ * Nothing recurses and nothing allocates; every loop is bounded by the
+ * input length (at most ADDR_PATH_MAX bytes once the first pass is done) or
+ * by ADDR_STEPS_MAX.
+ *
+ * Which tricks are flagged where:
+ *   addr_parse()   extra @, quoted and escaped @ % !, look-alikes, routes
+ *                  (visible in the text whatever the domain);
+ *   addr_resolve() percent hack, bang path, IMCEA (only meaningful once the
+ *                  destination is ours and we would have to unwrap them).
+ *
+ * Trace lines are written only when something happens, so a plain address
+ * costs no formatting at all.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "util.h"
+#include "address.h"
+
+#define LITERAL_TEXT_MAX 64		/* "IPv6:" + longest IPv6 text */
+
+static const char err_8bit[] = "non-ASCII address without SMTPUTF8";
+
+/* A Unicode character that a later normalization or a human eye reads as
+ * one of the routing characters @ % ! */
+struct lookalike {
+	unsigned char bytes[3];		/* UTF-8 */
+	unsigned char len;
+	char    ascii;
+	unsigned cp;
+};
+
+static const struct lookalike lookalikes[] = {
+	{{0xef, 0xbc, 0xa0}, 3, '@', 0xff20},	/* FULLWIDTH COMMERCIAL AT */
+	{{0xef, 0xb9, 0xab}, 3, '@', 0xfe6b},	/* SMALL COMMERCIAL AT */
+	{{0xef, 0xbc, 0x85}, 3, '%', 0xff05},	/* FULLWIDTH PERCENT SIGN */
+	{{0xef, 0xb9, 0xaa}, 3, '%', 0xfe6a},	/* SMALL PERCENT SIGN */
+	{{0xd9, 0xaa, 0x00}, 2, '%', 0x066a},	/* ARABIC PERCENT SIGN */
+	{{0xef, 0xbc, 0x81}, 3, '!', 0xff01},	/* FULLWIDTH EXCLAMATION MARK */
+	{{0xef, 0xb9, 0x97}, 3, '!', 0xfe57},	/* SMALL EXCLAMATION MARK */
+	{{0xc7, 0x83, 0x00}, 2, '!', 0x01c3},	/* LATIN LETTER RETROFLEX CLICK */
+};
+
+/* fail - record a syntax error with a static reason */
+static enum addr_status
+fail(struct address *addr, const char *why)
+{
+	addr->status = ADDR_SYNTAX;
+	addr->error = why;
+	return ADDR_SYNTAX;
+}
+
+/* is_alnum - ASCII letter or digit */
+static int
+is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9');
+}
+
+/* is_atext - RFC 5322 atext, plus UTF-8 bytes (validated separately) */
+static int
+is_atext(unsigned char c)
+{
+	if (is_alnum(c) || c >= 0x80)
+		return 1;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '/': case '=': case '?':
+	case '^': case '_': case '`': case '{': case '|': case '}':
+	case '~':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* is_routing_char - characters that hide a route in a local part */
+static int
+is_routing_char(unsigned char c)
+{
+	return c == '@' || c == '%' || c == '!';
+}
+
+/* hex_value - value of one hex digit, -1 if it is not one */
+static int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* utf8_check - -1 for invalid UTF-8, else 1 when any byte is >= 0x80 */
+static int
+utf8_check(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k, need;
+	unsigned cp, min;
+	int high = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		high = 1;
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1, cp = c & 0x1f, min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return -1;		/* continuation, C0/C1, F5-FF */
+		}
+		if (n - i - 1 < need)
+			return -1;		/* truncated */
+		for (k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return -1;		/* overlong, too big, surrogate */
+		i += need + 1;
+	}
+	return high;
+}
+
+/* lookalike_at - the look-alike starting at s[0..n), or NULL */
+static const struct lookalike *
+lookalike_at(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	if (s[0] != 0xef && s[0] != 0xd9 && s[0] != 0xc7)
+		return NULL;
+	for (i = 0; i < RG_ARRAY_LEN(lookalikes); i++) {
+		const struct lookalike *la = &lookalikes[i];
+
+		if (n >= la->len && memcmp(s, la->bytes, la->len) == 0)
+			return la;
+	}
+	return NULL;
+}
+
+/* has_lookalike - any look-alike of @ % ! in s[0..n) */
+static int
+has_lookalike(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] >= 0x80 && lookalike_at(s + i, n - i) != NULL)
+			return 1;
+	return 0;
+}
+
+/* trace_add - append one formatted line, keeping the newest when full */
+static void
+trace_add(struct address *addr, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+trace_add(struct address *addr, const char *fmt, ...)
+{
+	char   *line;
+	va_list ap;
+	int     n;
+	size_t  len;
+
+	if (addr->ntrace < ADDR_TRACE_MAX)
+		line = addr->trace[addr->ntrace++];
+	else
+		line = addr->trace[ADDR_TRACE_MAX - 1];
+	va_start(ap, fmt);
+	n = vsnprintf(line, ADDR_TRACE_LEN, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		line[0] = '\0';
+		return;
+	}
+	if ((size_t)n < ADDR_TRACE_LEN)
+		return;
+	/* Truncated: do not leave half a UTF-8 character at the end. */
+	len = ADDR_TRACE_LEN - 1;
+	while (len > 0 && ((unsigned char)line[len - 1] & 0xc0) == 0x80)
+		len--;
+	if (len > 0 && (unsigned char)line[len - 1] >= 0xc0)
+		len--;
+	else if (len < ADDR_TRACE_LEN - 1)
+		len = ADDR_TRACE_LEN - 1;	/* complete sequence: keep it */
+	line[len] = '\0';
+}
+
+/* domain_copy - copy the meaningful part of a domain */
+static void
+domain_copy(struct addr_domain *dst, const struct addr_domain *src)
+{
+	dst->type = src->type;
+	rg_strlcpy(dst->name, src->name, sizeof(dst->name));
+	if (src->type == ADDR_DOM_LITERAL)
+		dst->ip = src->ip;
+}
+
+/* parse_literal - "[IPv4]" or "[IPv6:...]"; NULL ok, else the reason */
+static const char *
+parse_literal(const char *d, size_t dn, struct addr_domain *out)
+{
+	char    text[LITERAL_TEXT_MAX + 1];
+	char    ipbuf[64];
+	struct rg_ip ip;
+	size_t  tn;
+	int     v6;
+
+	if (dn < 2 || d[dn - 1] != ']')
+		return "unterminated address literal";
+	tn = dn - 2;
+	if (tn == 0)
+		return "empty address literal";
+	if (tn > LITERAL_TEXT_MAX)
+		return "invalid address literal";
+	memcpy(text, d + 1, tn);
+	text[tn] = '\0';
+	v6 = tn > 5 && strncasecmp(text, "IPv6:", 5) == 0;
+	if (v6) {
+		if (!rg_ip_parse(text + 5, &ip) || ip.family != AF_INET6)
+			return "invalid IPv6 address literal";
+	} else if (memchr(text, ':', tn) != NULL) {
+		return "unknown address literal tag";
+	} else if (!rg_ip_parse(text, &ip) || ip.family != AF_INET) {
+		return "invalid IPv4 address literal";
+	}
+	if (out != NULL) {
+		out->type = ADDR_DOM_LITERAL;
+		out->ip = ip;
+		rg_ip_format(&ip, ipbuf, sizeof(ipbuf));
+		snprintf(out->name, sizeof(out->name), "[%s%s]",
+			 v6 ? "ipv6:" : "", ipbuf);
+	}
+	return NULL;
+}
+
+/* parse_domain - validate d[0..dn); fill out (lower-cased) unless NULL */
+static const char *
+parse_domain(const char *d, size_t dn, struct addr_domain *out)
+{
+	size_t  i, label = 0;
+	unsigned char c, prev = '.';
+
+	if (dn == 0)
+		return "empty domain";
+	if (dn > ADDR_DOMAIN_MAX)
+		return "domain longer than 255 bytes";
+	if (d[0] == '[')
+		return parse_literal(d, dn, out);
+	if (d[dn - 1] == '.')
+		dn--;				/* one trailing dot is fine */
+	if (dn == 0 || d[dn - 1] == '.')
+		return "empty label in domain";
+	for (i = 0; i < dn; i++) {
+		c = (unsigned char)d[i];
+		if (c == '.') {
+			if (label == 0)
+				return "empty label in domain";
+			if (prev == '-')
+				return "domain label ends with a hyphen";
+			label = 0;
+		} else if (is_alnum(c) || c >= 0x80 || c == '-') {
+			if (c == '-' && label == 0)
+				return "domain label starts with a hyphen";
+			if (++label > 63)
+				return "domain label longer than 63 bytes";
+		} else if (c == ':') {
+			return "port or colon in domain";
+		} else {
+			return "invalid character in domain";
+		}
+		if (out != NULL)
+			out->name[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		prev = c;
+	}
+	if (prev == '-')
+		return "domain label ends with a hyphen";
+	if (out != NULL) {
+		out->name[dn] = '\0';
+		out->type = ADDR_DOM_NAME;
+	}
+	return NULL;
+}
+
+/* parse_quoted_local - "..." spanning l[0..ln) into addr->local */
+static enum addr_status
+parse_quoted_local(struct address *addr, const char *l, size_t ln)
+{
+	size_t  i = 1, o = 0;
+	unsigned char c;
+
+	while (i < ln) {
+		c = (unsigned char)l[i];
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			if (i + 1 >= ln)
+				return fail(addr, "unbalanced quote");
+			c = (unsigned char)l[i + 1];
+			if (c < 0x20 || c > 0x7e)
+				return fail(addr, "invalid quoted-pair in local part");
+			if (is_routing_char(c))
+				addr->tricks |= ADDR_TRICK_QUOTED | ADDR_TRICK_ESCAPED;
+			i += 2;
+		} else {
+			if (c < 0x20 || c == 0x7f)
+				return fail(addr, "control character in local part");
+			if (is_routing_char(c))
+				addr->tricks |= ADDR_TRICK_QUOTED;
+			i++;
+		}
+		addr->local[o++] = (char)c;
+	}
+	if (i >= ln)
+		return fail(addr, "unbalanced quote");
+	if (i != ln - 1)
+		return fail(addr, "text after the quoted local part");
+	if (o == 0)
+		return fail(addr, "empty local part");
+	addr->local[o] = '\0';
+	addr->quoted = 1;
+	return ADDR_OK;
+}
+
+/* parse_atom_local - dot-atom, possibly "@"-joined (u@R), into addr->local */
+static enum addr_status
+parse_atom_local(struct address *addr, const char *l, size_t ln)
+{
+	size_t  i;
+	unsigned char c, prev = '@';
+	int     after_at = 0;
+
+	for (i = 0; i < ln; i++) {
+		c = (unsigned char)l[i];
+		if (c == '.') {
+			if (prev == '.' || prev == '@')
+				return fail(addr, i == 0 ?
+				    "local part starts with a dot" :
+				    "empty dot-atom element in local part");
+		} else if (c == '@') {
+			if (prev == '.')
+				return fail(addr, "local part ends with a dot");
+			if (prev == '@')
+				return fail(addr, "empty local part");
+			after_at = 1;
+		} else if (c == '"' || c == '\\') {
+			return fail(addr, "quote inside an unquoted local part");
+		} else if (!is_atext(c)
+		    && !(after_at && (c == '[' || c == ']' || c == ':'))) {
+			return fail(addr, "invalid character in local part");
+		}
+		addr->local[i] = (char)c;
+		prev = c;
+	}
+	if (prev == '.')
+		return fail(addr, "local part ends with a dot");
+	if (prev == '@')
+		return fail(addr, "empty local part");
+	addr->local[ln] = '\0';
+	return ADDR_OK;
+}
+
+/* parse_mailbox - local-part ["@" domain] in m[0..mn) */
+static enum addr_status
+parse_mailbox(struct address *addr, const char *m, size_t mn, int routed)
+{
+	size_t  i, ln;
+	const char *at = NULL, *why;
+	int     inquote = 0, nat = 0;
+
+	for (i = 0; i < mn; i++) {
+		if (inquote && m[i] == '\\') {
+			i++;
+		} else if (m[i] == '"') {
+			inquote = !inquote;
+		} else if (!inquote && m[i] == '@') {
+			at = m + i;
+			nat++;
+		}
+	}
+	if (inquote)
+		return fail(addr, "unbalanced quote");
+	ln = at ? (size_t)(at - m) : mn;
+	if (ln == 0)
+		return fail(addr, "empty local part");
+	if (ln > ADDR_LOCAL_MAX)
+		return fail(addr, "local part longer than 64 bytes");
+	if (nat > 1)
+		addr->tricks |= ADDR_TRICK_EXTRA_AT;
+	if (m[0] == '"') {
+		if (parse_quoted_local(addr, m, ln) != ADDR_OK)
+			return ADDR_SYNTAX;
+	} else if (parse_atom_local(addr, m, ln) != ADDR_OK) {
+		return ADDR_SYNTAX;
+	}
+	if (addr->eightbit && has_lookalike((const unsigned char *)m, ln))
+		addr->tricks |= ADDR_TRICK_LOOKALIKE;
+	if (at == NULL) {
+		if (routed)
+			return fail(addr, "source route without a domain");
+		addr->domain.type = ADDR_DOM_NONE;
+		addr->domain.name[0] = '\0';
+		addr->kind = !addr->quoted && rg_strcaseeq(addr->local, "postmaster")
+		    ? ADDR_POSTMASTER : ADDR_UNQUALIFIED;
+		return ADDR_OK;
+	}
+	if ((why = parse_domain(at + 1, mn - ln - 1, &addr->domain)) != NULL)
+		return fail(addr, why);
+	addr->kind = ADDR_MAILBOX;
+	return ADDR_OK;
+}
+
+/* parse_route - "@a,@b:" at p[0..n); returns bytes used, 0 on error */
+static size_t
+parse_route(struct address *addr, const char *p, size_t n)
+{
+	size_t  i = 0, start;
+	const char *why;
+
+	for (;;) {
+		if (i >= n || p[i] != '@') {
+			fail(addr, "invalid source route");
+			return 0;
+		}
+		start = ++i;
+		if (i < n && p[i] == '[') {
+			while (i < n && p[i] != ']')
+				i++;
+			if (i < n)
+				i++;
+		}
+		while (i < n && p[i] != ',' && p[i] != ':')
+			i++;
+		if (i == start) {
+			fail(addr, memchr(p, ':', n) ? "empty domain in source route"
+			     : "empty local part");
+			return 0;
+		}
+		if ((why = parse_domain(p + start, i - start, NULL)) != NULL) {
+			fail(addr, why);
+			return 0;
+		}
+		addr->route_hops++;
+		if (i >= n) {
+			fail(addr, memchr(p, ':', n) ? "invalid source route"
+			     : "empty local part");
+			return 0;
+		}
+		if (p[i++] == ':')
+			return i;
+	}
+}
+
+/* parse_path - the text between the angle brackets */
+static enum addr_status
+parse_path(struct address *addr, const char *p, size_t n, int flags,
+	   int bracketed)
+{
+	size_t  used = 0;
+	int     utf;
+
+	if (n == 0) {
+		if (!bracketed)
+			return fail(addr, "empty address");
+		if (!(flags & ADDR_F_SENDER))
+			return fail(addr, "null address <> is only valid as a sender");
+		addr->kind = ADDR_NULL;
+		return ADDR_OK;
+	}
+	if (n > ADDR_PATH_MAX)
+		return fail(addr, "path longer than 256 bytes");
+	if ((utf = utf8_check((const unsigned char *)p, n)) < 0)
+		return fail(addr, "invalid UTF-8 in address");
+	addr->eightbit = utf;
+	if (p[0] == '@') {
+		if ((used = parse_route(addr, p, n)) == 0)
+			return ADDR_SYNTAX;
+		addr->tricks |= ADDR_TRICK_ROUTE;
+		if (used >= n)
+			return fail(addr, "source route without a mailbox");
+	}
+	if (parse_mailbox(addr, p + used, n - used, used > 0) != ADDR_OK)
+		return ADDR_SYNTAX;
+	if (used > 0)
+		trace_add(addr, "source route %.*s ignored (RFC 5321 4.1.1.3)",
+			  (int)(used - 1), p);
+	if (addr->eightbit && !(flags & ADDR_F_SMTPUTF8) && !addr->param_smtputf8) {
+		addr->status = ADDR_8BIT;
+		addr->error = err_8bit;
+		return ADDR_8BIT;
+	}
+	return ADDR_OK;
+}
+
+/* scan_params - note SMTPUTF8 among the ESMTP parameters */
+static void
+scan_params(struct address *addr, const char *p, size_t n)
+{
+	size_t  i = 0, start;
+
+	while (i < n) {
+		while (i < n && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		start = i;
+		while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != '=')
+			i++;
+		if (i - start == 8 && strncasecmp(p + start, "SMTPUTF8", 8) == 0)
+			addr->param_smtputf8 = 1;
+		while (i < n && p[i] != ' ' && p[i] != '\t')
+			i++;
+	}
+}
+
+/* addr_init - set every field a caller may read, and nothing more */
+static void
+addr_init(struct address *addr)
+{
+	addr->status = ADDR_OK;
+	addr->error = NULL;
+	addr->kind = ADDR_MAILBOX;
+	addr->local[0] = '\0';
+	addr->quoted = 0;
+	addr->eightbit = 0;
+	addr->domain.type = ADDR_DOM_NONE;
+	addr->domain.name[0] = '\0';
+	addr->route_hops = 0;
+	addr->params = NULL;
+	addr->params_len = 0;
+	addr->param_smtputf8 = 0;
+	addr->final_local[0] = '\0';
+	addr->final_domain.type = ADDR_DOM_NONE;
+	addr->final_domain.name[0] = '\0';
+	addr->tricks = 0;
+	addr->steps = 0;
+	addr->ntrace = 0;
+}
+
+/* addr_parse - parse len bytes of text (may contain NUL: a syntax error) */
+enum addr_status
+addr_parse(const char *text, size_t len, int flags, struct address *addr)
+{
+	const char *p = text, *end = text + len, *path, *path_end;
+	int     inquote = 0, bracketed = 0;
+
+	addr_init(addr);
+	if (len > 0 && memchr(text, '\0', len) != NULL)
+		return fail(addr, "NUL byte in address");
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < end && *p == '<') {
+		/* Find the closing '>', outside quotes; give up past the limit. */
+		bracketed = 1;
+		path = ++p;
+		for (; p < end && p - path <= ADDR_PATH_MAX; p++) {
+			if (inquote && *p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				inquote = !inquote;
+			else if (!inquote && *p == '>')
+				break;
+		}
+		if (p - path > ADDR_PATH_MAX)
+			return fail(addr, "path longer than 256 bytes");
+		if (p >= end)
+			return fail(addr, inquote ? "unbalanced quote" :
+				    "missing closing angle bracket");
+		path_end = p++;
+		if (p < end && *p != ' ' && *p != '\t')
+			return fail(addr, "text after the closing angle bracket");
+	} else {
+		path = p;
+		for (; p < end && p - path <= ADDR_PATH_MAX; p++) {
+			if (inquote && *p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				inquote = !inquote;
+			else if (!inquote && (*p == ' ' || *p == '\t'))
+				break;
+		}
+		if (p - path > ADDR_PATH_MAX)
+			return fail(addr, "path longer than 256 bytes");
+		path_end = p;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < end) {
+		addr->params = p;
+		addr->params_len = (size_t)(end - p);
+		scan_params(addr, p, addr->params_len);
+	}
+	return parse_path(addr, path, (size_t)(path_end - path), flags,
+			  bracketed);
+}
+
+/* fold_lookalikes - read look-alikes of @ % ! as ASCII, in place */
+static void
+fold_lookalikes(struct address *addr)
+{
+	unsigned char *s = (unsigned char *)addr->final_local;
+	const struct lookalike *la;
+	char    names[ADDR_TRACE_LEN];
+	size_t  i, o = 0, n = strlen(addr->final_local), nl = 0;
+	int     count = 0;
+
+	names[0] = '\0';
+	for (i = 0; i < n;) {
+		if (s[i] >= 0x80 && (la = lookalike_at(s + i, n - i)) != NULL) {
+			if (count++ < 4 && nl < sizeof(names))
+				nl += (size_t)snprintf(names + nl, sizeof(names) - nl,
+				    "%sU+%04X as '%c'", nl ? ", " : "",
+				    la->cp, la->ascii);
+			s[o++] = (unsigned char)la->ascii;
+			i += la->len;
+		} else {
+			s[o++] = s[i++];
+		}
+	}
+	s[o] = '\0';
+	addr->tricks |= ADDR_TRICK_LOOKALIKE;
+	trace_add(addr, "look-alike: read %s%s -> %s", names,
+		  count > 4 ? ", ..." : "", addr->final_local);
+}
+
+/* imcea_decode - IMCEA<type>-text: decode +XX escapes in place.
+ * Returns 1 for an SMTP type (continue), 0 for another type (stop),
+ * -1 on a bad escape or decoded control character. */
+static int
+imcea_decode(struct address *addr, size_t dash, char *type)
+{
+	char   *s = addr->final_local;
+	const char *why = NULL;
+	size_t  i, o = 0, n = strlen(s);
+	int     hi, lo;
+
+	memcpy(type, s + 5, dash - 5);
+	type[dash - 5] = '\0';
+	for (i = dash + 1; i < n && why == NULL; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '+') {
+			if (i + 2 >= n
+			    || (hi = hex_value((unsigned char)s[i + 1])) < 0
+			    || (lo = hex_value((unsigned char)s[i + 2])) < 0) {
+				why = "bad +XX escape in IMCEA address";
+				break;
+			}
+			c = (unsigned char)(hi * 16 + lo);
+			if (c < 0x20 || c == 0x7f)
+				why = "control character in IMCEA address";
+			i += 2;
+		}
+		s[o++] = (char)c;
+	}
+	s[o] = '\0';
+	if (why == NULL && o == 0)
+		why = "empty IMCEA address";
+	if (why == NULL && utf8_check((const unsigned char *)s, o) < 0)
+		why = "invalid UTF-8 in IMCEA address";
+	if (why != NULL) {
+		fail(addr, why);
+		return -1;
+	}
+	return rg_strcaseeq(type, "SMTP");
+}
+
+/* imcea_prefix - length up to the '-' of "IMCEA<type>-", 0 if absent */
+static size_t
+imcea_prefix(const char *s)
+{
+	size_t  i;
+
+	if (strncasecmp(s, "IMCEA", 5) != 0)
+		return 0;
+	for (i = 5; is_alnum((unsigned char)s[i]) && i < 5 + 16; i++)
+		continue;
+	if (i == 5 || s[i] != '-')
+		return 0;
+	return i;
+}
+
+/* split - local part at pos becomes local@domain; domain after or before */
+static enum addr_status
+split(struct address *addr, size_t pos, int domain_first, const char *what)
+{
+	struct addr_domain dom;
+	char   *s = addr->final_local;
+	size_t  n = strlen(s);
+	const char *why;
+	const char *d = domain_first ? s : s + pos + 1;
+	size_t  dn = domain_first ? pos : n - pos - 1;
+	size_t  ln = domain_first ? n - pos - 1 : pos;
+
+	if (ln == 0)
+		return fail(addr, "empty local part after unwrapping");
+	if ((why = parse_domain(d, dn, &dom)) != NULL)
+		return fail(addr, why);
+	trace_add(addr, "%s: %s%s%s -> %.*s@%s", what, s,
+		  addr->final_domain.type != ADDR_DOM_NONE ? "@" : "",
+		  addr->final_domain.name, (int)ln,
+		  domain_first ? s + pos + 1 : s, dom.name);
+	if (domain_first)
+		memmove(s, s + pos + 1, ln + 1);
+	else
+		s[pos] = '\0';
+	domain_copy(&addr->final_domain, &dom);
+	return ADDR_OK;
+}
+
+/* addr_resolve - unwrap relay tricks into final_local/final_domain */
+enum addr_status
+addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
+{
+	char    type[24];
+	char    before[ADDR_PATH_MAX + 1];
+	int     from_imcea = 0, r;
+
+	if (addr->status != ADDR_OK)
+		return addr->status;
+	addr->steps = 0;
+	if (addr->kind == ADDR_NULL) {
+		addr->final_local[0] = '\0';
+		addr->final_domain.type = ADDR_DOM_NONE;
+		addr->final_domain.name[0] = '\0';
+		return ADDR_OK;
+	}
+	rg_strlcpy(addr->final_local, addr->local, sizeof(addr->final_local));
+	domain_copy(&addr->final_domain, &addr->domain);
+
+	for (;;) {
+		const char *s = addr->final_local;
+		const char *last_at = NULL, *last_pct = NULL, *first_bang = NULL;
+		int     high = 0;
+		size_t  i, dash = 0;
+
+		if (is_local == NULL || !is_local(&addr->final_domain, ctx))
+			break;
+		for (i = 0; s[i]; i++) {
+			if (s[i] == '@')
+				last_at = s + i;
+			else if (s[i] == '%')
+				last_pct = s + i;
+			else if (s[i] == '!' && first_bang == NULL)
+				first_bang = s + i;
+			else if ((unsigned char)s[i] >= 0x80)
+				high = 1;
+		}
+		if (high && has_lookalike((const unsigned char *)s, i)) {
+			fold_lookalikes(addr);
+			continue;		/* rescan the folded text */
+		}
+		if (last_at == NULL && last_pct == NULL && first_bang == NULL
+		    && (dash = imcea_prefix(s)) == 0)
+			break;
+		if (addr->steps >= ADDR_STEPS_MAX)
+			return fail(addr, "too many routing steps");
+		addr->steps++;
+		if (last_at != NULL) {
+			r = split(addr, (size_t)(last_at - s), 0, from_imcea ?
+				  "IMCEA @" : addr->quoted ? "quoted @" : "extra @");
+		} else if (last_pct != NULL) {
+			addr->tricks |= ADDR_TRICK_PERCENT;
+			r = split(addr, (size_t)(last_pct - s), 0, "percent hack");
+		} else if (first_bang != NULL) {
+			addr->tricks |= ADDR_TRICK_BANG;
+			r = split(addr, (size_t)(first_bang - s), 1, "bang path");
+		} else {
+			addr->tricks |= ADDR_TRICK_IMCEA;
+			rg_strlcpy(before, s, sizeof(before));
+			if ((r = imcea_decode(addr, dash, type)) < 0)
+				return ADDR_SYNTAX;
+			if (r == 0) {
+				trace_add(addr, "IMCEA%s encapsulation: %s@%s "
+					  "decodes to %s (not unwrapped)", type,
+					  before, addr->final_domain.name,
+					  addr->final_local);
+				break;
+			}
+			trace_add(addr, "IMCEA%s encapsulation: %s@%s -> %s@%s",
+				  type, before, addr->final_domain.name,
+				  addr->final_local, addr->final_domain.name);
+			from_imcea = 1;
+			r = ADDR_OK;
+		}
+		if (r != ADDR_OK)
+			return ADDR_SYNTAX;
+	}
+	return ADDR_OK;
+}
+
+/* is_dot_atom - s is a non-empty dot-atom (needs no quoting) */
+static int
+is_dot_atom(const char *s)
+{
+	unsigned char prev = '.';
+
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '.') {
+			if (prev == '.')
+				return 0;
+		} else if (!is_atext(c)) {
+			return 0;
+		}
+		prev = c;
+	}
+	return prev != '.';
+}
+
+/* addr_format_final - "local@domain" of the final destination */
+const char *
+addr_format_final(const struct address *addr, char *buf, size_t size)
+{
+	const char *s = addr->final_local;
+	size_t  o = 0;
+
+	if (size == 0)
+		return NULL;
+	buf[0] = '\0';
+	if (addr->kind == ADDR_NULL)
+		return buf;
+	if (is_dot_atom(s)) {
+		if ((o = rg_strlcpy(buf, s, size)) >= size)
+			return NULL;
+	} else {
+		if (o + 1 >= size)
+			return NULL;
+		buf[o++] = '"';
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\') {
+				if (o + 1 >= size)
+					return NULL;
+				buf[o++] = '\\';
+			}
+			if (o + 1 >= size)
+				return NULL;
+			buf[o++] = *s;
+		}
+		if (o + 1 >= size)
+			return NULL;
+		buf[o++] = '"';
+		buf[o] = '\0';
+	}
+	if (addr->final_domain.type != ADDR_DOM_NONE
+	    && rg_snprintf(buf + o, size - o, "@%s",
+			   addr->final_domain.name) < 0)
+		return NULL;
+	return buf;
+}
+
+/* addr_kind_name - for traces, logs and JSON */
+const char *
+addr_kind_name(enum addr_kind kind)
+{
+	switch (kind) {
+	case ADDR_MAILBOX:
+		return "mailbox";
+	case ADDR_NULL:
+		return "null";
+	case ADDR_POSTMASTER:
+		return "postmaster";
+	case ADDR_UNQUALIFIED:
+		return "unqualified";
+	}
+	return "unknown";
+}
+
+/* addr_trick_names - "percent,bang" or "none"; always terminated */
+const char *
+addr_trick_names(unsigned tricks, char *buf, size_t size)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ADDR_TRICK_PERCENT, "percent"},
+		{ADDR_TRICK_BANG, "bang"},
+		{ADDR_TRICK_EXTRA_AT, "extra_at"},
+		{ADDR_TRICK_QUOTED, "quoted"},
+		{ADDR_TRICK_ESCAPED, "escaped"},
+		{ADDR_TRICK_IMCEA, "imcea"},
+		{ADDR_TRICK_LOOKALIKE, "lookalike"},
+		{ADDR_TRICK_ROUTE, "route"},
+	};
+	size_t  i, o = 0, n;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < RG_ARRAY_LEN(names); i++) {
+		if (!(tricks & names[i].bit))
+			continue;
+		n = strlen(names[i].name) + (o ? 1 : 0);
+		if (o + n >= size)
+			break;
+		if (o)
+			buf[o++] = ',';
+		memcpy(buf + o, names[i].name, strlen(names[i].name) + 1);
+		o += strlen(names[i].name);
+	}
+	if (o == 0)
+		rg_strlcpy(buf, "none", size);
+	return buf;
+}
