@@ -94,6 +94,8 @@ struct pattern_list {
 	size_t  count;
 };
 
+/* Strings documented "NULL unset" are NULL when the key is absent or its
+ * value is empty; every other string is always set. */
 struct rg_config {
 	char   *path;			/* file it came from (for messages) */
 
@@ -118,18 +120,18 @@ struct rg_config {
 	/* daemon */
 	char   *socket;			/* inet:PORT@HOST, inet6:..., unix:PATH */
 	unsigned socket_mode;		/* unix socket permissions, default 0660 */
-	char   *user;			/* run as this user after binding */
-	char   *pidfile;
+	char   *user;			/* run as this user after binding; NULL = none */
+	char   *pidfile;		/* NULL = none */
 	char   *syslog_facility;	/* default "mail" */
 	int     allow_root;
 
 	/* ldap directory */
-	char   *ldap_uri;		/* space-separated list: failover */
-	char   *ldap_base;
+	char   *ldap_uri;		/* space-separated list: failover; NULL unset */
+	char   *ldap_base;		/* NULL unset */
 	enum rg_ldap_scope ldap_scope;
 	char   *ldap_filter;		/* %s, %u, %d */
-	char   *ldap_bind_dn;
-	char   *ldap_bind_password_file;
+	char   *ldap_bind_dn;		/* NULL: anonymous bind */
+	char   *ldap_bind_password_file;	/* NULL unset; required with a DN */
 	int     ldap_starttls;
 	unsigned ldap_timeout_ms;
 	unsigned ldap_network_timeout_ms;
