@@ -42,6 +42,8 @@ struct audit_row {
 	const char *text;
 	const char *directory_result;	/* found, not-found, error, or NULL */
 	const char *trace;		/* trace lines joined with "; " */
+	const char *client_trust;	/* trusted, authenticated, untrusted */
+	const char *sender_class;	/* blank, local, foreign (NULL before MAIL) */
 };
 
 struct audit;
@@ -58,6 +60,25 @@ int     audit_submit(struct audit *audit, const struct audit_row *row);
 
 /* audit_stats - one line for logs: queued, written, diverted, failures */
 void    audit_stats(struct audit *audit, char *buf, size_t size);
+
+/* audit_counters - the figures behind audit_stats(), for programs and
+ * tests: rows accepted by audit_submit(), committed to the database,
+ * diverted to the log, refused (-1 under tempfail), failed writes. */
+struct audit_counters {
+	uint64_t queued;
+	uint64_t written;
+	uint64_t diverted;
+	uint64_t refused;
+	uint64_t failures;
+	int     failing;		/* 1 while the database cannot be written */
+};
+void    audit_get_counters(struct audit *audit, struct audit_counters *out);
+
+/* audit_log_fn - where diverted rows and writer warnings go.  The
+ * default is syslog(LOG_MAIL | priority); a daemon logging to stderr
+ * (-s) installs its own before audit_open().  line has no newline. */
+typedef void (*audit_log_fn)(int priority, const char *line, void *ctx);
+void    audit_set_logger(audit_log_fn fn, void *ctx);
 
 /* audit_close - flush everything, stop the writer; returns NULL */
 struct audit *audit_close(struct audit *audit);

@@ -1,0 +1,343 @@
+/*
+ * audit_schema - the audit database's schema, its versions and migrations
+ *
+ * See audit_schema.h.  The schema is documented column by column in
+ * docs/audit.md; a test compares the two.  Migrations run in one
+ * IMMEDIATE transaction, so a crash half-way leaves the old version.
+ *
+ * Version history:
+ *   1  verdicts table, indexes, views relay_attempts, blank_sender,
+ *      unknown_recipients, by_client, daily_summary.
+ *   2  columns client_trust and sender_class; relay_attempts keeps only
+ *      clients that are neither trusted nor authenticated and classifies
+ *      the sender; new view relayed (privileged relaying).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+#include "audit_schema.h"
+
+/* "RGrd": marks a file as a relayguard audit database. */
+#define AUDIT_APPLICATION_ID 0x52477264
+
+#define VERDICTS_V1_COLUMNS \
+	"id INTEGER PRIMARY KEY,\n" \
+	"	time TEXT NOT NULL,\n" \
+	"	session_id TEXT,\n" \
+	"	queue_id TEXT,\n" \
+	"	mta TEXT,\n" \
+	"	client_addr TEXT,\n" \
+	"	client_name TEXT,\n" \
+	"	helo TEXT,\n" \
+	"	auth_user TEXT,\n" \
+	"	stage TEXT,\n" \
+	"	sender TEXT,\n" \
+	"	rcpt TEXT,\n" \
+	"	rcpt_normalized TEXT,\n" \
+	"	rule TEXT,\n" \
+	"	action TEXT,\n" \
+	"	code INTEGER,\n" \
+	"	ecode TEXT,\n" \
+	"	text TEXT,\n" \
+	"	directory_result TEXT,\n" \
+	"	trace TEXT"
+
+#define VERDICTS_INDEXES \
+	"CREATE INDEX verdicts_time ON verdicts(time);\n" \
+	"CREATE INDEX verdicts_client ON verdicts(client_addr);\n" \
+	"CREATE INDEX verdicts_rule ON verdicts(rule);\n" \
+	"CREATE INDEX verdicts_session ON verdicts(session_id);\n"
+
+/* Views shared by both versions. */
+#define VIEWS_COMMON_V1 \
+	"CREATE VIEW daily_summary AS\n" \
+	"	SELECT substr(time, 1, 10) AS day, rule, action, COUNT(*) AS count\n" \
+	"	FROM verdicts GROUP BY day, rule, action;\n"
+
+#define VIEWS_V1 \
+	"CREATE VIEW relay_attempts AS\n" \
+	"	SELECT id, time, session_id, queue_id, client_addr, client_name,\n" \
+	"	helo, auth_user, sender,\n" \
+	"	CASE WHEN sender IS NULL OR sender IN ('', '<>') THEN 'blank'\n" \
+	"	ELSE 'unclassified' END AS sender_class,\n" \
+	"	rcpt, rcpt_normalized, rule, action, code\n" \
+	"	FROM verdicts WHERE stage = 'rcpt' AND rule IN ('relay', 'routing');\n" \
+	"CREATE VIEW blank_sender AS\n" \
+	"	SELECT id, time, session_id, queue_id, client_addr, client_name,\n" \
+	"	helo, stage, rcpt, rcpt_normalized, rule, action, code\n" \
+	"	FROM verdicts WHERE stage IN ('mail', 'rcpt')\n" \
+	"	AND sender IN ('', '<>');\n" \
+	"CREATE VIEW unknown_recipients AS\n" \
+	"	SELECT client_addr, MAX(client_name) AS client_name,\n" \
+	"	COUNT(*) AS attempts, MIN(time) AS first_seen, MAX(time) AS last_seen\n" \
+	"	FROM verdicts WHERE stage = 'rcpt' AND rule = 'unknown'\n" \
+	"	GROUP BY client_addr;\n" \
+	"CREATE VIEW by_client AS\n" \
+	"	SELECT client_addr, MAX(client_name) AS client_name,\n" \
+	"	COUNT(*) AS verdicts,\n" \
+	"	SUM(action IN ('reject', 'tempfail', 'drop')) AS refused\n" \
+	"	FROM verdicts GROUP BY client_addr;\n" \
+	VIEWS_COMMON_V1
+
+#define VIEWS_V2 \
+	"CREATE VIEW relay_attempts AS\n" \
+	"	SELECT id, time, session_id, queue_id, client_addr, client_name,\n" \
+	"	helo, auth_user, client_trust, sender,\n" \
+	"	CASE WHEN sender IS NULL OR sender IN ('', '<>')\n" \
+	"		OR sender_class = 'blank' THEN 'blank'\n" \
+	"	WHEN sender_class = 'local' THEN 'local-domain'\n" \
+	"	WHEN sender_class = 'foreign' THEN 'foreign'\n" \
+	"	ELSE 'unknown' END AS sender_class,\n" \
+	"	rcpt, rcpt_normalized, rule, action, code, ecode,\n" \
+	"	CASE WHEN action IN ('reject', 'tempfail', 'drop') THEN 'refused'\n" \
+	"	ELSE 'accepted' END AS outcome\n" \
+	"	FROM verdicts WHERE stage = 'rcpt'\n" \
+	"	AND rule IN ('relay', 'routing', 'trusted', 'authenticated')\n" \
+	"	AND COALESCE(client_trust, 'untrusted')\n" \
+	"		NOT IN ('trusted', 'authenticated');\n" \
+	"CREATE VIEW relayed AS\n" \
+	"	SELECT id, time, session_id, queue_id, client_addr, client_name,\n" \
+	"	helo, auth_user, client_trust, sender, rcpt, rcpt_normalized,\n" \
+	"	rule, action\n" \
+	"	FROM verdicts WHERE stage = 'rcpt'\n" \
+	"	AND rule IN ('trusted', 'authenticated');\n" \
+	"CREATE VIEW blank_sender AS\n" \
+	"	SELECT id, time,\n" \
+	"	strftime('%Y-%m-%d %H:%M:%S', time, 'localtime') AS local_time,\n" \
+	"	session_id, queue_id, client_addr, client_name, helo, client_trust,\n" \
+	"	stage, rcpt, rcpt_normalized, rule, action, code\n" \
+	"	FROM verdicts WHERE stage IN ('mail', 'rcpt')\n" \
+	"	AND (sender IN ('', '<>') OR sender_class = 'blank');\n" \
+	"CREATE VIEW unknown_recipients AS\n" \
+	"	SELECT client_addr, MAX(client_name) AS client_name,\n" \
+	"	COUNT(*) AS attempts,\n" \
+	"	COUNT(DISTINCT COALESCE(rcpt_normalized, rcpt)) AS addresses,\n" \
+	"	COUNT(DISTINCT session_id) AS sessions,\n" \
+	"	SUM(rule = 'harvest') AS harvest_drops,\n" \
+	"	MIN(time) AS first_seen, MAX(time) AS last_seen\n" \
+	"	FROM verdicts WHERE stage = 'rcpt' AND rule IN ('unknown', 'harvest')\n" \
+	"	GROUP BY client_addr;\n" \
+	"CREATE VIEW by_client AS\n" \
+	"	SELECT client_addr, MAX(client_name) AS client_name,\n" \
+	"	MAX(client_trust) AS client_trust,\n" \
+	"	COUNT(*) AS verdicts, COUNT(DISTINCT session_id) AS sessions,\n" \
+	"	SUM(action = 'accept') AS accepted,\n" \
+	"	SUM(action IN ('reject', 'tempfail', 'drop')) AS refused,\n" \
+	"	SUM(action = 'would-reject') AS would_reject,\n" \
+	"	MIN(time) AS first_seen, MAX(time) AS last_seen\n" \
+	"	FROM verdicts GROUP BY client_addr;\n" \
+	VIEWS_COMMON_V1
+
+#define DROP_VIEWS_V1 \
+	"DROP VIEW IF EXISTS relay_attempts;\n" \
+	"DROP VIEW IF EXISTS blank_sender;\n" \
+	"DROP VIEW IF EXISTS unknown_recipients;\n" \
+	"DROP VIEW IF EXISTS by_client;\n" \
+	"DROP VIEW IF EXISTS daily_summary;\n"
+
+const char audit_schema_v1_sql[] =
+	"PRAGMA application_id = 1380414052;\n"
+	"CREATE TABLE verdicts (\n	" VERDICTS_V1_COLUMNS "\n);\n"
+	VERDICTS_INDEXES
+	VIEWS_V1
+	"PRAGMA user_version = 1;\n";
+
+const char audit_schema_sql[] =
+	"PRAGMA application_id = 1380414052;\n"
+	"CREATE TABLE verdicts (\n	" VERDICTS_V1_COLUMNS ",\n"
+	"	client_trust TEXT,\n"
+	"	sender_class TEXT\n);\n"
+	VERDICTS_INDEXES
+	VIEWS_V2
+	"PRAGMA user_version = 2;\n";
+
+/* Migration 1 -> 2: ALTER appends the columns, so a migrated table has
+ * the same column order as a fresh one. */
+static const char migrate_1_2_sql[] =
+	"ALTER TABLE verdicts ADD COLUMN client_trust TEXT;\n"
+	"ALTER TABLE verdicts ADD COLUMN sender_class TEXT;\n"
+	DROP_VIEWS_V1
+	VIEWS_V2
+	"PRAGMA user_version = 2;\n";
+
+const char audit_insert_sql[] =
+	"INSERT INTO verdicts (time, session_id, queue_id, mta, client_addr,"
+	" client_name, helo, auth_user, stage, sender, rcpt, rcpt_normalized,"
+	" rule, action, code, ecode, text, directory_result, trace,"
+	" client_trust, sender_class)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+
+/* pragma_int - run a PRAGMA returning one integer; -1 on error */
+static long long
+pragma_int(sqlite3 *db, const char *sql, int *rc)
+{
+	sqlite3_stmt *st = NULL;
+	long long value = -1;
+
+	*rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (*rc == SQLITE_OK) {
+		*rc = sqlite3_step(st);
+		if (*rc == SQLITE_ROW) {
+			value = sqlite3_column_int64(st, 0);
+			*rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return value;
+}
+
+/* audit_schema_version - PRAGMA user_version; -1 + err on error */
+int
+audit_schema_version(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	long long v;
+	int rc;
+
+	v = pragma_int(db, "PRAGMA user_version", &rc);
+	if (rc != SQLITE_OK) {
+		if (rc == SQLITE_NOTADB)
+			rg_snprintf(err, errlen, "%s: not a relayguard audit database "
+				    "(not an SQLite file)", path);
+		else
+			rg_snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	return (int) v;
+}
+
+/* object_count - how many tables/views/indexes db holds, or names one */
+static long long
+object_count(sqlite3 *db, const char *name, int *rc)
+{
+	sqlite3_stmt *st = NULL;
+	long long n = -1;
+	const char *sql = name ?
+	"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1" :
+	"SELECT COUNT(*) FROM sqlite_master";
+
+	*rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (*rc == SQLITE_OK && name)
+		*rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (*rc == SQLITE_OK) {
+		*rc = sqlite3_step(st);
+		if (*rc == SQLITE_ROW) {
+			n = sqlite3_column_int64(st, 0);
+			*rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* identify - version of db, or -1 + err (*fatal) when it is not ours */
+static int
+identify(sqlite3 *db, const char *path, int *fatal, char *err, size_t errlen)
+{
+	long long app, objects, verdicts;
+	int version, rc;
+
+	*fatal = 0;
+	if ((version = audit_schema_version(db, path, err, errlen)) < 0) {
+		*fatal = (sqlite3_errcode(db) == SQLITE_NOTADB);
+		return -1;
+	}
+	app = pragma_int(db, "PRAGMA application_id", &rc);
+	if (rc == SQLITE_OK)
+		objects = object_count(db, NULL, &rc);
+	if (rc == SQLITE_OK)
+		verdicts = object_count(db, "verdicts", &rc);
+	if (rc != SQLITE_OK) {
+		rg_snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if ((app != 0 && app != AUDIT_APPLICATION_ID)
+	    || (version == 0 && objects > 0)
+	    || (version > 0 && verdicts == 0)) {
+		rg_snprintf(err, errlen, "%s: not a relayguard audit database", path);
+		*fatal = 1;
+		return -1;
+	}
+	return version;
+}
+
+/* run_in_transaction - exec sql inside BEGIN IMMEDIATE ... COMMIT */
+static int
+run_in_transaction(sqlite3 *db, const char *path, const char *what,
+		   const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+
+fail:
+	rg_snprintf(err, errlen, "%s: %s: %s", path, what,
+		    msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* audit_schema_prepare - create or migrate db to the current version */
+int
+audit_schema_prepare(sqlite3 *db, const char *path, int *fatal,
+		     char *err, size_t errlen)
+{
+	int version;
+
+	if ((version = identify(db, path, fatal, err, errlen)) < 0)
+		return -1;
+	if (version > AUDIT_SCHEMA_VERSION) {
+		rg_snprintf(err, errlen, "audit database %s has schema version %d, "
+			    "newer than this relayguard (%d): refusing to write",
+			    path, version, AUDIT_SCHEMA_VERSION);
+		*fatal = 1;
+		return -1;
+	}
+	if (version == 0)
+		return run_in_transaction(db, path, "creating the schema",
+					  audit_schema_sql, err, errlen);
+	if (version == 1
+	    && run_in_transaction(db, path, "migrating schema 1 to 2",
+				  migrate_1_2_sql, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* audit_schema_check - for readers: 0 when db is a current audit database */
+int
+audit_schema_check(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int version, fatal;
+
+	if ((version = identify(db, path, &fatal, err, errlen)) < 0)
+		return -1;
+	if (version == 0) {
+		rg_snprintf(err, errlen, "%s: not a relayguard audit database "
+			    "(empty)", path);
+		return -1;
+	}
+	if (version > AUDIT_SCHEMA_VERSION) {
+		rg_snprintf(err, errlen, "%s: schema version %d is newer than this "
+			    "relayguard-audit (%d): upgrade relayguard", path,
+			    version, AUDIT_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version < AUDIT_SCHEMA_VERSION) {
+		rg_snprintf(err, errlen, "%s: schema version %d is older than this "
+			    "relayguard-audit (%d): start relayguard once to migrate it",
+			    path, version, AUDIT_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}

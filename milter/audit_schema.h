@@ -1,0 +1,45 @@
+/*
+ * audit_schema - the audit database's schema, its versions and migrations
+ *
+ * Shared by the writer (audit_sqlite.c), which creates and migrates the
+ * database, and relayguard-audit, which only checks it.  The version
+ * lives in PRAGMA user_version: 0 means an empty file, 1 the first
+ * schema, AUDIT_SCHEMA_VERSION the current one.  Every older version's
+ * SQL stays here so that a migration can be tested from a real old
+ * database; a newer version is refused, never written.
+ */
+#ifndef RG_AUDIT_SCHEMA_H
+#define RG_AUDIT_SCHEMA_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#define AUDIT_SCHEMA_VERSION 2
+
+/* The first schema (version 1), kept for migration tests. */
+extern const char audit_schema_v1_sql[];
+
+/* The current schema, as created in an empty database. */
+extern const char audit_schema_sql[];
+
+/* The INSERT the writer prepares: 21 parameters, in column order. */
+extern const char audit_insert_sql[];
+
+/* audit_schema_version - PRAGMA user_version; -1 + err on error */
+int     audit_schema_version(sqlite3 *db, const char *path,
+			     char *err, size_t errlen);
+
+/* audit_schema_prepare - create or migrate db to the current version.
+ * 0 ok; -1 + err: newer schema, not an audit database, or an SQLite
+ * error.  *fatal is set to 1 when retrying cannot help (newer schema,
+ * foreign database), 0 for I/O errors that may clear up. */
+int     audit_schema_prepare(sqlite3 *db, const char *path, int *fatal,
+			     char *err, size_t errlen);
+
+/* audit_schema_check - for readers: 0 when db is a current audit
+ * database; -1 + err otherwise (no verdicts table, wrong version). */
+int     audit_schema_check(sqlite3 *db, const char *path,
+			   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,748 @@
+/*
+ * audit_sqlite - the verdict trail's SQLite writer (implements audit.h)
+ *
+ * Milter threads call audit_submit(): it copies the row into a single
+ * allocation and appends it to a bounded ring under a mutex; nothing
+ * there touches the disk.  One writer thread owns the connection: it
+ * takes up to audit_batch_rows rows at a time, waiting at most
+ * audit_flush_ms after the oldest one arrived, and inserts them with one
+ * prepared statement inside one IMMEDIATE transaction.  Every value is
+ * bound; no SQL is ever built from row text.
+ *
+ * WAL with synchronous=NORMAL: readers (an admin's sqlite3 shell inside
+ * a transaction, relayguard-audit) never block the writer, and the
+ * writer never keeps a read transaction open between batches.
+ *
+ * Failure: when a batch cannot be committed (disk full, read-only,
+ * cannot open, lock held past the busy timeout, I/O error) the writer
+ * rolls back, diverts every row of the batch to the log as one line and
+ * counts it, and enters the failing state.  Under audit_failure =
+ * tempfail audit_submit() then returns -1 so the caller defers mail.
+ * Every AUDIT_RETRY_MS the writer reopens the database and probes it
+ * with a real write; on success the failing state ends.
+ *
+ * A full queue makes audit_submit() wait on a condition variable, 100 ms
+ * at a time, for as long as the writer lives (backpressure).  No row is
+ * ever dropped: it is committed, diverted to the log, or refused with -1.
+ *
+ * Retention: with audit_retention_days > 0, rows older than that are
+ * deleted AUDIT_PURGE_ROWS at a time (one short transaction each,
+ * interleaved with inserts) at start and then hourly.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+#include "config.h"
+#include "audit.h"
+#include "audit_schema.h"
+
+#define AUDIT_BUSY_MS		2000	/* wait for a lock held elsewhere */
+#define AUDIT_RETRY_MS		2000	/* reopen/probe a failing database */
+#define AUDIT_PURGE_ROWS	1000	/* rows per retention transaction */
+#define AUDIT_PURGE_EVERY_MS	(3600 * 1000)
+#define AUDIT_SUBMIT_WAIT_MS	100	/* one backpressure wait */
+#define AUDIT_WAL_LIMIT		(64 * 1024 * 1024)	/* journal_size_limit */
+#define AUDIT_LOG_LINE		2048
+
+/* The string fields of a row, in INSERT parameter order (code, ?15,
+ * sits between action and ecode). */
+enum audit_field {
+	F_SESSION, F_QUEUE, F_MTA, F_CLIENT_ADDR, F_CLIENT_NAME, F_HELO,
+	F_AUTH, F_STAGE, F_SENDER, F_RCPT, F_RCPT_NORM, F_RULE, F_ACTION,
+	F_ECODE, F_TEXT, F_DIR, F_TRACE, F_TRUST, F_SENDER_CLASS, F_COUNT,
+};
+
+/* A queued row: the fields point into data, one allocation. */
+struct qrow {
+	int64_t time_ms;
+	int64_t queued_ms;		/* monotonic, for the flush timer */
+	int     code;
+	const char *f[F_COUNT];
+	char    data[];
+};
+
+struct audit {
+	char   *path;
+	unsigned flush_ms;
+	unsigned batch_rows;
+	unsigned retention_days;
+	int     tempfail;		/* audit_failure = tempfail */
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* writer: rows or stop */
+	pthread_cond_t room;		/* submitters: space in the ring */
+	struct qrow **ring;
+	size_t  cap, head, count;
+	int     writer_alive;
+	int     writer_waiting;
+	int     stopping;
+	int     failing;
+	struct audit_counters ctr;
+	pthread_t thread;
+
+	/* writer-owned from here on */
+	sqlite3 *db;
+	sqlite3_stmt *insert;
+	sqlite3_stmt *purge;
+	int64_t retry_at;		/* monotonic ms */
+	int64_t purge_at;
+	int     purge_busy;		/* more old rows left to delete */
+};
+
+static audit_log_fn audit_logger;
+static void *audit_logger_ctx;
+
+/* audit_set_logger - route diverted rows and warnings */
+void
+audit_set_logger(audit_log_fn fn, void *ctx)
+{
+	audit_logger = fn;
+	audit_logger_ctx = ctx;
+}
+
+/* audit_log - one line to the installed logger or syslog */
+static void
+audit_log(int priority, const char *fmt,...)
+{
+	char    line[AUDIT_LOG_LINE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (audit_logger)
+		audit_logger(priority, line, audit_logger_ctx);
+	else
+		syslog(LOG_MAIL | priority, "%s", line);
+}
+
+/* now_mono - monotonic clock in milliseconds */
+static int64_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* now_real - wall clock in milliseconds since the epoch */
+static int64_t
+now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* format_time - 'YYYY-MM-DDTHH:MM:SS.mmmZ' (UTC) */
+static void
+format_time(int64_t ms, char *buf, size_t size)
+{
+	time_t  secs = (time_t) (ms / 1000);
+	struct tm tm;
+	size_t  len;
+
+	if (gmtime_r(&secs, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	rg_snprintf(buf + len, size - len, ".%03dZ", (int) (ms % 1000));
+}
+
+/* cond_deadline - absolute CLOCK_MONOTONIC time ms milliseconds on */
+static struct timespec
+cond_deadline(int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
+/* row_copy - one allocation holding the row and all its strings */
+static struct qrow *
+row_copy(const struct audit_row *row)
+{
+	const char *src[F_COUNT] = {
+		row->session_id, row->queue_id, row->mta, row->client_addr,
+		row->client_name, row->helo, row->auth_user, row->stage,
+		row->sender, row->rcpt, row->rcpt_normalized, row->rule,
+		row->action, row->ecode, row->text, row->directory_result,
+		row->trace, row->client_trust, row->sender_class,
+	};
+	size_t  len[F_COUNT], total = 0;
+	struct qrow *q;
+	char   *p;
+	int     i;
+
+	if (src[F_QUEUE] && *src[F_QUEUE] == '\0')
+		src[F_QUEUE] = NULL;
+	for (i = 0; i < F_COUNT; i++) {
+		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+		total += len[i];
+	}
+	q = xmalloc(sizeof(*q) + total);
+	q->time_ms = row->time_ms > 0 ? row->time_ms : now_real();
+	q->code = row->code;
+	p = q->data;
+	for (i = 0; i < F_COUNT; i++) {
+		if (src[i] == NULL) {
+			q->f[i] = NULL;
+			continue;
+		}
+		memcpy(p, src[i], len[i]);
+		q->f[i] = p;
+		p += len[i];
+	}
+	return q;
+}
+
+/* log_value - a field for a log line: "-" for NULL, no control bytes */
+static const char *
+log_value(const char *s, char *buf, size_t size)
+{
+	size_t  i;
+
+	if (s == NULL)
+		return "-";
+	for (i = 0; s[i] && i + 1 < size; i++)
+		buf[i] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* divert_row - the row as one log line, so it is not lost */
+static void
+divert_row(const struct qrow *q)
+{
+	char    t[32], v[F_COUNT][256];
+	const char *f[F_COUNT];
+	int     i;
+
+	format_time(q->time_ms, t, sizeof(t));
+	for (i = 0; i < F_COUNT; i++)
+		f[i] = log_value(q->f[i], v[i], sizeof(v[i]));
+	audit_log(LOG_WARNING, "audit: diverted: time=%s session=%s queue=%s "
+		  "stage=%s rule=%s action=%s code=%d ecode=%s client=%s[%s] "
+		  "trust=%s helo=%s auth=%s from=%s sender_class=%s to=%s "
+		  "normalized=%s dir=%s mta=%s text=\"%s\" trace=\"%s\"",
+		  t, f[F_SESSION], f[F_QUEUE], f[F_STAGE], f[F_RULE],
+		  f[F_ACTION], q->code, f[F_ECODE], f[F_CLIENT_NAME],
+		  f[F_CLIENT_ADDR], f[F_TRUST], f[F_HELO], f[F_AUTH],
+		  f[F_SENDER], f[F_SENDER_CLASS], f[F_RCPT], f[F_RCPT_NORM],
+		  f[F_DIR], f[F_MTA], f[F_TEXT], f[F_TRACE]);
+}
+
+/* db_close - finalize the statements and close the connection */
+static void
+db_close(struct audit *a)
+{
+	if (a->insert)
+		sqlite3_finalize(a->insert);
+	if (a->purge)
+		sqlite3_finalize(a->purge);
+	a->insert = a->purge = NULL;
+	if (a->db) {
+		sqlite3_wal_checkpoint_v2(a->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+		sqlite3_close(a->db);
+	}
+	a->db = NULL;
+}
+
+/* journal_is_wal - switch to WAL; 1 when the database is in WAL mode */
+static int
+journal_is_wal(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int     wal = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+			       NULL) == SQLITE_OK
+	    && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *mode = sqlite3_column_text(st, 0);
+
+		wal = mode && rg_strcaseeq((const char *) mode, "wal");
+	}
+	sqlite3_finalize(st);
+	return wal;
+}
+
+/* db_open - open, configure, create/migrate, prepare; 0 or -1 + err */
+static int
+db_open(struct audit *a, int *fatal, char *err, size_t errlen)
+{
+	char    pragmas[128];
+	int     rc;
+
+	*fatal = 0;
+	rc = sqlite3_open_v2(a->path, &a->db, SQLITE_OPEN_READWRITE
+			     | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(a->db, AUDIT_BUSY_MS);
+	if (!journal_is_wal(a->db)) {
+		rg_snprintf(err, errlen, "%s: cannot use WAL journal mode: %s",
+			    a->path, sqlite3_errmsg(a->db));
+		goto fail_msg;
+	}
+	rg_snprintf(pragmas, sizeof(pragmas), "PRAGMA synchronous = NORMAL; "
+		    "PRAGMA journal_size_limit = %d", AUDIT_WAL_LIMIT);
+	if ((rc = sqlite3_exec(a->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if (audit_schema_prepare(a->db, a->path, fatal, err, errlen) < 0)
+		goto fail_msg;
+	if ((rc = sqlite3_prepare_v3(a->db, audit_insert_sql, -1,
+				     SQLITE_PREPARE_PERSISTENT, &a->insert,
+				     NULL)) != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_prepare_v3(a->db, "DELETE FROM verdicts WHERE id IN "
+				     "(SELECT id FROM verdicts WHERE time < ?1 "
+				     "ORDER BY time LIMIT ?2)", -1,
+				     SQLITE_PREPARE_PERSISTENT, &a->purge,
+				     NULL)) != SQLITE_OK)
+		goto fail;
+	return 0;
+
+fail:
+	rg_snprintf(err, errlen, "%s: %s", a->path, a->db ?
+		    sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
+fail_msg:
+	db_close(a);
+	return -1;
+}
+
+/* db_probe - a real write (page 1 rewritten): 0 writable, -1 + err */
+static int
+db_probe(struct audit *a, char *err, size_t errlen)
+{
+	char    sql[96];
+
+	rg_snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; PRAGMA user_version = %d;"
+		    " COMMIT", AUDIT_SCHEMA_VERSION);
+	if (sqlite3_exec(a->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	rg_snprintf(err, errlen, "%s: %s", a->path, sqlite3_errmsg(a->db));
+	if (!sqlite3_get_autocommit(a->db))
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* set_failing - enter or leave the failing state (with one log line) */
+static void
+set_failing(struct audit *a, int failing, const char *why)
+{
+	int     was;
+
+	pthread_mutex_lock(&a->lock);
+	was = a->failing;
+	a->failing = failing;
+	a->ctr.failing = failing;
+	if (failing)
+		a->ctr.failures++;
+	pthread_mutex_unlock(&a->lock);
+	if (failing) {
+		a->retry_at = now_mono() + AUDIT_RETRY_MS;
+		if (!was)
+			audit_log(LOG_ERR, "audit: cannot write %s; %s", why,
+				  a->tempfail ? "deferring mail until it can be "
+				  "written (audit_failure = tempfail)" :
+				  "verdicts go to the log until it can be "
+				  "written (audit_failure = continue)");
+	} else if (was) {
+		audit_log(LOG_NOTICE, "audit: %s is writable again", a->path);
+	}
+}
+
+/* try_recover - reopen and probe a failing database */
+static void
+try_recover(struct audit *a)
+{
+	char    err[512];
+	int     fatal;
+
+	db_close(a);
+	if (db_open(a, &fatal, err, sizeof(err)) == 0
+	    && db_probe(a, err, sizeof(err)) == 0) {
+		set_failing(a, 0, NULL);
+		return;
+	}
+	db_close(a);
+	pthread_mutex_lock(&a->lock);
+	a->ctr.failures++;
+	pthread_mutex_unlock(&a->lock);
+	a->retry_at = now_mono() + AUDIT_RETRY_MS;
+}
+
+/* bind_row - bind every value of q to the INSERT */
+static int
+bind_row(sqlite3_stmt *st, const struct qrow *q)
+{
+	char    t[32];
+	int     i, rc;
+
+	format_time(q->time_ms, t, sizeof(t));
+	rc = sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	for (i = 0; rc == SQLITE_OK && i < F_COUNT; i++) {
+		int     param = i + 2 + (i >= F_ECODE);
+
+		if (q->f[i])
+			rc = sqlite3_bind_text(st, param, q->f[i], -1, SQLITE_STATIC);
+		else
+			rc = sqlite3_bind_null(st, param);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 15, q->code);
+	return rc;
+}
+
+/* insert_batch - one transaction for n rows; 0 committed, -1 + err */
+static int
+insert_batch(struct audit *a, struct qrow **batch, size_t n,
+	     char *err, size_t errlen)
+{
+	size_t  i;
+	int     rc;
+
+	if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		rc = bind_row(a->insert, batch[i]);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(a->insert);
+		sqlite3_reset(a->insert);
+		if (rc != SQLITE_DONE && rc != SQLITE_OK)
+			goto fail;
+	}
+	sqlite3_clear_bindings(a->insert);
+	if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+
+fail:
+	rg_snprintf(err, errlen, "%s: %s", a->path, sqlite3_errmsg(a->db));
+	sqlite3_clear_bindings(a->insert);
+	if (!sqlite3_get_autocommit(a->db))
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* write_batch - commit the batch, or divert it; frees the rows */
+static void
+write_batch(struct audit *a, struct qrow **batch, size_t n)
+{
+	char    err[512];
+	size_t  i;
+	int     ok = 0;
+
+	if (a->failing && now_mono() >= a->retry_at)
+		try_recover(a);
+	if (!a->failing && a->db) {
+		if (insert_batch(a, batch, n, err, sizeof(err)) == 0)
+			ok = 1;
+		else
+			set_failing(a, 1, err);
+	}
+	if (!ok)
+		for (i = 0; i < n; i++)
+			divert_row(batch[i]);
+	pthread_mutex_lock(&a->lock);
+	if (ok)
+		a->ctr.written += n;
+	else
+		a->ctr.diverted += n;
+	pthread_mutex_unlock(&a->lock);
+	for (i = 0; i < n; i++)
+		free(batch[i]);
+}
+
+/* purge_step - delete one batch of expired rows */
+static void
+purge_step(struct audit *a)
+{
+	char    cutoff[32];
+	int     rc, deleted = 0;
+
+	format_time(now_real() - (int64_t) a->retention_days * 86400000, cutoff,
+		    sizeof(cutoff));
+	rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(a->purge, 1, cutoff, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(a->purge, 2, AUDIT_PURGE_ROWS);
+		rc = sqlite3_step(a->purge);
+		deleted = sqlite3_changes(a->db);
+		sqlite3_reset(a->purge);
+		if (rc == SQLITE_DONE)
+			rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		audit_log(LOG_WARNING, "audit: %s: purging rows older than %u days: "
+			  "%s", a->path, a->retention_days, sqlite3_errmsg(a->db));
+		if (!sqlite3_get_autocommit(a->db))
+			sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		deleted = 0;
+	}
+	a->purge_busy = (deleted == AUDIT_PURGE_ROWS);
+	if (!a->purge_busy)
+		a->purge_at = now_mono() + AUDIT_PURGE_EVERY_MS;
+}
+
+/* maintenance - retry a failing database; retention */
+static void
+maintenance(struct audit *a)
+{
+	int64_t now = now_mono();
+
+	if (a->failing && now >= a->retry_at)
+		try_recover(a);
+	if (!a->failing && a->db && a->retention_days > 0
+	    && (a->purge_busy || now >= a->purge_at))
+		purge_step(a);
+}
+
+/* next_deadline - when the idle writer must wake up (monotonic ms) */
+static int64_t
+next_deadline(struct audit *a)
+{
+	int64_t when = now_mono() + AUDIT_PURGE_EVERY_MS;
+
+	if (a->count > 0)
+		when = a->ring[a->head]->queued_ms + a->flush_ms;
+	if (a->failing && a->retry_at < when)
+		when = a->retry_at;
+	if (a->retention_days > 0 && !a->failing && a->purge_at < when)
+		when = a->purge_at;
+	if (a->purge_busy)
+		when = 0;
+	return when;
+}
+
+/* take_batch - wait for a full batch, the flush timer or a deadline */
+static size_t
+take_batch(struct audit *a, struct qrow **batch, int *done)
+{
+	struct timespec ts;
+	size_t  n = 0;
+	int64_t deadline, now;
+
+	pthread_mutex_lock(&a->lock);
+	while (a->count < a->batch_rows && !a->stopping) {
+		deadline = next_deadline(a);
+		now = now_mono();
+		if (now >= deadline)
+			break;
+		ts = cond_deadline(deadline - now);
+		a->writer_waiting = 1;
+		pthread_cond_timedwait(&a->work, &a->lock, &ts);
+		a->writer_waiting = 0;
+	}
+	if (a->count > 0 && (a->count >= a->batch_rows || a->stopping
+	     || now_mono() >= a->ring[a->head]->queued_ms + a->flush_ms)) {
+		while (n < a->batch_rows && a->count > 0) {
+			batch[n++] = a->ring[a->head];
+			a->head = (a->head + 1) % a->cap;
+			a->count--;
+		}
+		pthread_cond_broadcast(&a->room);
+	}
+	*done = a->stopping && a->count == 0;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+/* writer_main - the writer thread: batches, retries, retention */
+static void *
+writer_main(void *arg)
+{
+	struct audit *a = arg;
+	struct qrow **batch = xcalloc(a->batch_rows, sizeof(*batch));
+	size_t  n;
+	int     done = 0;
+
+	while (!done) {
+		n = take_batch(a, batch, &done);
+		if (n > 0)
+			write_batch(a, batch, n);
+		if (!done)
+			maintenance(a);
+	}
+	free(batch);
+	pthread_mutex_lock(&a->lock);
+	a->writer_alive = 0;
+	pthread_cond_broadcast(&a->room);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* audit_free - release the structure (writer stopped) */
+static void
+audit_free(struct audit *a)
+{
+	size_t  i;
+
+	db_close(a);
+	for (i = 0; i < a->count; i++)
+		free(a->ring[(a->head + i) % a->cap]);
+	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->room);
+	pthread_mutex_destroy(&a->lock);
+	free(a->ring);
+	free(a->path);
+	free(a);
+}
+
+/* audit_open - open/create/migrate cfg->audit_db and start the writer */
+struct audit *
+audit_open(const struct rg_config *cfg, char *err, size_t errlen)
+{
+	pthread_condattr_t attr;
+	struct audit *a;
+	char    why[512];
+	int     fatal;
+
+	if (cfg->audit_db == NULL || *cfg->audit_db == '\0'
+	    || strcmp(cfg->audit_db, "none") == 0) {
+		rg_snprintf(err, errlen, "audit_db is not set");
+		return NULL;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->path = xstrdup(cfg->audit_db);
+	a->flush_ms = cfg->audit_flush_ms ? cfg->audit_flush_ms : 200;
+	a->batch_rows = cfg->audit_batch_rows ? cfg->audit_batch_rows : 1000;
+	a->cap = cfg->audit_queue_rows ? cfg->audit_queue_rows : 65536;
+	a->retention_days = cfg->audit_retention_days;
+	a->tempfail = (cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL);
+	a->ring = xcalloc(a->cap, sizeof(*a->ring));
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->work, &attr);
+	pthread_cond_init(&a->room, &attr);
+	pthread_condattr_destroy(&attr);
+
+	if (db_open(a, &fatal, why, sizeof(why)) < 0) {
+		if (fatal) {
+			rg_strlcpy(err, why, errlen);
+			audit_free(a);
+			return NULL;
+		}
+		set_failing(a, 1, why);
+	}
+	a->purge_at = now_mono();
+	a->writer_alive = 1;
+	if ((errno = pthread_create(&a->thread, NULL, writer_main, a)) != 0) {
+		rg_snprintf(err, errlen, "audit: cannot start the writer thread: %s",
+			    strerror(errno));
+		a->writer_alive = 0;
+		audit_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* audit_submit - queue a copy of row; -1 when the caller must defer */
+int
+audit_submit(struct audit *a, const struct audit_row *row)
+{
+	struct qrow *q;
+	struct timespec ts;
+
+	if (a == NULL)
+		return 0;
+	q = row_copy(row);
+	pthread_mutex_lock(&a->lock);
+	if (a->tempfail && a->failing)
+		goto refuse;
+	while (a->count == a->cap && a->writer_alive) {
+		ts = cond_deadline(AUDIT_SUBMIT_WAIT_MS);
+		pthread_cond_timedwait(&a->room, &a->lock, &ts);
+		if (a->tempfail && a->failing)
+			goto refuse;
+	}
+	if (a->count == a->cap) {
+		/* no writer to drain the ring: never drop silently */
+		if (a->tempfail)
+			goto refuse;
+		a->ctr.diverted++;
+		pthread_mutex_unlock(&a->lock);
+		divert_row(q);
+		free(q);
+		return 0;
+	}
+	q->queued_ms = now_mono();
+	a->ring[(a->head + a->count) % a->cap] = q;
+	a->count++;
+	a->ctr.queued++;
+	if (a->writer_waiting && (a->count == 1 || a->count >= a->batch_rows))
+		pthread_cond_signal(&a->work);
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+
+refuse:
+	a->ctr.refused++;
+	pthread_mutex_unlock(&a->lock);
+	free(q);
+	return -1;
+}
+
+/* audit_get_counters - a consistent copy of the counters */
+void
+audit_get_counters(struct audit *a, struct audit_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	*out = a->ctr;
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* audit_stats - one line for logs: queued, written, diverted, failures */
+void
+audit_stats(struct audit *a, char *buf, size_t size)
+{
+	struct audit_counters c;
+	size_t  pending = 0;
+
+	audit_get_counters(a, &c);
+	if (a) {
+		pthread_mutex_lock(&a->lock);
+		pending = a->count;
+		pthread_mutex_unlock(&a->lock);
+	}
+	snprintf(buf, size, "audit: queued=%" PRIu64 " written=%" PRIu64
+		 " diverted=%" PRIu64 " refused=%" PRIu64 " failures=%" PRIu64
+		 " pending=%zu state=%s", c.queued, c.written, c.diverted,
+		 c.refused, c.failures, pending, c.failing ? "failing" : "ok");
+}
+
+/* audit_close - flush everything, stop the writer; returns NULL */
+struct audit *
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return NULL;
+	pthread_mutex_lock(&a->lock);
+	a->stopping = 1;
+	pthread_cond_signal(&a->work);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	audit_free(a);
+	return NULL;
+}

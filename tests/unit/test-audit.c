@@ -1,0 +1,435 @@
+/*
+ * test-audit - the SQLite audit writer against real database files
+ *
+ * Every case works on a fresh file in a temporary directory and checks
+ * the result with a separate SQLite connection, the way an admin would.
+ * Failure cases use conditions that hold even for root (who ignores file
+ * permissions): a database path that is a directory (the file cannot be
+ * opened), and a write lock held by another connection past the busy
+ * timeout.  Disk full and a read-only mount are exercised by
+ * tests/audit/unwritable.sh, which needs a mount namespace.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+#include "config.h"
+#include "audit.h"
+#include "audit_schema.h"
+#include "testlib.h"
+
+static char tmpdir[256];
+static int diverted_lines;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_diverted[2048];
+
+/* capture_log - count the diverted lines instead of syslog */
+static void
+capture_log(int priority, const char *line, void *ctx)
+{
+	(void) priority;
+	(void) ctx;
+	pthread_mutex_lock(&log_lock);
+	if (strncmp(line, "audit: diverted: ", 17) == 0) {
+		diverted_lines++;
+		rg_strlcpy(last_diverted, line, sizeof(last_diverted));
+	} else if (getenv("TEST_AUDIT_VERBOSE")) {
+		fprintf(stderr, "log: %s\n", line);
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* test_config - audit settings only; the writer reads nothing else */
+static void
+test_config(struct rg_config *cfg, const char *path)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->audit_db = (char *) path;
+	cfg->audit_flush_ms = 50;
+	cfg->audit_batch_rows = 1000;
+	cfg->audit_queue_rows = 65536;
+	cfg->audit_retention_days = 0;
+	cfg->audit_failure = RG_AUDITFAIL_CONTINUE;
+}
+
+/* db_path - a fresh file name in the temporary directory */
+static const char *
+db_path(const char *name)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return path;
+}
+
+/* query_int - one integer from a separate connection; -1 on error */
+static long long
+query_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
+	    && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else
+		fprintf(stderr, "query_int(%s): %s\n", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* query_text - one text value from a separate connection */
+static char *
+query_text(const char *path, const char *sql, char *buf, size_t size)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	buf[0] = '\0';
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
+	    && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		rg_strlcpy(buf, (const char *) sqlite3_column_text(st, 0), size);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return buf;
+}
+
+/* exec_sql - run sql on path (creating it); 0 ok */
+static int
+exec_sql(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char   *msg = NULL;
+	int     rc;
+
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "exec_sql: %s\n", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* fill_row - a plausible relay refusal, numbered */
+static void
+fill_row(struct audit_row *row, char *session, size_t size, int thread, int i)
+{
+	snprintf(session, size, "S%d-%d", thread, i);
+	memset(row, 0, sizeof(*row));
+	row->time_ms = 1795000000123LL + i;
+	row->session_id = session;
+	row->queue_id = "";
+	row->mta = "smtpd";
+	row->client_addr = "192.0.2.7";
+	row->client_name = "relay.example.net";
+	row->helo = "otherdomain";
+	row->auth_user = NULL;
+	row->stage = "rcpt";
+	row->sender = "<x@otherdomain>";
+	row->rcpt = "<hacker@spammail.com>";
+	row->rcpt_normalized = "hacker@spammail.com";
+	row->rule = "relay";
+	row->action = "reject";
+	row->code = 550;
+	row->ecode = "5.7.1";
+	row->text = "Relay access denied";
+	row->directory_result = NULL;
+	row->trace = "domain spammail.com is not local; client not privileged";
+	row->client_trust = "untrusted";
+	row->sender_class = "foreign";
+}
+
+struct submitter {
+	struct audit *audit;
+	int     thread;
+	int     rows;
+	int     failed;
+	double  max_ms;
+};
+
+/* now_ms - monotonic milliseconds, as a double */
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* submit_rows - thread body: submit rows, track the slowest submit */
+static void *
+submit_rows(void *arg)
+{
+	struct submitter *s = arg;
+	struct audit_row row;
+	char    session[32];
+	double  t0, dt;
+	int     i;
+
+	for (i = 0; i < s->rows; i++) {
+		fill_row(&row, session, sizeof(session), s->thread, i);
+		t0 = now_ms();
+		if (audit_submit(s->audit, &row) != 0)
+			s->failed++;
+		dt = now_ms() - t0;
+		if (dt > s->max_ms)
+			s->max_ms = dt;
+	}
+	return NULL;
+}
+
+/* submit_threaded - nthreads x rows through audit; max latency out */
+static int
+submit_threaded(struct audit *audit, int nthreads, int rows, double *max_ms)
+{
+	pthread_t tid[16];
+	struct submitter s[16];
+	int     i, failed = 0;
+
+	*max_ms = 0;
+	for (i = 0; i < nthreads; i++) {
+		s[i] = (struct submitter) { audit, i, rows, 0, 0 };
+		pthread_create(&tid[i], NULL, submit_rows, &s[i]);
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(tid[i], NULL);
+		failed += s[i].failed;
+		if (s[i].max_ms > *max_ms)
+			*max_ms = s[i].max_ms;
+	}
+	return failed;
+}
+
+/* test_create_and_fields - new file, every column filled as given */
+static void
+test_create_and_fields(void)
+{
+	const char *path = db_path("fields.db");
+	struct rg_config cfg;
+	struct audit *audit;
+	struct audit_row row;
+	char    err[512], buf[512];
+
+	test_begin("audit: create, one row, every field");
+	test_config(&cfg, path);
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit != NULL);
+	if (audit == NULL) {
+		fprintf(stderr, "audit_open: %s\n", err);
+		test_end();
+		return;
+	}
+	memset(&row, 0, sizeof(row));
+	row.time_ms = 1795000000123LL;	/* 2026-11-18T11:06:40.123Z */
+	row.session_id = "c0ffee01";
+	row.queue_id = "4XyZ1n2p";
+	row.mta = "smtpd";
+	row.client_addr = "192.0.2.7";
+	row.client_name = "unknown";
+	row.helo = "otherdomain";
+	row.auth_user = "alice";
+	row.stage = "rcpt";
+	row.sender = "<>";
+	row.rcpt = "<nobody%afakedomain.com@example.org>";
+	row.rcpt_normalized = "nobody@afakedomain.com";
+	row.rule = "routing";
+	row.action = "would-reject";
+	row.code = 550;
+	row.ecode = "5.7.1";
+	row.text = "Sender-specified routing denied";
+	row.directory_result = "not-found";
+	row.trace = "percent hack; client not privileged";
+	row.client_trust = "untrusted";
+	row.sender_class = "blank";
+	test_assert_int(audit_submit(audit, &row), 0);
+	/* a hostile value is data, never SQL */
+	row.session_id = "x'); DROP TABLE verdicts; --";
+	row.queue_id = NULL;
+	test_assert_int(audit_submit(audit, &row), 0);
+	audit = audit_close(audit);
+
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 2);
+	test_assert_str(query_text(path, "SELECT time FROM verdicts WHERE id = 1",
+				   buf, sizeof(buf)), "2026-11-18T11:06:40.123Z");
+	test_assert_str(query_text(path, "SELECT session_id || '|' || queue_id || '|' "
+		"|| mta || '|' || client_addr || '|' || client_name || '|' || helo "
+		"|| '|' || auth_user || '|' || stage || '|' || sender || '|' || rcpt "
+		"|| '|' || rcpt_normalized || '|' || rule || '|' || action || '|' "
+		"|| code || '|' || ecode || '|' || text || '|' || directory_result "
+		"|| '|' || trace || '|' || client_trust || '|' || sender_class "
+		"FROM verdicts WHERE id = 1", buf, sizeof(buf)),
+		"c0ffee01|4XyZ1n2p|smtpd|192.0.2.7|unknown|otherdomain|alice|rcpt|<>|"
+		"<nobody%afakedomain.com@example.org>|nobody@afakedomain.com|routing|"
+		"would-reject|550|5.7.1|Sender-specified routing denied|not-found|"
+		"percent hack; client not privileged|untrusted|blank");
+	test_assert_str(query_text(path, "SELECT session_id FROM verdicts WHERE id = 2",
+				   buf, sizeof(buf)), "x'); DROP TABLE verdicts; --");
+	test_assert_int(query_int(path, "SELECT queue_id IS NULL FROM verdicts "
+				  "WHERE id = 2"), 1);
+	test_assert_int(query_int(path, "PRAGMA user_version"), AUDIT_SCHEMA_VERSION);
+	test_assert_str(query_text(path, "PRAGMA journal_mode", buf, sizeof(buf)),
+			"wal");
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE "
+				  "type = 'index' AND name IN ('verdicts_time', "
+				  "'verdicts_client', 'verdicts_rule', "
+				  "'verdicts_session')"), 4);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM relay_attempts "
+				  "WHERE sender_class = 'blank' AND outcome = "
+				  "'accepted'"), 2);
+	test_end();
+}
+
+/* test_threads - N rows from several threads, exactly N rows land */
+static void
+test_threads(void)
+{
+	const char *path = db_path("threads.db");
+	struct rg_config cfg;
+	struct audit *audit;
+	struct audit_counters c;
+	double  max_ms;
+	char    err[512];
+
+	test_begin("audit: 8 threads x 5000 rows, small queue (backpressure)");
+	test_config(&cfg, path);
+	cfg.audit_queue_rows = 256;	/* force the submitters to wait */
+	cfg.audit_batch_rows = 100;
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit != NULL);
+	if (audit == NULL) {
+		test_end();
+		return;
+	}
+	test_assert_int(submit_threaded(audit, 8, 5000, &max_ms), 0);
+	audit_get_counters(audit, &c);
+	test_assert_int(c.queued, 40000);
+	audit = audit_close(audit);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 40000);
+	test_assert_int(query_int(path, "SELECT COUNT(DISTINCT session_id) "
+				  "FROM verdicts"), 40000);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts WHERE "
+				  "rule = 'relay' AND code = 550 AND sender_class "
+				  "= 'foreign'"), 40000);
+	test_end();
+}
+
+/* test_migration - a database made with the version 1 SQL is migrated */
+static void
+test_migration(void)
+{
+	const char *path = db_path("v1.db");
+	char    fresh[8192], migrated[8192], err[512];
+	struct rg_config cfg;
+	struct audit *audit;
+	struct audit_row row;
+	char    session[32];
+
+	test_begin("audit: migration from schema version 1");
+	test_assert_int(exec_sql(path, audit_schema_v1_sql), 0);
+	test_assert_int(exec_sql(path, "INSERT INTO verdicts (time, session_id, "
+		"stage, rule, action, code) VALUES ('2026-01-02T03:04:05.006Z', "
+		"'old', 'rcpt', 'relay', 'reject', 550)"), 0);
+	test_assert_int(query_int(path, "PRAGMA user_version"), 1);
+	test_config(&cfg, path);
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit != NULL);
+	if (audit) {
+		fill_row(&row, session, sizeof(session), 0, 1);
+		test_assert_int(audit_submit(audit, &row), 0);
+		audit = audit_close(audit);
+	}
+	test_assert_int(query_int(path, "PRAGMA user_version"), 2);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 2);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts WHERE "
+				  "session_id = 'old' AND client_trust IS NULL"), 1);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM relay_attempts"), 2);
+
+	/* same columns, in the same order, as a freshly created database */
+	test_assert_int(exec_sql(db_path("v2.db"), audit_schema_sql), 0);
+	query_text(db_path("v2.db"), "SELECT group_concat(name, ',') FROM "
+		   "pragma_table_info('verdicts')", fresh, sizeof(fresh));
+	query_text(path, "SELECT group_concat(name, ',') FROM "
+		   "pragma_table_info('verdicts')", migrated, sizeof(migrated));
+	test_assert(fresh[0] != '\0' && strcmp(migrated, fresh) == 0);
+	query_text(db_path("v2.db"), "SELECT group_concat(sql, ';') FROM "
+		   "(SELECT sql FROM sqlite_master WHERE type = 'view' ORDER BY name)",
+		   fresh, sizeof(fresh));
+	query_text(path, "SELECT group_concat(sql, ';') FROM "
+		   "(SELECT sql FROM sqlite_master WHERE type = 'view' ORDER BY name)",
+		   migrated, sizeof(migrated));
+	test_assert(strcmp(fresh, migrated) == 0);
+	test_end();
+}
+
+/* test_newer_refused - user_version above ours: audit_open says why */
+static void
+test_newer_refused(void)
+{
+	const char *path = db_path("newer.db");
+	char    err[512], want[640];
+	struct rg_config cfg;
+	struct audit *audit;
+
+	test_begin("audit: newer schema version refused");
+	test_assert_int(exec_sql(path, audit_schema_sql), 0);
+	test_assert_int(exec_sql(path, "PRAGMA user_version = 3"), 0);
+	test_config(&cfg, path);
+	err[0] = '\0';
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit == NULL);
+	audit = audit_close(audit);
+	snprintf(want, sizeof(want), "audit database %s has schema version 3, "
+		 "newer than this relayguard (2): refusing to write", path);
+	test_assert_str(err, want);
+	test_assert_int(query_int(path, "PRAGMA user_version"), 3);
+
+	/* a foreign database is not touched either */
+	path = db_path("foreign.db");
+	test_assert_int(exec_sql(path, "CREATE TABLE t (x)"), 0);
+	test_config(&cfg, path);
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit == NULL);
+	audit = audit_close(audit);
+	test_assert(strstr(err, "not a relayguard audit database") != NULL);
+	test_end();
+}
+
+int
+main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test-audit.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	audit_set_logger(capture_log, NULL);
+	test_create_and_fields();
+	test_threads();
+	test_migration();
+	test_newer_refused();
+	if (getenv("TEST_AUDIT_KEEP") == NULL) {
+		char    cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	}
+	return test_exit();
+}
