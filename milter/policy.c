@@ -209,6 +209,9 @@ decide_mail(const struct rg_config *cfg, const struct rg_session *s,
 		else if (priv == RG_RULE_PASS && cfg->blank_sender == RG_BLANK_DROP)
 			verdict_refuse(cfg, v, RG_RULE_BLANK_SENDER,
 				       RG_REPLY_BLANK_SENDER_DROP);
+		else if (cfg->sender_deny.count > 0 && config_sender_denied(cfg, ""))
+			verdict_refuse(cfg, v, RG_RULE_SENDER_DENY,
+				       RG_REPLY_SENDER_DENY);	/* "<>" listed */
 		else
 			verdict_accept(v, RG_RULE_PASS);
 		return;

@@ -1,0 +1,461 @@
+/*
+ * relayguard-check - offline verdicts for one SMTP transaction
+ *
+ * Usage: relayguard-check [-c CONF] [--client IP] [--client-name NAME]
+ *        [--helo NAME] [--auth USER] [--utf8] --from TEXT --rcpt TEXT
+ *        [--rcpt TEXT ...] [--json]
+ *
+ * Runs connect, helo (with --helo), MAIL and every RCPT through the same
+ * policy engine the milter uses, with the same configuration and
+ * directory, and prints each stage's verdict with the normalization trace
+ * (like "exim -bh" or "sendmail -bt").  Nothing is sent anywhere.
+ *
+ * As an MTA would, a refused MAIL ends the transaction (the RCPTs are
+ * shown as skipped) and a drop (421) ends the connection.  Exit status: 0
+ * when every stage was accepted (a monitor-mode would-reject counts as
+ * accepted: the mail would go through), 1 when any stage was refused, 2 on
+ * a usage or configuration error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "address.h"
+#include "config.h"
+#include "directory.h"
+#include "netlist.h"
+#include "policy.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define CHECK_DEFAULT_CONFIG	SYSCONFDIR "/relayguard/relayguard.conf"
+#define CHECK_DEFAULT_CLIENT	"192.0.2.1"
+#define CHECK_RCPT_MAX		1000
+
+/* The directory backends this program can open.  Adapters add theirs. */
+static const struct directory_backend *const check_backends[] = {
+	&dir_file_backend,
+	NULL,
+};
+
+struct check_opts {
+	const char *config;
+	const char *client;
+	const char *client_name;
+	const char *helo;
+	const char *auth;
+	const char *from;
+	const char *rcpts[CHECK_RCPT_MAX];
+	size_t  nrcpts;
+	int     utf8;
+	int     json;
+};
+
+/* usage - print the synopsis; exit 2 */
+static void
+usage(const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "relayguard-check: %s\n", why);
+	fprintf(stderr,
+	    "usage: relayguard-check [-c CONF] [--client IP] [--client-name NAME]\n"
+	    "         [--helo NAME] [--auth USER] [--utf8] --from TEXT\n"
+	    "         --rcpt TEXT [--rcpt TEXT ...] [--json]\n"
+	    "TEXT is what follows \"MAIL FROM:\" / \"RCPT TO:\", e.g. '<u@example.org>'.\n"
+	    "Default CONF: %s; default client: %s.\n",
+	    CHECK_DEFAULT_CONFIG, CHECK_DEFAULT_CLIENT);
+	exit(2);
+}
+
+/* utf8_seq_len - length of a valid UTF-8 sequence at p, 0 if invalid */
+static size_t
+utf8_seq_len(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+	    || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* put_json - a JSON string; invalid UTF-8 bytes become \u00XX */
+static void
+put_json(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t left = strlen((const char *)p);
+
+	putchar('"');
+	while (left > 0) {
+		size_t n;
+
+		if (*p == '"' || *p == '\\') {
+			printf("\\%c", *p);
+			n = 1;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\u%04x", *p);
+			n = 1;
+		} else if ((n = utf8_seq_len(p, left)) > 0) {
+			fwrite(p, 1, n, stdout);
+		} else {
+			printf("\\u%04x", *p);
+			n = 1;
+		}
+		p += n;
+		left -= n;
+	}
+	putchar('"');
+}
+
+/* put_safe - text for a terminal: non-printable ASCII as \xNN */
+static void
+put_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			printf("\\x%02x", *p);
+		else if (*p == '\\')
+			fputs("\\\\", stdout);
+		else
+			putchar(*p);
+	}
+}
+
+/* directory_text - what the directory said */
+static const char *
+directory_text(const struct rg_verdict *v)
+{
+	return v->dir_consulted ? dir_result_name(v->dir_result) : "not consulted";
+}
+
+/* print_human - one stage as a readable block */
+static void
+print_human(const char *input, const struct rg_verdict *v)
+{
+	char tricks[256];
+	unsigned i;
+	int has_addr = v->stage == RG_STAGE_MAIL || v->stage == RG_STAGE_RCPT;
+
+	printf("%s: ", rg_stage_name(v->stage));
+	put_safe(input);
+	printf("\n  verdict:    %s %d %s ", rg_action_name(v->action), v->code,
+	       v->ecode);
+	put_safe(v->text);
+	printf("\n  rule:       %s\n", rg_rule_name(v->rule));
+	if (!has_addr) {
+		putchar('\n');
+		return;
+	}
+	printf("  normalized: <");
+	put_safe(v->normalized);
+	printf(">\n  directory:  %s", directory_text(v));
+	if (v->dir_consulted) {
+		printf(" (");
+		put_safe(v->dir_key);
+		putchar(')');
+	}
+	if (v->addr.status == ADDR_OK && v->addr.tricks != 0)
+		printf("\n  tricks:     %s",
+		       addr_trick_names(v->addr.tricks, tricks, sizeof(tricks)));
+	if (v->addr.status != ADDR_OK && v->addr.error != NULL) {
+		printf("\n  error:      ");
+		put_safe(v->addr.error);
+	}
+	putchar('\n');
+	if (v->addr.ntrace > 0)
+		printf("  trace:\n");
+	for (i = 0; i < v->addr.ntrace && i < ADDR_TRACE_MAX; i++) {
+		printf("    ");
+		put_safe(v->addr.trace[i]);
+		putchar('\n');
+	}
+	putchar('\n');
+}
+
+/* print_json - one stage as one JSON object on one line */
+static void
+print_json(const char *input, const struct rg_verdict *v)
+{
+	char tricks[256];
+	unsigned i;
+	int has_addr = v->stage == RG_STAGE_MAIL || v->stage == RG_STAGE_RCPT;
+
+	printf("{\"stage\":");
+	put_json(rg_stage_name(v->stage));
+	printf(",\"input\":");
+	put_json(input);
+	printf(",\"action\":");
+	put_json(rg_action_name(v->action));
+	printf(",\"code\":%d,\"ecode\":", v->code);
+	put_json(v->ecode);
+	printf(",\"text\":");
+	put_json(v->text);
+	printf(",\"rule\":");
+	put_json(rg_rule_name(v->rule));
+	printf(",\"normalized\":");
+	put_json(has_addr ? v->normalized : "");
+	printf(",\"directory\":");
+	if (v->dir_consulted) {
+		put_json(dir_result_name(v->dir_result));
+		printf(",\"directory_key\":");
+		put_json(v->dir_key);
+	} else
+		printf("null");
+	printf(",\"tricks\":");
+	put_json(has_addr && v->addr.status == ADDR_OK ?
+		 addr_trick_names(v->addr.tricks, tricks, sizeof(tricks)) : "");
+	printf(",\"error\":");
+	if (has_addr && v->addr.status != ADDR_OK && v->addr.error != NULL)
+		put_json(v->addr.error);
+	else
+		printf("null");
+	printf(",\"trace\":[");
+	for (i = 0; has_addr && i < v->addr.ntrace && i < ADDR_TRACE_MAX; i++) {
+		if (i > 0)
+			putchar(',');
+		put_json(v->addr.trace[i]);
+	}
+	printf("]}\n");
+}
+
+/* print_skipped - a stage the MTA would never have reached */
+static void
+print_skipped(int json, enum rg_stage stage, const char *input,
+	      const char *why)
+{
+	if (json) {
+		printf("{\"stage\":");
+		put_json(rg_stage_name(stage));
+		printf(",\"input\":");
+		put_json(input);
+		printf(",\"action\":\"skipped\",\"reason\":");
+		put_json(why);
+		printf("}\n");
+		return;
+	}
+	printf("%s: ", rg_stage_name(stage));
+	put_safe(input);
+	printf("\n  verdict:    skipped (%s)\n\n", why);
+}
+
+/* parse_args - fill opts from argv, or exit 2 */
+static void
+parse_args(int argc, char **argv, struct check_opts *opts)
+{
+	enum { O_CLIENT = 256, O_CLIENT_NAME, O_HELO, O_AUTH, O_UTF8, O_FROM,
+	       O_RCPT, O_JSON };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"client", required_argument, NULL, O_CLIENT},
+		{"client-name", required_argument, NULL, O_CLIENT_NAME},
+		{"helo", required_argument, NULL, O_HELO},
+		{"auth", required_argument, NULL, O_AUTH},
+		{"utf8", no_argument, NULL, O_UTF8},
+		{"from", required_argument, NULL, O_FROM},
+		{"rcpt", required_argument, NULL, O_RCPT},
+		{"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->config = CHECK_DEFAULT_CONFIG;
+	opts->client = CHECK_DEFAULT_CLIENT;
+	opts->client_name = "unknown";
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opts->config = optarg;
+			break;
+		case O_CLIENT:
+			opts->client = optarg;
+			break;
+		case O_CLIENT_NAME:
+			opts->client_name = optarg;
+			break;
+		case O_HELO:
+			opts->helo = optarg;
+			break;
+		case O_AUTH:
+			opts->auth = optarg;
+			break;
+		case O_UTF8:
+			opts->utf8 = 1;
+			break;
+		case O_FROM:
+			opts->from = optarg;
+			break;
+		case O_RCPT:
+			if (opts->nrcpts >= CHECK_RCPT_MAX)
+				usage("too many --rcpt (at most 1000)");
+			opts->rcpts[opts->nrcpts++] = optarg;
+			break;
+		case O_JSON:
+			opts->json = 1;
+			break;
+		case 'h':
+			usage(NULL);
+			break;
+		case 'V':
+			printf("relayguard-check %s\n", PACKAGE_VERSION);
+			exit(0);
+		case ':':
+			usage("an option is missing its argument");
+			break;
+		default:
+			usage("unknown option");
+			break;
+		}
+	}
+	if (optind < argc)
+		usage("unexpected argument (quote TEXT: --rcpt '<u@example.org>')");
+	if (opts->from == NULL)
+		usage("--from is required (use --from '<>' for a blank sender)");
+	if (opts->nrcpts == 0)
+		usage("at least one --rcpt is required");
+}
+
+/* session_setup - the connection facts from the options, or exit 2 */
+static void
+session_setup(const struct check_opts *opts, struct rg_session *s)
+{
+	policy_session_init(s);
+	if (opts->client[0] == '\0' || strcmp(opts->client, "unknown") == 0)
+		s->client_ip_known = 0;	/* as over a unix socket */
+	else if (rg_ip_parse(opts->client, &s->client_ip))
+		s->client_ip_known = 1;
+	else {
+		fprintf(stderr, "relayguard-check: --client %s: not an IPv4 or IPv6 "
+			"address (use \"unknown\" for a unix-socket client)\n",
+			opts->client);
+		exit(2);
+	}
+	rg_strlcpy(s->client_name, opts->client_name, sizeof(s->client_name));
+	if (opts->helo != NULL)
+		rg_strlcpy(s->helo, opts->helo, sizeof(s->helo));
+	if (opts->auth != NULL)
+		rg_strlcpy(s->auth_user, opts->auth, sizeof(s->auth_user));
+}
+
+/* run_stage - decide, print, commit; returns the verdict's action */
+static enum rg_action
+run_stage(const struct check_opts *opts, const struct rg_config *cfg,
+	  struct directory *dir, struct rg_session *s, enum rg_stage stage,
+	  const char *shown, const char *text, struct rg_verdict *v)
+{
+	policy_decide(cfg, dir, s, stage, text, text != NULL ? strlen(text) : 0, v);
+	if (opts->json)
+		print_json(shown, v);
+	else
+		print_human(shown, v);
+	policy_commit(s, v);
+	return v->action;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct check_opts opts;
+	struct rg_config *cfg;
+	struct directory *dir;
+	struct rg_session session;
+	struct rg_verdict *v;
+	char err[1024], stats[512], shown[600];
+	char *from = NULL;
+	int refused = 0, dropped = 0, mail_refused = 0;
+	size_t i;
+
+	parse_args(argc, argv, &opts);
+	if ((cfg = config_load(opts.config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "relayguard-check: %s\n", err);
+		return 2;
+	}
+	if ((dir = directory_open(cfg, check_backends, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "relayguard-check: %s: directory: %s\n",
+			opts.config, err);
+		config_free(cfg);
+		return 2;
+	}
+	session_setup(&opts, &session);
+	v = xmalloc(sizeof(*v));
+
+	/* --utf8: the MAIL command declares SMTPUTF8, as the parameter would */
+	if (opts.utf8 && strcasestr(opts.from, "SMTPUTF8") == NULL) {
+		size_t len = strlen(opts.from) + sizeof(" SMTPUTF8");
+
+		from = xmalloc(len);
+		rg_snprintf(from, len, "%s SMTPUTF8", opts.from);
+	} else
+		from = xstrdup(opts.from);
+
+	if (!opts.json) {
+		directory_stats(dir, stats, sizeof(stats));
+		printf("config: %s\ndirectory: %s\n\n", opts.config, stats);
+	}
+	rg_snprintf(shown, sizeof(shown), "%.256s[%.64s]", session.client_name,
+		    session.client_ip_known ? opts.client : "unknown");
+	run_stage(&opts, cfg, dir, &session, RG_STAGE_CONNECT, shown, NULL, v);
+	if (opts.helo != NULL)
+		run_stage(&opts, cfg, dir, &session, RG_STAGE_HELO, opts.helo,
+			  opts.helo, v);
+
+	run_stage(&opts, cfg, dir, &session, RG_STAGE_MAIL, from, from, v);
+	if (policy_refused(v)) {
+		refused = mail_refused = 1;
+		dropped = v->action == RG_DROP;
+	}
+	for (i = 0; i < opts.nrcpts; i++) {
+		if (dropped || mail_refused) {
+			print_skipped(opts.json, RG_STAGE_RCPT, opts.rcpts[i],
+				      dropped ? "connection dropped" :
+				      "MAIL was refused");
+			continue;
+		}
+		run_stage(&opts, cfg, dir, &session, RG_STAGE_RCPT,
+			  opts.rcpts[i], opts.rcpts[i], v);
+		if (policy_refused(v))
+			refused = 1;
+		if (v->action == RG_DROP)
+			dropped = 1;
+	}
+	if (!opts.json)
+		printf("result: %s\n", refused ? "refused (exit 1)" :
+		       "accepted (exit 0)");
+
+	free(from);
+	free(v);
+	directory_close(dir);
+	config_free(cfg);
+	return refused ? 1 : 0;
+}
