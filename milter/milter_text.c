@@ -1,0 +1,382 @@
+/*
+ * milter_text - the text the daemon produces: replies, log lines, ids
+ *
+ * See milter_text.h.  Everything here is pure and bounded: output goes
+ * into the caller's buffer through a small appender that never writes
+ * past its end and remembers whether it had to cut.
+ */
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "address.h"
+#include "netlist.h"
+#include "milter_text.h"
+
+/* A bounded output buffer. */
+struct outbuf {
+	char   *buf;
+	size_t  size;
+	size_t  len;
+	int     cut;
+};
+
+/* ob_init - start writing into buf */
+static void
+ob_init(struct outbuf *ob, char *buf, size_t size)
+{
+	ob->buf = buf;
+	ob->size = size;
+	ob->len = 0;
+	ob->cut = 0;
+	if (size > 0)
+		buf[0] = '\0';
+}
+
+/* ob_room - bytes that may still be written (the NUL excluded) */
+static size_t
+ob_room(const struct outbuf *ob)
+{
+	return ob->size == 0 ? 0 : ob->size - 1 - ob->len;
+}
+
+/* ob_putn - append n bytes, or nothing (and mark cut) when they do not fit */
+static int
+ob_putn(struct outbuf *ob, const char *s, size_t n)
+{
+	if (n > ob_room(ob)) {
+		ob->cut = 1;
+		return -1;
+	}
+	memcpy(ob->buf + ob->len, s, n);
+	ob->len += n;
+	ob->buf[ob->len] = '\0';
+	return 0;
+}
+
+/* ob_puts - append a string, as much of it as fits */
+static void
+ob_puts(struct outbuf *ob, const char *s)
+{
+	size_t n = strlen(s), room = ob_room(ob);
+
+	if (n > room) {
+		n = room;
+		ob->cut = 1;
+	}
+	if (n > 0)
+		(void) ob_putn(ob, s, n);
+}
+
+/* is_control - a byte that must never reach a log line or a reply */
+static int
+is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+/* mt_reply_escape - double every '%', blank out control characters */
+int
+mt_reply_escape(const char *text, char *buf, size_t size)
+{
+	struct outbuf ob;
+	const unsigned char *p;
+
+	ob_init(&ob, buf, size);
+	for (p = (const unsigned char *) text; *p != '\0' && !ob.cut; p++) {
+		if (*p == '%')
+			(void) ob_putn(&ob, "%%", 2);
+		else if (is_control(*p))
+			(void) ob_putn(&ob, " ", 1);
+		else
+			(void) ob_putn(&ob, (const char *) p, 1);
+	}
+	return ob.cut ? -1 : 0;
+}
+
+/* copy_clean - shared body of mt_sanitize and mt_quote */
+static const char *
+copy_clean(const char *text, size_t len, size_t maxlen, int quote,
+	   char *buf, size_t size)
+{
+	struct outbuf ob;
+	size_t i, room;
+	unsigned char c;
+
+	ob_init(&ob, buf, size);
+	if (text == NULL)
+		return buf;
+	/* Keep room for "..." so that a cut is always visible. */
+	room = size > 4 ? size - 4 : 0;
+	for (i = 0; i < len && i < maxlen; i++) {
+		c = (unsigned char) text[i];
+		if (ob.len + 2 > room) {
+			ob.cut = 1;
+			break;
+		}
+		if (is_control(c))
+			c = '?';
+		if (quote && (c == '"' || c == '\\'))
+			(void) ob_putn(&ob, "\\", 1);
+		(void) ob_putn(&ob, (const char *) &c, 1);
+	}
+	if (i < len || ob.cut) {
+		ob.cut = 0;
+		ob_puts(&ob, "...");
+	}
+	return buf;
+}
+
+/* mt_sanitize - bounded copy with control characters as '?' */
+const char *
+mt_sanitize(const char *text, size_t len, size_t maxlen, char *buf,
+	    size_t size)
+{
+	return copy_clean(text, len, maxlen, 0, buf, size);
+}
+
+/* mt_quote - mt_sanitize plus backslash before '"' and '\' */
+const char *
+mt_quote(const char *text, size_t len, size_t maxlen, char *buf, size_t size)
+{
+	return copy_clean(text, len, maxlen, 1, buf, size);
+}
+
+/* mt_strip_brackets - drop one pair of surrounding angle brackets */
+const char *
+mt_strip_brackets(const char *path, char *buf, size_t size)
+{
+	size_t len;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (path == NULL)
+		return buf;
+	len = strlen(path);
+	if (len >= 2 && path[0] == '<' && path[len - 1] == '>') {
+		path++;
+		len -= 2;
+	}
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* mt_join_args - rebuild "path param param" from an argument vector */
+long
+mt_join_args(char *const *argv, char *buf, size_t size)
+{
+	struct outbuf ob;
+	size_t i;
+
+	ob_init(&ob, buf, size);
+	for (i = 0; argv != NULL && argv[i] != NULL && i < 1024; i++) {
+		if (i > 0)
+			ob_puts(&ob, " ");
+		ob_puts(&ob, argv[i]);
+	}
+	return ob.cut ? -1 : (long) ob.len;
+}
+
+/* mt_join_trace - trace lines joined with "; " */
+const char *
+mt_join_trace(const struct address *addr, char *buf, size_t size)
+{
+	struct outbuf ob;
+	unsigned i;
+
+	ob_init(&ob, buf, size);
+	for (i = 0; addr != NULL && i < addr->ntrace && i < ADDR_TRACE_MAX; i++) {
+		if (i > 0)
+			ob_puts(&ob, "; ");
+		ob_puts(&ob, addr->trace[i]);
+	}
+	return buf;
+}
+
+/* mt_session_id - 7 hex digits of seconds, 5 of pid-seeded counter */
+const char *
+mt_session_id(uint64_t seconds, unsigned pid, unsigned counter, char *buf,
+	      size_t size)
+{
+	unsigned long hi, lo;
+
+	/* The low part starts at a pid-derived offset so that two runs in
+	 * the same second rarely collide; it wraps only after 2^20
+	 * connections, by which time the seconds part has moved on. */
+	hi = (unsigned long) (seconds & 0xfffffffUL);
+	lo = ((unsigned long) pid * 40503UL + counter) & 0xfffffUL;
+	if (size > 0)
+		(void) snprintf(buf, size, "%07lx%05lx", hi, lo);
+	return buf;
+}
+
+/* check_port - a decimal TCP port 1..65535 */
+static int
+check_port(const char *s, size_t len)
+{
+	unsigned long port = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		port = port * 10 + (unsigned long) (s[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* mt_socket_check - validate a libmilter socket specification */
+int
+mt_socket_check(const char *spec, enum mt_socket_kind *kind, char *path,
+		size_t pathlen, char *err, size_t errlen)
+{
+	const char *rest, *at;
+	struct rg_ip ip;
+	char host[256];
+
+	if (spec == NULL || *spec == '\0') {
+		rg_snprintf(err, errlen, "socket: empty value");
+		return -1;
+	}
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
+		rest = strchr(spec, ':') + 1;
+		*kind = MT_SOCKET_UNIX;
+		if (rest[0] != '/') {
+			rg_snprintf(err, errlen, "socket %.300s: the unix socket "
+				    "path must be absolute", spec);
+			return -1;
+		}
+		if (strlen(rest) >= 108 || strlen(rest) >= pathlen) {
+			rg_snprintf(err, errlen, "socket %.300s: path too long "
+				    "for a unix socket (107 bytes at most)", spec);
+			return -1;
+		}
+		rg_strlcpy(path, rest, pathlen);
+		return 0;
+	}
+	if (strncmp(spec, "inet:", 5) == 0) {
+		*kind = MT_SOCKET_INET;
+		rest = spec + 5;
+	} else if (strncmp(spec, "inet6:", 6) == 0) {
+		*kind = MT_SOCKET_INET6;
+		rest = spec + 6;
+	} else {
+		rg_snprintf(err, errlen, "socket %.300s: expected inet:PORT@HOST, "
+			    "inet6:PORT@HOST or unix:PATH", spec);
+		return -1;
+	}
+	if (pathlen > 0)
+		path[0] = '\0';
+	at = strchr(rest, '@');
+	if (!check_port(rest, at ? (size_t) (at - rest) : strlen(rest))) {
+		rg_snprintf(err, errlen, "socket %.300s: bad port (1-65535)", spec);
+		return -1;
+	}
+	if (at == NULL || at[1] == '\0')
+		return 0;		/* every interface */
+	if (rg_strlcpy(host, at + 1, sizeof(host)) >= sizeof(host)) {
+		rg_snprintf(err, errlen, "socket %.300s: host name too long", spec);
+		return -1;
+	}
+	if (*kind == MT_SOCKET_INET6 && strchr(host, ':') != NULL) {
+		if (!rg_ip_parse(host, &ip) || ip.family != AF_INET6) {
+			rg_snprintf(err, errlen, "socket %.300s: bad IPv6 address",
+				    spec);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* put_field - " key=value" with "-" for a missing value */
+static void
+put_field(struct outbuf *ob, const char *key, const char *value)
+{
+	char clean[MT_FIELD_MAX + 8];
+
+	ob_puts(ob, " ");
+	ob_puts(ob, key);
+	ob_puts(ob, "=");
+	if (value == NULL || *value == '\0')
+		ob_puts(ob, "-");
+	else
+		ob_puts(ob, mt_sanitize(value, strlen(value), MT_FIELD_MAX,
+					clean, sizeof(clean)));
+}
+
+/* put_path - " key=<value>", the value sanitised */
+static void
+put_path(struct outbuf *ob, const char *key, const char *value)
+{
+	char clean[MT_FIELD_MAX + 8];
+
+	ob_puts(ob, " ");
+	ob_puts(ob, key);
+	ob_puts(ob, "=<");
+	ob_puts(ob, mt_sanitize(value, strlen(value), MT_FIELD_MAX, clean,
+				sizeof(clean)));
+	ob_puts(ob, ">");
+}
+
+/* mt_format_verdict - the one log line of a verdict */
+const char *
+mt_format_verdict(const struct mt_verdict_log *f, char *buf, size_t size)
+{
+	struct outbuf ob;
+	char clean[MT_FIELD_MAX + 8], trace[MT_TRACE_MAX * 2 + 8];
+	char num[16];
+
+	ob_init(&ob, buf, size);
+	if (f->queue_id != NULL && f->queue_id[0] != '\0')
+		ob_puts(&ob, mt_sanitize(f->queue_id, strlen(f->queue_id), 64,
+					 clean, sizeof(clean)));
+	else
+		ob_puts(&ob, "NOQUEUE");
+	ob_puts(&ob, ":");
+	put_field(&ob, "session", f->session_id);
+	put_field(&ob, "stage", f->stage);
+	put_field(&ob, "action", f->action);
+	put_field(&ob, "rule", f->rule);
+	(void) snprintf(num, sizeof(num), "%d", f->code);
+	put_field(&ob, "code", num);
+	put_field(&ob, "ecode", f->ecode);
+	ob_puts(&ob, " client=");
+	ob_puts(&ob, mt_sanitize(f->client_name ? f->client_name : "unknown",
+				 strlen(f->client_name ? f->client_name : "unknown"),
+				 MT_FIELD_MAX, clean, sizeof(clean)));
+	ob_puts(&ob, "[");
+	ob_puts(&ob, mt_sanitize(f->client_addr ? f->client_addr : "unknown",
+				 strlen(f->client_addr ? f->client_addr : "unknown"),
+				 MT_FIELD_MAX, clean, sizeof(clean)));
+	ob_puts(&ob, "]");
+	put_field(&ob, "helo", f->helo);
+	put_field(&ob, "auth", f->auth);
+	if (f->from != NULL)
+		put_path(&ob, "from", f->from);
+	if (f->to != NULL)
+		put_path(&ob, "to", f->to);
+	if (f->normalized != NULL)
+		put_path(&ob, "normalized", f->normalized);
+	if (f->dir != NULL)
+		put_field(&ob, "dir", f->dir);
+	if (f->trace != NULL && f->trace[0] != '\0') {
+		ob_puts(&ob, " trace=\"");
+		ob_puts(&ob, mt_quote(f->trace, strlen(f->trace), MT_TRACE_MAX,
+				      trace, sizeof(trace)));
+		ob_puts(&ob, "\"");
+	}
+	if (f->extra != NULL && f->extra[0] != '\0') {
+		ob_puts(&ob, " ");
+		ob_puts(&ob, f->extra);
+	}
+	return buf;
+}

@@ -1,0 +1,109 @@
+/*
+ * milter_text - the text the daemon produces: replies, log lines, ids
+ *
+ * Pure helpers used by the libmilter glue, kept apart so that they can be
+ * tested with plain tables:
+ *
+ *   - mt_reply_escape(): libmilter passes reply text through a printf-like
+ *     expansion, so every literal '%' must be written "%%";
+ *   - mt_sanitize() / mt_quote(): client text (HELO names, addresses,
+ *     traces) goes into syslog; control characters become '?' and every
+ *     field is bounded, so a hostile client cannot forge or flood lines;
+ *   - mt_format_verdict(): the one log line per verdict, Postfix-like and
+ *     greppable by queue id;
+ *   - mt_join_args(), mt_join_trace(), mt_session_id(), mt_socket_check().
+ *
+ * No allocation, no I/O: every function writes into a caller's buffer and
+ * never overruns it.
+ */
+#ifndef RG_MILTER_TEXT_H
+#define RG_MILTER_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct address;
+
+/* Longest client-supplied field kept in a log line (bytes, before "..."). */
+#define MT_FIELD_MAX	256
+/* Longest trace kept in a log line. */
+#define MT_TRACE_MAX	1024
+/* A whole verdict line fits in this. */
+#define MT_LINE_MAX	4096
+/* Session ids are 12 lower-case hex digits. */
+#define MT_SESSION_ID_LEN 12
+
+/* mt_reply_escape - copy text with every '%' doubled and control
+ * characters replaced by spaces; never splits a "%%" pair.  Returns 0, or
+ * -1 when the text had to be truncated to fit size. */
+int     mt_reply_escape(const char *text, char *buf, size_t size);
+
+/* mt_sanitize - copy at most maxlen bytes of text (len bytes, may hold NUL)
+ * with control characters and DEL as '?', "..." appended when cut.
+ * Returns buf. */
+const char *mt_sanitize(const char *text, size_t len, size_t maxlen,
+			char *buf, size_t size);
+
+/* mt_quote - like mt_sanitize, and '"' and '\' are backslash-escaped, for
+ * values logged inside double quotes. */
+const char *mt_quote(const char *text, size_t len, size_t maxlen,
+		     char *buf, size_t size);
+
+/* mt_strip_brackets - the path without one pair of surrounding <>;
+ * returns buf */
+const char *mt_strip_brackets(const char *path, char *buf, size_t size);
+
+/* mt_join_args - "argv[0] argv[1] ..." (a NULL-terminated vector) as the
+ * client wrote it after MAIL FROM: / RCPT TO:.  Returns the length, or -1
+ * when it did not fit (buf then holds a truncated copy). */
+long    mt_join_args(char *const *argv, char *buf, size_t size);
+
+/* mt_join_trace - the address's trace lines joined with "; "; returns buf */
+const char *mt_join_trace(const struct address *addr, char *buf, size_t size);
+
+/* mt_session_id - 12 hex digits from the time, the pid and a counter:
+ * unique within one run, and across runs unless a pid and second repeat */
+const char *mt_session_id(uint64_t seconds, unsigned pid, unsigned counter,
+			  char *buf, size_t size);
+
+/* Socket kinds for mt_socket_check(). */
+enum mt_socket_kind { MT_SOCKET_INET, MT_SOCKET_INET6, MT_SOCKET_UNIX };
+
+/* mt_socket_check - validate "inet:PORT@HOST", "inet6:PORT@HOST",
+ * "unix:PATH" (or "local:PATH"); for unix sockets the path is copied into
+ * path.  0 ok, -1 with err filled. */
+int     mt_socket_check(const char *spec, enum mt_socket_kind *kind,
+			char *path, size_t pathlen, char *err, size_t errlen);
+
+/* The fields of one verdict line.  NULL from/to/normalized/dir/trace
+ * leave the field out (they do not apply at that stage); every other
+ * NULL or empty value is logged as "-".  Client text is sanitised here. */
+struct mt_verdict_log {
+	const char *queue_id;		/* NULL or "": NOQUEUE */
+	const char *session_id;
+	const char *stage;
+	const char *action;
+	const char *rule;
+	int     code;
+	const char *ecode;
+	const char *client_name;
+	const char *client_addr;
+	const char *helo;
+	const char *auth;
+	const char *from;		/* path without <> */
+	const char *to;
+	const char *normalized;
+	const char *dir;
+	const char *trace;
+	const char *extra;		/* appended verbatim when set */
+};
+
+/* mt_format_verdict - the verdict line:
+ *   QUEUEID: session=SID stage=S action=A rule=R code=C ecode=E
+ *   client=NAME[ADDR] helo=H auth=U from=<S> to=<R> normalized=<F>
+ *   dir=D trace="..."
+ * Always terminated, at most size-1 bytes; returns buf. */
+const char *mt_format_verdict(const struct mt_verdict_log *f, char *buf,
+			      size_t size);
+
+#endif

@@ -1,0 +1,628 @@
+/*
+ * relayguard - the milter daemon
+ *
+ * SYNOPSIS
+ *	relayguard [-c FILE] [-f] [-s] [-n] [-V]
+ *
+ * DESCRIPTION
+ *	Loads relayguard.conf, opens the recipient directory and the audit
+ *	trail, binds the milter socket, drops root, and serves Postfix and
+ *	Sendmail through libmilter (callbacks in milter_glue.c).  See
+ *	docs/relayguard.8.
+ *
+ * Start-up order matters: the socket is bound while still root (it may
+ * live in a root-owned directory or use a low port), then privileges are
+ * dropped, and only then are the directory and the audit database opened,
+ * so that start-up and every later SIGHUP reload read the same files as
+ * the same user.  Errors before the daemon is ready go to stderr (the
+ * parent of a daemonising start waits for the child's verdict and exits
+ * with it) and exit 1.
+ *
+ * Signals: libmilter's smfi_main() starts its own signal thread that
+ * treats SIGHUP like SIGTERM (it stops the milter).  To reload on SIGHUP
+ * instead, every signal is blocked before any thread exists, smfi_main()
+ * runs in its own thread, and the main thread waits in sigwaitinfo():
+ * Linux delivers a process-directed signal to the main thread first when
+ * it is waiting for it, so libmilter's thread never sees our signals.
+ * The main thread hands reloads and stats to a control thread and goes
+ * straight back to waiting, which keeps that window minimal.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "util.h"
+#include "audit.h"
+#include "config.h"
+#include "directory.h"
+#include "milter_glue.h"
+#include "milter_text.h"
+#include "rglog.h"
+#include "runtime.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+#define DEFAULT_CONFIG	SYSCONFDIR "/relayguard/relayguard.conf"
+#define STOP_GRACE_SEC	10
+
+/* The directory backends this program links.  Add new ones here. */
+static const struct directory_backend *const backends[] = {
+	&dir_file_backend,
+	NULL,
+};
+
+/* Command line. */
+static const char *config_path = DEFAULT_CONFIG;
+static char config_abspath[PATH_MAX];
+static int opt_foreground, opt_stderr, opt_check;
+
+/* Settings fixed at start (socket, pidfile, user, audit). */
+static struct rg_config *start_cfg;
+static enum mt_socket_kind socket_kind;
+static char socket_path[128];
+static int pidfile_written;
+
+/* Control thread: work handed over by the signal loop. */
+static pthread_mutex_t control_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t control_cond = PTHREAD_COND_INITIALIZER;
+static int control_reload, control_stats, control_quit;
+
+/* The smfi_main() thread. */
+static pthread_t main_thread;
+static int smfi_finished;
+static int smfi_status;
+
+/* usage - the command line, on stderr; exit 2 */
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: relayguard [-c FILE] [-f] [-s] [-n] [-V]\n"
+		"  -c FILE  configuration (default %s)\n"
+		"  -f       stay in the foreground\n"
+		"  -s       log to stderr instead of syslog\n"
+		"  -n       check the configuration and the directory, then exit\n"
+		"  -V       print the version and exit\n", DEFAULT_CONFIG);
+	exit(2);
+}
+
+/* startup_fail - report a start-up error on stderr and in the log */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+startup_fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void) vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "relayguard: %s\n", msg);
+	if (!opt_stderr && !opt_check)
+		rglog(LOG_ERR, "fatal: %s", msg);
+	exit(1);
+}
+
+/* parse_args - the options; sets the globals */
+static void
+parse_args(int argc, char **argv)
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:fsnV")) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			opt_foreground = 1;
+			break;
+		case 's':
+			opt_stderr = 1;
+			break;
+		case 'n':
+			opt_check = 1;
+			break;
+		case 'V':
+			printf("relayguard %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* A daemon reloads after chdir("/"): remember where the file is. */
+	if (realpath(config_path, config_abspath) != NULL)
+		config_path = config_abspath;
+}
+
+/* audit_enabled - does this configuration ask for an audit trail? */
+static int
+audit_enabled(const struct rg_config *cfg)
+{
+	return cfg->audit_db != NULL && cfg->audit_db[0] != '\0'
+		&& strcmp(cfg->audit_db, "none") != 0;
+}
+
+/* check_only - -n: configuration, socket and directory, then exit */
+static void __attribute__((noreturn))
+check_only(void)
+{
+	struct directory *dir;
+	char err[1024];
+
+	if ((dir = directory_open(start_cfg, backends, err, sizeof(err))) == NULL)
+		startup_fail("%s", err);
+	dir = directory_close(dir);
+	printf("relayguard: configuration %s OK\n", config_path);
+	start_cfg = config_free(start_cfg);
+	exit(0);
+}
+
+/* prepare_unix_socket - remove a stale socket, refuse a live one */
+static void
+prepare_unix_socket(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return;
+		startup_fail("socket %s: %s", path, strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		startup_fail("socket %s: exists and is not a socket", path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	rg_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		startup_fail("socket: %s", strerror(errno));
+	rc = connect(fd, (struct sockaddr *) &sun, sizeof(sun));
+	close(fd);
+	if (rc == 0)
+		startup_fail("socket %s: another process is listening on it "
+			     "(is relayguard already running?)", path);
+	if (unlink(path) < 0)
+		startup_fail("socket %s: cannot remove the stale socket: %s",
+			     path, strerror(errno));
+	rglog(LOG_INFO, "removed stale socket %s", path);
+}
+
+/* open_socket - bind the milter socket (still with start-up privileges) */
+static void
+open_socket(const struct passwd *pw)
+{
+	char spec[512];
+	mode_t old_mask;
+
+	rg_strlcpy(spec, start_cfg->socket, sizeof(spec));
+	if (socket_kind == MT_SOCKET_UNIX)
+		prepare_unix_socket(socket_path);
+	if (smfi_setconn(spec) != MI_SUCCESS)
+		startup_fail("socket %s: rejected by libmilter", spec);
+	/* No window in which the socket is more open than socket_mode. */
+	old_mask = umask(0177);
+	if (smfi_opensocket(1) != MI_SUCCESS) {
+		umask(old_mask);
+		startup_fail("socket %s: cannot listen (address in use, or no "
+			     "permission for the path or port)", spec);
+	}
+	umask(old_mask);
+	if (socket_kind != MT_SOCKET_UNIX)
+		return;
+	if (chmod(socket_path, (mode_t) start_cfg->socket_mode) < 0)
+		startup_fail("socket %s: chmod %o: %s", socket_path,
+			     start_cfg->socket_mode, strerror(errno));
+	if (pw != NULL && geteuid() == 0
+	    && chown(socket_path, pw->pw_uid, pw->pw_gid) < 0)
+		startup_fail("socket %s: chown %s: %s", socket_path,
+			     pw->pw_name, strerror(errno));
+}
+
+/* lookup_user - the account to run as, or NULL when none is set */
+static struct passwd *
+lookup_user(void)
+{
+	struct passwd *pw;
+
+	if (start_cfg->user == NULL || start_cfg->user[0] == '\0') {
+		if (geteuid() == 0 && !start_cfg->allow_root)
+			startup_fail("refusing to run as root without a user "
+				     "setting: set \"user = NAME\" in %s (or "
+				     "allow_root = yes)", config_path);
+		return NULL;
+	}
+	errno = 0;
+	if ((pw = getpwnam(start_cfg->user)) == NULL)
+		startup_fail("user %s: %s", start_cfg->user,
+			     errno ? strerror(errno) : "no such user");
+	return pw;
+}
+
+/* drop_privileges - become pw (only possible when started as root) */
+static void
+drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL)
+		return;
+	if (geteuid() != 0) {
+		if (geteuid() != pw->pw_uid)
+			rglog(LOG_WARNING, "warning: not started as root: "
+			      "ignoring user = %s", pw->pw_name);
+		return;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0
+	    || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		startup_fail("cannot become user %s: %s", pw->pw_name,
+			     strerror(errno));
+	if (pw->pw_uid != 0 && setuid(0) == 0)
+		startup_fail("cannot become user %s: root could be regained",
+			     pw->pw_name);
+}
+
+/* daemon_start - fork; the parent waits for the child's start-up verdict
+ * and exits with it.  Returns the child's end of the report pipe. */
+static int
+daemon_start(void)
+{
+	int fds[2];
+	char status;
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		startup_fail("pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0)
+		startup_fail("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;	/* the child died: it said why */
+		_exit(status == 0 ? 0 : 1);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		startup_fail("setsid: %s", strerror(errno));
+	return fds[1];
+}
+
+/* daemon_ready - tell the waiting parent all went well, detach stdio */
+static void
+daemon_ready(int report_fd)
+{
+	char ok = 0;
+	int fd;
+
+	if (report_fd < 0)
+		return;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		(void) dup2(fd, STDIN_FILENO);
+		(void) dup2(fd, STDOUT_FILENO);
+		if (!opt_stderr)
+			(void) dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (write(report_fd, &ok, 1) != 1)
+		rglog(LOG_WARNING, "warning: start-up report: %s", strerror(errno));
+	close(report_fd);
+}
+
+/* write_pidfile - our pid, when a pidfile is configured */
+static void
+write_pidfile(void)
+{
+	const char *path = start_cfg->pidfile;
+	char buf[32];
+	int fd, len;
+
+	if (path == NULL || path[0] == '\0')
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		startup_fail("pidfile %s: %s", path, strerror(errno));
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+	if (write(fd, buf, (size_t) len) != len || close(fd) < 0)
+		startup_fail("pidfile %s: %s", path, strerror(errno));
+	pidfile_written = 1;
+}
+
+/* remove_files - pidfile and unix socket, at exit */
+static void
+remove_files(void)
+{
+	if (pidfile_written && unlink(start_cfg->pidfile) < 0 && errno != ENOENT)
+		rglog(LOG_WARNING, "warning: pidfile %s: %s", start_cfg->pidfile,
+		      strerror(errno));
+	if (socket_kind == MT_SOCKET_UNIX && unlink(socket_path) < 0
+	    && errno != ENOENT)
+		rglog(LOG_WARNING, "warning: socket %s: %s", socket_path,
+		      strerror(errno));
+}
+
+/* warn_restart_keys - settings a reload cannot change */
+static void
+warn_restart_keys(const struct rg_config *cfg)
+{
+	static const char fmt[] = "warning: reload: %s changed; it takes "
+		"effect after a restart";
+	const char *a, *b;
+
+	a = start_cfg->socket ? start_cfg->socket : "";
+	b = cfg->socket ? cfg->socket : "";
+	if (strcmp(a, b) != 0)
+		rglog(LOG_WARNING, fmt, "socket");
+	a = start_cfg->user ? start_cfg->user : "";
+	b = cfg->user ? cfg->user : "";
+	if (strcmp(a, b) != 0)
+		rglog(LOG_WARNING, fmt, "user");
+	a = start_cfg->audit_db ? start_cfg->audit_db : "";
+	b = cfg->audit_db ? cfg->audit_db : "";
+	if (strcmp(a, b) != 0 || start_cfg->audit_failure != cfg->audit_failure)
+		rglog(LOG_WARNING, fmt, "audit_db/audit_failure");
+}
+
+/* do_reload - load the new configuration and directory, or keep the old */
+static void
+do_reload(void)
+{
+	struct rg_runtime *rt;
+	char err[1024];
+
+	rglog(LOG_INFO, "reloading configuration %s", config_path);
+	if ((rt = runtime_load(config_path, backends, err, sizeof(err))) == NULL) {
+		rglog(LOG_ERR, "error: reload failed: %s; keeping the old "
+		      "configuration", err);
+		return;
+	}
+	warn_restart_keys(rt->cfg);
+	runtime_install(rt);
+	rglog(LOG_INFO, "reloaded configuration %s: generation=%lu "
+	      "directory=%s mode=%s", config_path, rt->generation,
+	      rt->cfg->directory ? rt->cfg->directory : "-",
+	      rt->cfg->monitor ? "monitor" : "enforce");
+}
+
+/* log_stats - the stats line */
+static void
+log_stats(void)
+{
+	char line[2048];
+
+	milter_glue_stats(line, sizeof(line));
+	rglog_line(LOG_INFO, line);
+}
+
+/* control_main - run reloads and stats off the signal thread */
+static void *
+control_main(void *arg)
+{
+	int reload, stats;
+
+	(void) arg;
+	pthread_mutex_lock(&control_lock);
+	for (;;) {
+		while (!control_reload && !control_stats && !control_quit)
+			pthread_cond_wait(&control_cond, &control_lock);
+		if (control_quit)
+			break;
+		reload = control_reload;
+		stats = control_stats;
+		control_reload = control_stats = 0;
+		pthread_mutex_unlock(&control_lock);
+		if (reload)
+			do_reload();
+		if (stats)
+			log_stats();
+		pthread_mutex_lock(&control_lock);
+	}
+	pthread_mutex_unlock(&control_lock);
+	return NULL;
+}
+
+/* control_post - hand work to the control thread */
+static void
+control_post(int *flag)
+{
+	pthread_mutex_lock(&control_lock);
+	*flag = 1;
+	pthread_cond_signal(&control_cond);
+	pthread_mutex_unlock(&control_lock);
+}
+
+/* smfi_thread - run libmilter; wake the main thread when it returns */
+static void *
+smfi_thread(void *arg)
+{
+	int status;
+
+	(void) arg;
+	status = smfi_main();
+	__atomic_store_n(&smfi_status, status, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&smfi_finished, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(main_thread, SIGUSR2);
+	return NULL;
+}
+
+/* signal_loop - wait for signals until told to stop; returns the signal */
+static int
+signal_loop(const sigset_t *set)
+{
+	siginfo_t info;
+	int sig;
+
+	for (;;) {
+		sig = sigwaitinfo(set, &info);
+		if (sig < 0)
+			continue;	/* EINTR */
+		switch (sig) {
+		case SIGHUP:
+			control_post(&control_reload);
+			break;
+		case SIGUSR1:
+			control_post(&control_stats);
+			break;
+		case SIGUSR2:
+			if (__atomic_load_n(&smfi_finished, __ATOMIC_SEQ_CST))
+				return sig;
+			break;
+		default:		/* SIGTERM, SIGINT */
+			return sig;
+		}
+	}
+}
+
+/* block_signals - before any thread: every thread inherits the mask */
+static void
+block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+		startup_fail("cannot block signals");
+}
+
+/* audit_logger - the audit writer's warnings and diverted rows */
+static void
+audit_logger(int priority, const char *line, void *ctx)
+{
+	(void) ctx;
+	rglog_line(priority, line);
+}
+
+/* start_services - directory, audit trail; exits on failure */
+static void
+start_services(void)
+{
+	struct rg_runtime *rt;
+	struct audit *audit;
+	char err[1024];
+
+	if ((rt = runtime_load(config_path, backends, err, sizeof(err))) == NULL)
+		startup_fail("%s", err);
+	runtime_install(rt);
+	if (audit_enabled(start_cfg)) {
+		audit_set_logger(audit_logger, NULL);
+		if ((audit = audit_open(start_cfg, err, sizeof(err))) == NULL)
+			startup_fail("audit database %s: %s", start_cfg->audit_db,
+				     err);
+		milter_glue_set_audit(audit);
+	}
+}
+
+/* stop_services - flush the audit trail, release the runtime */
+static void
+stop_services(void)
+{
+	struct audit *audit;
+	unsigned i;
+
+	/* Sessions still in a callback finish with what they hold. */
+	for (i = 0; i < STOP_GRACE_SEC * 10 && milter_glue_live() > 0; i++)
+		usleep(100000);
+	if ((audit = milter_glue_take_audit()) != NULL)
+		audit = audit_close(audit);
+	runtime_shutdown();
+}
+
+/* serve - run the milter until a stop signal; returns the exit status */
+static int
+serve(const sigset_t *set)
+{
+	pthread_t control, smfi;
+	int sig, status;
+
+	main_thread = pthread_self();
+	if (pthread_create(&control, NULL, control_main, NULL) != 0
+	    || pthread_create(&smfi, NULL, smfi_thread, NULL) != 0)
+		startup_fail("cannot start threads");
+	sig = signal_loop(set);
+	if (sig == SIGUSR2) {
+		status = __atomic_load_n(&smfi_status, __ATOMIC_SEQ_CST);
+		rglog(LOG_ERR, "error: the milter library stopped on its own "
+		      "(status %d); exiting", status);
+	} else {
+		rglog(LOG_INFO, "stopping on signal %s",
+		      sig == SIGTERM ? "TERM" : "INT");
+		(void) smfi_stop();
+	}
+	pthread_join(smfi, NULL);
+	control_post(&control_quit);
+	pthread_join(control, NULL);
+	stop_services();
+	remove_files();
+	rglog(LOG_INFO, "stopped");
+	return sig == SIGUSR2 ? 1 : 0;
+}
+
+/* main - start-up sequence; see the comment at the top */
+int
+main(int argc, char **argv)
+{
+	struct passwd *pw;
+	sigset_t set;
+	char err[1024];
+	int facility, report_fd = -1, status;
+
+	parse_args(argc, argv);
+	if ((start_cfg = config_load(config_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if ((facility = rglog_facility(start_cfg->syslog_facility)) < 0)
+		startup_fail("%s: syslog_facility: unknown facility \"%s\"",
+			     config_path, start_cfg->syslog_facility);
+	if (mt_socket_check(start_cfg->socket, &socket_kind, socket_path,
+			    sizeof(socket_path), err, sizeof(err)) < 0)
+		startup_fail("%s: %s", config_path, err);
+	if (opt_check)
+		check_only();
+
+	rglog_open("relayguard", opt_stderr, facility);
+	pw = lookup_user();
+	if (!opt_foreground) {
+		report_fd = daemon_start();
+		if (chdir("/") < 0)
+			startup_fail("chdir /: %s", strerror(errno));
+	}
+	block_signals(&set);
+	if (milter_glue_register("relayguard") < 0)
+		startup_fail("cannot register with libmilter");
+	open_socket(pw);
+	drop_privileges(pw);
+	start_services();
+	write_pidfile();
+	rglog(LOG_INFO, "starting relayguard %s: config=%s socket=%s "
+	      "directory=%s mode=%s audit=%s", PACKAGE_VERSION, config_path,
+	      start_cfg->socket, start_cfg->directory ? start_cfg->directory : "-",
+	      start_cfg->monitor ? "monitor" : "enforce",
+	      audit_enabled(start_cfg) ? start_cfg->audit_db : "off");
+	daemon_ready(report_fd);
+	status = serve(&set);
+	start_cfg = config_free(start_cfg);
+	return status;
+}
