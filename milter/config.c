@@ -375,7 +375,7 @@ int
 config_parse_reply(const char *text, struct rg_reply *reply, char *err,
 		   size_t errlen)
 {
-	const char *p = text, *ecode;
+	const char *p = text;
 	unsigned cls, subject, detail;
 	size_t  len, i;
 	int     code;
@@ -397,7 +397,6 @@ config_parse_reply(const char *text, struct rg_reply *reply, char *err,
 	p += 3;
 	while (*p == ' ' || *p == '\t')
 		p++;
-	ecode = p;
 	if (!(p[0] >= '0' && p[0] <= '9' && p[1] == '.'))
 		return reply_err(err, errlen, "missing enhanced status code "
 				 "after %d: expected \"%d %c.X.Y text\" "
@@ -421,7 +420,6 @@ config_parse_reply(const char *text, struct rg_reply *reply, char *err,
 		return reply_err(err, errlen, "enhanced status code class %u "
 				 "does not match code %d (use %d.X.Y)", cls,
 				 code, code / 100);
-	len = (size_t)(p - ecode);
 	while (*p == ' ' || *p == '\t')
 		p++;
 	len = strlen(p);
@@ -444,6 +442,7 @@ config_parse_reply(const char *text, struct rg_reply *reply, char *err,
 					 "character that is not printable "
 					 "ASCII (byte 0x%02x)", c);
 	}
+	memset(reply, 0, sizeof(*reply));
 	reply->code = code;
 	snprintf(reply->ecode, sizeof(reply->ecode), "%u.%u.%u", cls, subject,
 		 detail);
@@ -1539,14 +1538,12 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	for (;;) {
 		if (len == cap) {
-			if (cap > CONFIG_FILE_MAX) {
-				if (err != NULL && errlen > 0)
-					snprintf(err, errlen, "%s: larger than "
-						 "%d bytes", path,
-						 CONFIG_FILE_MAX);
-				goto fail;
-			}
+			/* One byte over the limit is enough to know. */
+			if (cap > CONFIG_FILE_MAX)
+				break;
 			cap = cap ? cap * 2 : 16384;
+			if (cap > CONFIG_FILE_MAX)
+				cap = CONFIG_FILE_MAX + 1;
 			buf = xrealloc(buf, cap + 1);
 		}
 		n = read(fd, buf + len, cap - len);
