@@ -184,7 +184,8 @@ trace_add(struct address *addr, const char *fmt, ...)
 	char   *line;
 	va_list ap;
 	int     n;
-	size_t  len;
+	size_t  len, k, need;
+	unsigned char lead;
 
 	if (addr->ntrace < ADDR_TRACE_MAX)
 		line = addr->trace[addr->ntrace++];
@@ -201,12 +202,15 @@ trace_add(struct address *addr, const char *fmt, ...)
 		return;
 	/* Truncated: do not leave half a UTF-8 character at the end. */
 	len = ADDR_TRACE_LEN - 1;
-	while (len > 0 && ((unsigned char)line[len - 1] & 0xc0) == 0x80)
-		len--;
-	if (len > 0 && (unsigned char)line[len - 1] >= 0xc0)
-		len--;
-	else if (len < ADDR_TRACE_LEN - 1)
-		len = ADDR_TRACE_LEN - 1;	/* complete sequence: keep it */
+	k = len;
+	while (k > 0 && ((unsigned char)line[k - 1] & 0xc0) == 0x80)
+		k--;
+	if (k > 0 && (unsigned char)line[k - 1] >= 0xc0) {
+		lead = (unsigned char)line[k - 1];
+		need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+		if (len - (k - 1) < need)
+			len = k - 1;
+	}
 	line[len] = '\0';
 }
 
@@ -239,7 +243,7 @@ parse_literal(const char *d, size_t dn, struct addr_domain *out)
 		return "invalid address literal";
 	memcpy(text, d + 1, tn);
 	text[tn] = '\0';
-	v6 = tn > 5 && strncasecmp(text, "IPv6:", 5) == 0;
+	v6 = tn >= 5 && strncasecmp(text, "IPv6:", 5) == 0;
 	if (v6) {
 		if (!rg_ip_parse(text + 5, &ip) || ip.family != AF_INET6)
 			return "invalid IPv6 address literal";
@@ -424,7 +428,7 @@ parse_mailbox(struct address *addr, const char *m, size_t mn, int routed)
 			return fail(addr, "source route without a domain");
 		addr->domain.type = ADDR_DOM_NONE;
 		addr->domain.name[0] = '\0';
-		addr->kind = !addr->quoted && rg_strcaseeq(addr->local, "postmaster")
+		addr->kind = rg_strcaseeq(addr->local, "postmaster")
 		    ? ADDR_POSTMASTER : ADDR_UNQUALIFIED;
 		return ADDR_OK;
 	}
@@ -506,7 +510,7 @@ parse_path(struct address *addr, const char *p, size_t n, int flags,
 	if (parse_mailbox(addr, p + used, n - used, used > 0) != ADDR_OK)
 		return ADDR_SYNTAX;
 	if (used > 0)
-		trace_add(addr, "source route %.*s ignored (RFC 5321 4.1.1.3)",
+		trace_add(addr, "source route ignored (RFC 5321 4.1.1.3): %.*s",
 			  (int)(used - 1), p);
 	if (addr->eightbit && !(flags & ADDR_F_SMTPUTF8) && !addr->param_smtputf8) {
 		addr->status = ADDR_8BIT;
@@ -695,7 +699,7 @@ imcea_prefix(const char *s)
 
 	if (strncasecmp(s, "IMCEA", 5) != 0)
 		return 0;
-	for (i = 5; is_alnum((unsigned char)s[i]) && i < 5 + 16; i++)
+	for (i = 5; i < 5 + 16 && is_alnum((unsigned char)s[i]); i++)
 		continue;
 	if (i == 5 || s[i] != '-')
 		return 0;
