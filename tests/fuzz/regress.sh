@@ -1,0 +1,34 @@
+#!/bin/sh
+# regress.sh - replay the fuzz seed corpora and every saved crash
+#
+# Runs each fuzz target's replay build (fuzz-TARGET-replay, made by make
+# check with the normal compiler) over tests/fuzz/corpus/TARGET/ and
+# tests/fuzz/regress/TARGET/.  An input that crashes, trips a sanitizer
+# or breaks one of the target's invariants fails the test: every crash
+# make fuzz ever found stays fixed.
+
+. "$top_srcdir/tests/lib.sh"
+
+for t in address config policy reply; do
+	prog="$top_builddir/tests/fuzz/fuzz-$t-replay"
+	if [ ! -x "$prog" ]; then
+		rg_fail "$t: $prog not built"
+		continue
+	fi
+	dirs=""
+	for d in "$top_srcdir/tests/fuzz/corpus/$t" "$top_srcdir/tests/fuzz/regress/$t"; do
+		[ -d "$d" ] && dirs="$dirs $d"
+	done
+	if [ -z "$dirs" ]; then
+		rg_fail "$t: no corpus"
+		continue
+	fi
+	# shellcheck disable=SC2086
+	if out=$(timeout 120 "$prog" $dirs 2>&1); then
+		rg_pass "$t: $(printf '%s\n' "$out" | tail -n 1)"
+	else
+		printf '%s\n' "$out" | tail -n 40 >&2
+		rg_fail "$t: replay failed (exit $?)"
+	fi
+done
+rg_done
