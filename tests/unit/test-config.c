@@ -1117,6 +1117,136 @@ test_sample_defaults_valid(void)
 	test_end();
 }
 
+/* slurp - a whole file, NUL-terminated; NULL when unreadable */
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	FILE   *fp = fopen(path, "r");
+	char   *text = NULL;
+	size_t  len = 0, n;
+	char    block[4096];
+
+	if (fp == NULL)
+		return NULL;
+	while ((n = fread(block, 1, sizeof(block), fp)) > 0) {
+		text = xrealloc(text, len + n + 1);
+		memcpy(text + len, block, n);
+		len += n;
+	}
+	fclose(fp);
+	if (text == NULL)
+		text = xstrdup("");
+	text[len] = '\0';
+	*lenp = len;
+	return text;
+}
+
+static void
+test_docs_complete(void)
+{
+	static const char *const keys[] = {
+		"mode", "local_domains", "local_addresses", "trusted_networks",
+		"never_relay_networks", "relay_authenticated", "routing",
+		"blank_sender", "sender_deny", "local_sender_from_untrusted",
+		"harvest_limit", "directory", "directory_failure", "socket",
+		"socket_mode", "user", "pidfile", "syslog_facility",
+		"allow_root", "ldap_uri", "ldap_base", "ldap_scope",
+		"ldap_filter", "ldap_bind_dn", "ldap_bind_password_file",
+		"ldap_starttls", "ldap_timeout", "ldap_network_timeout",
+		"ldap_pool_size", "cache_positive_ttl", "cache_negative_ttl",
+		"cache_size", "audit_db", "audit_flush_ms", "audit_batch_rows",
+		"audit_queue_rows", "audit_retention_days", "audit_failure",
+	};
+	char    path[400], want[200], err[400];
+	char   *man, *conf, *p;
+	size_t  len, i, examples = 0;
+	struct rg_config *cfg;
+
+	test_begin("docs: every key documented, man page examples parse");
+	snprintf(path, sizeof(path), "%s/docs/relayguard.conf.5", srcdir());
+	man = slurp(path, &len);
+	test_assert(man != NULL);
+	snprintf(path, sizeof(path), "%s/conf/relayguard.conf", srcdir());
+	conf = slurp(path, &len);
+	test_assert(conf != NULL);
+	if (man == NULL || conf == NULL)
+		goto done;
+	for (i = 0; i < RG_ARRAY_LEN(keys); i++) {
+		snprintf(want, sizeof(want), "\n.BR %s \"", keys[i]);
+		if (strstr(man, want) == NULL)
+			fprintf(stderr, "  man page lacks %s\n", keys[i]);
+		test_assert(strstr(man, want) != NULL);
+		snprintf(want, sizeof(want), "\n#%s = ", keys[i]);
+		p = strstr(conf, want);
+		snprintf(want, sizeof(want), "\n%s = ", keys[i]);
+		if (p == NULL)
+			p = strstr(conf, want);
+		if (p == NULL)
+			fprintf(stderr, "  sample lacks %s\n", keys[i]);
+		test_assert(p != NULL);
+		/* every key is known to the parser */
+		snprintf(want, sizeof(want), "%s = \"\"\n", keys[i]);
+		cfg = parse(want, err, sizeof(err));
+		test_assert(cfg != NULL || strstr(err, "unknown key") == NULL);
+		cfg = config_free(cfg);
+	}
+	for (i = 0; i < RG_REPLY_COUNT; i++) {
+		snprintf(want, sizeof(want), "\n.B reply.%s\n",
+			 rg_reply_name((enum rg_reply_id)i));
+		test_assert(strstr(man, want) != NULL);
+		snprintf(want, sizeof(want), "\n#reply.%s = ",
+			 rg_reply_name((enum rg_reply_id)i));
+		test_assert(strstr(conf, want) != NULL);
+	}
+	for (i = RG_RULE_FIRST_REFUSAL; i < RG_RULE_COUNT; i++) {
+		snprintf(want, sizeof(want), "\n#monitor.%s = ",
+			 rg_rule_name((enum rg_rule)i));
+		test_assert(strstr(conf, want) != NULL);
+		snprintf(want, sizeof(want), "%s", rg_rule_name((enum rg_rule)i));
+		test_assert(strstr(strstr(man, ".SH MONITOR"), want) != NULL);
+	}
+
+	/* The EXAMPLES section's configuration blocks, unescaped, parse. */
+	p = strstr(man, ".SH EXAMPLES");
+	test_assert(p != NULL);
+	while (p != NULL && (p = strstr(p, "\n.nf\n")) != NULL) {
+		char   *end = strstr(p, "\n.fi\n"), *text, *o;
+		const char *q;
+
+		if (end == NULL)
+			break;
+		text = xmalloc((size_t)(end - p) + 1);
+		for (q = p + 5, o = text; q < end; q++) {
+			if (q[0] == '\\' && q[1] == 'e') {
+				*o++ = '\\';
+				q++;
+			} else if (q[0] == '\\' && q[1] == '-') {
+				*o++ = '-';
+				q++;
+			} else {
+				*o++ = *q;
+			}
+		}
+		*o = '\0';
+		if (strstr(text, " = ") != NULL) {
+			examples++;
+			cfg = parse(text, err, sizeof(err));
+			if (cfg == NULL)
+				fprintf(stderr, "  example: %s\n", err);
+			test_assert(cfg != NULL);
+			cfg = config_free(cfg);
+		}
+		free(text);
+		p = end;
+	}
+	printf("# %zu man page examples parsed\n", examples);
+	test_assert(examples >= 4);
+done:
+	free(man);
+	free(conf);
+	test_end();
+}
+
 static void
 test_load_errors(void)
 {
@@ -1229,6 +1359,7 @@ main(void)
 	test_corpus();
 	test_shipped_sample();
 	test_sample_defaults_valid();
+	test_docs_complete();
 	test_load_errors();
 	return test_exit();
 }
