@@ -10,10 +10,14 @@
  * by ADDR_STEPS_MAX.
  *
  * Which tricks are flagged where:
- *   addr_parse()   extra @, quoted and escaped @ % !, look-alikes, routes
- *                  (visible in the text whatever the domain);
- *   addr_resolve() percent hack, bang path, IMCEA (only meaningful once the
- *                  destination is ours and we would have to unwrap them).
+ *   addr_parse()   extra @, quoted and escaped @ % !, look-alikes, source
+ *                  routes.  None of these belongs in a plain mailbox (an
+ *                  unquoted second @ is not even RFC 5321 syntax), so
+ *                  they are flagged whatever the domain.
+ *   addr_resolve() percent hack, bang path, IMCEA.  '%' and '!' are legal
+ *                  atext and IMCEA a legal name; they only route once the
+ *                  destination is ours and we unwrap them, so they are
+ *                  flagged then and a remote u%x@R keeps "none".
  *
  * Trace lines are written only when something happens, so a plain address
  * costs no formatting at all.
@@ -60,29 +64,38 @@ fail(struct address *addr, const char *why)
 	return ADDR_SYNTAX;
 }
 
+/* Character classes, one table lookup per byte on the hot path.  Bytes
+ * >= 0x80 count as letters: UTF-8 is validated separately. */
+#define CC_ALNUM	0x01		/* letter or digit */
+#define CC_ATEXT	0x02		/* RFC 5322 atext */
+#define CC_LABEL	0x04		/* domain label: letter, digit, '-' */
+
+static const unsigned char cclass[256] = {
+	['0' ... '9'] = CC_ALNUM | CC_ATEXT | CC_LABEL,
+	['A' ... 'Z'] = CC_ALNUM | CC_ATEXT | CC_LABEL,
+	['a' ... 'z'] = CC_ALNUM | CC_ATEXT | CC_LABEL,
+	[0x80 ... 0xff] = CC_ATEXT | CC_LABEL,
+	['-'] = CC_ATEXT | CC_LABEL,
+	['!'] = CC_ATEXT, ['#'] = CC_ATEXT, ['$'] = CC_ATEXT,
+	['%'] = CC_ATEXT, ['&'] = CC_ATEXT, ['\''] = CC_ATEXT,
+	['*'] = CC_ATEXT, ['+'] = CC_ATEXT, ['/'] = CC_ATEXT,
+	['='] = CC_ATEXT, ['?'] = CC_ATEXT, ['^'] = CC_ATEXT,
+	['_'] = CC_ATEXT, ['`'] = CC_ATEXT, ['{'] = CC_ATEXT,
+	['|'] = CC_ATEXT, ['}'] = CC_ATEXT, ['~'] = CC_ATEXT,
+};
+
 /* is_alnum - ASCII letter or digit */
 static int
 is_alnum(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-	    || (c >= '0' && c <= '9');
+	return cclass[c] & CC_ALNUM;
 }
 
 /* is_atext - RFC 5322 atext, plus UTF-8 bytes (validated separately) */
 static int
 is_atext(unsigned char c)
 {
-	if (is_alnum(c) || c >= 0x80)
-		return 1;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'':
-	case '*': case '+': case '-': case '/': case '=': case '?':
-	case '^': case '_': case '`': case '{': case '|': case '}':
-	case '~':
-		return 1;
-	default:
-		return 0;
-	}
+	return cclass[c] & CC_ATEXT;
 }
 
 /* is_routing_char - characters that hide a route in a local part */
@@ -287,7 +300,7 @@ parse_domain(const char *d, size_t dn, struct addr_domain *out)
 			if (prev == '-')
 				return "domain label ends with a hyphen";
 			label = 0;
-		} else if (is_alnum(c) || c >= 0x80 || c == '-') {
+		} else if (cclass[c] & CC_LABEL) {
 			if (c == '-' && label == 0)
 				return "domain label starts with a hyphen";
 			if (++label > 63)
@@ -567,10 +580,13 @@ addr_init(struct address *addr)
 enum addr_status
 addr_parse(const char *text, size_t len, int flags, struct address *addr)
 {
-	const char *p = text, *end = text + len, *path, *path_end;
+	const char *p = text, *end, *path, *path_end;
 	int     inquote = 0, bracketed = 0;
 
 	addr_init(addr);
+	if (text == NULL)
+		return fail(addr, "empty address");
+	end = text + len;
 	if (len > 0 && memchr(text, '\0', len) != NULL)
 		return fail(addr, "NUL byte in address");
 	while (p < end && (*p == ' ' || *p == '\t'))
