@@ -381,6 +381,8 @@ test_fields(void)
 	test_assert_str(a.final_local, "u%r.example.net");
 	test_assert_int(addr_parse("<u@[127.1]>", 11, 0, &a), ADDR_SYNTAX);
 	test_assert_int(addr_resolve(&a, is_local_all, NULL), ADDR_SYNTAX);
+	test_assert_int(addr_parse(NULL, 0, ADDR_F_SENDER, &a), ADDR_SYNTAX);
+	test_assert(a.error != NULL);
 	test_assert_int(addr_parse("<>", 2, ADDR_F_SENDER, &a), ADDR_OK);
 	test_assert_int(addr_resolve(&a, is_local_all, NULL), ADDR_OK);
 	test_assert_int(a.final_domain.type, ADDR_DOM_NONE);
