@@ -265,6 +265,9 @@ relay_transport = discard
 local_transport = discard
 alias_maps =
 alias_database =
+# Postfix takes its own address literal, user@[127.0.0.1], as local:
+# accept every local part, relayguard decides.
+local_recipient_maps =
 biff = no
 maillog_file = $dir/maillog
 maillog_file_prefixes = $dir

@@ -1,0 +1,211 @@
+# tests/e2e/cases.sh - the end-to-end cases run through each MTA
+# (sourced by tests/e2e/postfix.sh and tests/e2e/sendmail.sh, after
+# tests/e2e/mta.sh)
+#
+# rg_e2e_run_cases MTA starts relayguard, then the MTA ("postfix" or
+# "sendmail") wired to it, and checks every SMTP-visible behaviour: the
+# reply the client gets AND the milter's log line saying which rule made
+# it, so that a refusal by the MTA itself is never taken for relayguard's.
+# Where an MTA refuses an address form before the milter is asked, the
+# case says so and asserts exactly that (the MTA's reply, no milter line).
+
+E2E_DIR="$top_srcdir/tests/e2e"
+SENDER="sender@client.example.net"
+
+# rg_e2e_conf [LINE...] - print the test configuration plus LINEs
+rg_e2e_conf() {
+	local l
+	sed "s|@E2E_DIR@|$E2E_DIR|g" "$E2E_DIR/relayguard-e2e.conf"
+	for l in "$@"; do printf '%s\n' "$l"; done
+}
+
+# rg_e2e_start_mta MTA MILTER - start the MTA wired to MILTER; sets
+# MTA_PORT
+rg_e2e_start_mta() {
+	case "$1" in
+	postfix) rg_start_postfix "$2" || return 1; MTA_PORT=$RG_POSTFIX_PORT ;;
+	sendmail) rg_start_sendmail "$2" || return 1; MTA_PORT=$RG_SENDMAIL_PORT ;;
+	*) echo "unknown MTA $1" >&2; return 1 ;;
+	esac
+}
+
+# rcpt_case NAME FROM TO REPLY_REGEX LOG_REGEX [SWAKS_ARG...] - one
+# transaction: the last RCPT reply must match ^REPLY_REGEX and a milter
+# log line of stage=rcpt for this transaction must match LOG_REGEX
+rcpt_case() {
+	local name=$1 from=$2 to=$3 want=$4 logre=$5 mark line
+	shift 5
+	mark=$(rg_log_mark)
+	rg_smtp "$MTA_PORT" "$from" "$to" "$@"
+	rg_expect_match "$MTA: $name: RCPT <$to> reply" "$RG_SMTP_RCPT" "^$want"
+	if line=$(rg_log_wait "stage=rcpt .*$logre" 5 "$mark"); then
+		rg_pass "$MTA: $name: milter log: $(echo "$line" | tail -n 1 |
+		    grep -oE 'action=[^ ]+ rule=[^ ]+')"
+	else
+		rg_fail "$MTA: $name: no milter log line matching /$logre/; got:
+$(rg_log_since "$mark")"
+	fi
+}
+
+# mta_refusal_case NAME FROM TO REPLY_REGEX - the MTA itself refuses this
+# form before the milter is asked: the reply must match and the milter
+# must have logged no RCPT verdict for it
+mta_refusal_case() {
+	local name=$1 from=$2 to=$3 want=$4 mark
+	mark=$(rg_log_mark)
+	rg_smtp "$MTA_PORT" "$from" "$to"
+	rg_expect_match "$MTA: $name: RCPT <$to> refused by $MTA itself" \
+	    "$RG_SMTP_RCPT" "^$want"
+	sleep 0.5
+	if rg_log_since "$mark" | grep -q 'stage=rcpt'; then
+		rg_fail "$MTA: $name: expected no milter RCPT verdict; got:
+$(rg_log_since "$mark")"
+	else
+		rg_pass "$MTA: $name: milter not asked ($MTA refused first)"
+	fi
+}
+
+# dialog_case NAME WANT_CODES LOG_REGEX CMD... - a raw session whose reply
+# codes (banner first, EOF for a closed connection) must equal WANT_CODES
+# and after which a milter log line must match LOG_REGEX ("" = none)
+dialog_case() {
+	local name=$1 want=$2 logre=$3 mark out
+	shift 3
+	mark=$(rg_log_mark)
+	out=$(rg_smtp_dialog "$MTA_PORT" "$@"; echo "CODES=$RG_DIALOG_CODES")
+	RG_DIALOG_CODES=$(printf '%s\n' "$out" | sed -n 's/^CODES=//p')
+	rg_expect "$MTA: $name: reply codes" "$RG_DIALOG_CODES" "$want"
+	[ "$RG_DIALOG_CODES" = "$want" ] || printf '%s\n' "$out" | sed 's/^/    /' >&2
+	if [ -n "$logre" ]; then
+		if rg_log_wait "$logre" 5 "$mark" >/dev/null; then
+			rg_pass "$MTA: $name: milter log matches /$logre/"
+		else
+			rg_fail "$MTA: $name: no milter log line /$logre/; got:
+$(rg_log_since "$mark")"
+		fi
+	fi
+}
+
+# rg_e2e_run_cases MTA - every case, through MTA
+rg_e2e_run_cases() {
+	MTA=$1
+	local REJ='action=reject rule='
+	local TRICK='action=reject rule=(relay|routing) code=550'
+
+	rg_start_relayguard "$(rg_e2e_conf)" || { rg_fail "relayguard start"; return; }
+	rg_e2e_start_mta "$MTA" "$RG_MILTER_SOCKET" || { rg_fail "$MTA start"; return; }
+	echo "# $MTA on 127.0.0.1:$MTA_PORT, relayguard on $RG_MILTER_SOCKET"
+
+	echo "# plain cases"
+	rcpt_case "local user" "$SENDER" alice@example.test 250 'action=accept rule=local'
+	rcpt_case "local user, other case" "$SENDER" Bob@Example.TEST 250 'action=accept rule=local'
+	rcpt_case "postmaster" "$SENDER" postmaster@example.test 250 'action=accept'
+	rcpt_case "unknown user" "$SENDER" nobody@example.test '550 5\.1\.1' \
+	    "${REJ}unknown code=550 ecode=5\.1\.1"
+	rcpt_case "plain relay" "$SENDER" victim@remote.test '550 5\.7\.1' \
+	    "${REJ}relay code=550 ecode=5\.7\.1"
+
+	echo "# relay-trick families (relay-tricks.md), each refused by relayguard"
+	rcpt_case "percent hack" "$SENDER" 'victim%remote.test@example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "percent hack, address literal" "$SENDER" 'victim%remote.test@[127.0.0.1]' '550 5\.7\.1' "$TRICK"
+	rcpt_case "percent hack, several %" "$SENDER" 'victim%remote.test%example.test@example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "bang path" "$SENDER" 'remote.test!victim@example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "bang path, unqualified" "$SENDER" 'remote.test!victim' '550 5\.7\.1' "$TRICK"
+	if [ "$MTA" = sendmail ]; then
+		# Sendmail's own parser refuses a second @ outside quotes
+		# ("553 5.1.3 ... Invalid route address") before any milter
+		# sees the recipient.
+		mta_refusal_case "extra @" "$SENDER" 'victim@remote.test@example.test' '553 5\.1\.3'
+	else
+		rcpt_case "extra @" "$SENDER" 'victim@remote.test@example.test' '550 5\.7\.1' "$TRICK"
+	fi
+	rcpt_case "quoted @" "$SENDER" '"victim@remote.test"@example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "quoted @, unqualified" "$SENDER" '"victim@remote.test"' '550 5\.7\.1' "$TRICK"
+	rcpt_case "escaped @" "$SENDER" '"victim\@remote.test"@example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "IMCEA encapsulation" "$SENDER" 'IMCEASMTP-victim+40remote+2Etest@example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "source route to remote" "$SENDER" '@example.test:victim@remote.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "source route via literal" "$SENDER" '@[127.0.0.1]:victim@remote.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "literal of another host" "$SENDER" 'victim@[192.0.2.1]' '550 5\.7\.1' "$TRICK"
+	rcpt_case "IPv6 literal of another host" "$SENDER" 'victim@[IPv6:2001:db8::1]' '550 5\.7\.1' "$TRICK"
+	rcpt_case "subdomain never listed" "$SENDER" 'victim@sub.example.test' '550 5\.7\.1' "$TRICK"
+	rcpt_case "our own literal is local" "$SENDER" 'alice@[127.0.0.1]' 250 'action=accept rule=local'
+
+	echo "# blank sender (RFC 5321 bounces: one local recipient)"
+	rcpt_case "<> to a local user" '<>' alice@example.test 250 'action=accept rule=local'
+	rcpt_case "<> to a remote user" '<>' victim@remote.test '550 5\.7\.1' "${REJ}relay"
+	rcpt_case "<> with two recipients: second refused" '<>' \
+	    'alice@example.test,bob@example.test' '550 5\.7\.1' "${REJ}blank_sender code=550"
+	rg_expect_match "$MTA: <> with two recipients: first accepted" \
+	    "$(printf '%s\n' "$RG_SMTP_RCPTS" | head -n 1)" '^250'
+
+	echo "# trusted network"
+	rcpt_case "trusted client 127.0.0.2 may relay" "$SENDER" victim@remote.test 250 \
+	    'action=accept rule=trusted' --local-interface 127.0.0.2
+
+	echo "# harvest_limit = 3: the 4th unknown recipient drops the connection"
+	dialog_case "harvest" "220 250 250 550 550 550 421 EOF" \
+	    'action=drop rule=harvest code=421' \
+	    "EHLO client.example.net" "MAIL FROM:<$SENDER>" \
+	    "RCPT TO:<n1@example.test>" "RCPT TO:<n2@example.test>" \
+	    "RCPT TO:<n3@example.test>" "RCPT TO:<n4@example.test>" \
+	    "RCPT TO:<alice@example.test>"
+
+	echo "# blank_sender = drop: 421 at MAIL, then the MTA hangs up"
+	rg_stop_relayguard
+	rg_start_relayguard "$(rg_e2e_conf 'blank_sender = drop')" ||
+		{ rg_fail "relayguard restart (drop)"; return; }
+	dialog_case "blank sender dropped" "220 250 421 EOF" \
+	    'action=drop rule=blank_sender code=421' \
+	    "EHLO client.example.net" "MAIL FROM:<>" "RCPT TO:<alice@example.test>"
+
+	echo "# mode = monitor: everything accepted, would-be refusals logged"
+	rg_stop_relayguard
+	rg_start_relayguard "$(rg_e2e_conf 'mode = monitor')" ||
+		{ rg_fail "relayguard restart (monitor)"; return; }
+	rcpt_case "monitor: relay accepted" "$SENDER" victim@remote.test 250 \
+	    'action=would-reject rule=relay code=550'
+	rcpt_case "monitor: percent hack accepted" "$SENDER" 'victim%remote.test@example.test' 250 \
+	    'action=would-reject rule=(relay|routing)'
+	rcpt_case "monitor: unknown accepted" "$SENDER" nobody@example.test 250 \
+	    'action=would-reject rule=unknown'
+
+	echo "# the milter killed mid-session: tempfail, nothing accepted unchecked"
+	rg_stop_relayguard
+	rg_start_relayguard "$(rg_e2e_conf)" ||
+		{ rg_fail "relayguard restart (kill)"; return; }
+	killed_case
+	rg_stop_relayguard	# already dead: reap it
+	echo "# the milter down: a new session is tempfailed too"
+	rg_smtp "$MTA_PORT" "$SENDER" victim@remote.test
+	rg_expect_match "$MTA: milter down: relay attempt gets 4xx" \
+	    "$(printf '%s\n' "$RG_SMTP_REPLIES" | grep -E '^(MAIL|RCPT) ' | grep -vE '^[A-Z]+ 2' | head -n 1)" \
+	    '^(MAIL|RCPT) 4[0-9][0-9]'
+	rg_expect "$MTA: milter down: no recipient accepted" \
+	    "$(printf '%s\n' "$RG_SMTP_RCPTS" | grep -c '^2')" 0
+}
+
+# killed_case - a session with one recipient accepted, then the milter
+# is killed (-9) before the next RCPT: the MTA must answer 4xx from then
+# on and must not take the message
+killed_case() {
+	local out codes after
+	out=$(rg_smtp_dialog "$MTA_PORT" "EHLO client.example.net" \
+	    "MAIL FROM:<$SENDER>" "RCPT TO:<alice@example.test>" \
+	    "!rg_stop_relayguard -9; sleep 0.3" \
+	    "RCPT TO:<victim@remote.test>" "RCPT TO:<bob@example.test>" \
+	    "DATA" "Subject: must not be accepted" "" "body" "." "QUIT"
+	    echo "CODES=$RG_DIALOG_CODES")
+	codes=$(printf '%s\n' "$out" | sed -n 's/^CODES=//p')
+	echo "$out" | sed 's/^/    /'
+	# Codes: banner EHLO MAIL RCPT | RCPT RCPT DATA [.] QUIT
+	rg_expect_match "$MTA: killed: before the kill" "$codes" '^220 250 250 250 '
+	after=$(echo "$codes" | cut -d' ' -f5-)
+	rg_expect_match "$MTA: killed: relay RCPT after the kill gets 4xx" \
+	    "$(echo "$after" | cut -d' ' -f1)" '^4[0-9][0-9]$'
+	rg_expect_match "$MTA: killed: local RCPT after the kill gets 4xx" \
+	    "$(echo "$after" | cut -d' ' -f2)" '^4[0-9][0-9]$'
+	# DATA is refused, or the message is refused at its end: no 2xx
+	# after the kill except QUIT's 221.
+	rg_expect "$MTA: killed: nothing accepted after the kill" \
+	    "$(echo "$after" | tr ' ' '\n' | grep -E '^2' | grep -vc '^221$')" 0
+}

@@ -1,0 +1,13 @@
+#!/bin/bash
+# tests/e2e/postfix.sh - relayguard end to end behind a real, throwaway
+# Postfix: every case of tests/e2e/cases.sh through it
+# (bash: the library uses /dev/tcp and other bashisms)
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/e2e/cases.sh"
+
+rg_require "$SWAKS" "$RG_RELAYGUARD"
+rg_require "$POSTFIX"
+
+rg_e2e_run_cases postfix
+rg_done
