@@ -63,7 +63,7 @@
 #endif
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/relayguard/relayguard.conf"
-#define STOP_GRACE_SEC	10
+#define STOP_GRACE_SEC	2
 
 /* The directory backends this program links.  Add new ones here. */
 static const struct directory_backend *const backends[] = {
