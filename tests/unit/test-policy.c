@@ -37,6 +37,41 @@
 #define CORPUS_CONFIGS	32
 #define EXPAND_MAX	(1024 * 1024)
 
+/*
+ * Allocation counter: the program is linked with -Wl,--wrap=malloc (and
+ * calloc, realloc), so every allocation made by relayguard's own code
+ * passes through here.  The RCPT path must not allocate.
+ */
+static unsigned long allocations;
+
+void   *__real_malloc(size_t size);
+void   *__real_calloc(size_t nmemb, size_t size);
+void   *__real_realloc(void *ptr, size_t size);
+void   *__wrap_malloc(size_t size);
+void   *__wrap_calloc(size_t nmemb, size_t size);
+void   *__wrap_realloc(void *ptr, size_t size);
+
+void *
+__wrap_malloc(size_t size)
+{
+	allocations++;
+	return __real_malloc(size);
+}
+
+void *
+__wrap_calloc(size_t nmemb, size_t size)
+{
+	allocations++;
+	return __real_calloc(nmemb, size);
+}
+
+void *
+__wrap_realloc(void *ptr, size_t size)
+{
+	allocations++;
+	return __real_realloc(ptr, size);
+}
+
 /* The test double: every lookup fails. */
 static struct directory broken_handle;
 
@@ -612,6 +647,37 @@ test_privilege(void)
 	test_end();
 }
 
+static void
+test_no_allocation(void)
+{
+	static const char *const rcpts[] = {
+		"<alice@example.org>", "<nobody@example.org>", "<u@remote.test>",
+		"<u%remote.test@example.org>", "<\"u@remote.test\"@[192.0.2.25]>",
+		"<IMCEASMTP-u+40remote+2Etest@example.org>", "<postmaster>",
+		"<alice>", "<u@>", "<remote.test!u>", "<anyone@example.net>",
+	};
+	struct corpus_config *cc = unit_config("default-enforce");
+	struct corpus_config *fail = unit_config("dir-fail");
+	static struct rg_verdict v;
+	struct rg_session s;
+	unsigned long before;
+	size_t i;
+
+	test_begin("no allocation on the RCPT path");
+	policy_session_init(&s);
+	decide(cc, &s, RG_STAGE_MAIL, "<sender@remote.test>", &v);
+	before = allocations;
+	for (i = 0; i < RG_ARRAY_LEN(rcpts); i++) {
+		decide(cc, &s, RG_STAGE_RCPT, rcpts[i], &v);
+		decide(fail, &s, RG_STAGE_RCPT, rcpts[i], &v);
+	}
+	test_assert_int(allocations - before, 0);
+	before = allocations;
+	free(xmalloc(1));		/* the counter does count */
+	test_assert_int(allocations - before, 1);
+	test_end();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -630,6 +696,7 @@ main(int argc, char **argv)
 	test_counters();
 	test_keys_and_replies();
 	test_privilege();
+	test_no_allocation();
 	test_corpus(".");
 	while (nconfigs > 0) {
 		nconfigs--;
