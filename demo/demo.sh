@@ -36,7 +36,11 @@ show_session() {
 	local title=$1
 	shift
 	say "$title"
-	rg_smtp_dialog "$RG_POSTFIX_PORT" "$@" | grep -v '^S: 250-' |
+	# A multi-line reply (EHLO's capabilities) is shown by its first line.
+	rg_smtp_dialog "$RG_POSTFIX_PORT" "$@" | awk '
+	/^S: [0-9][0-9][0-9]-/ { if (!ml) print $0 " ..."; ml = 1; next }
+	ml { ml = 0; next }
+	{ print }' |
 	while IFS= read -r line; do
 		case "$line" in
 		"C: "*) printf '  %s%s%s\n' "$B" "$line" "$N" ;;
@@ -100,17 +104,26 @@ show_session "5. A blank sender (a bounce): one local recipient only" \
     "EHLO client.example.net" "MAIL FROM:<>" \
     "RCPT TO:<alice@example.test>" "RCPT TO:<bob@example.test>" "QUIT"
 
-say "relayguard's log (one line per verdict, greppable like Postfix's)"
+say "relayguard's log: the RCPT verdicts and every refusal"
+echo "${D}(one line per verdict, like Postfix's own; connect/helo/mail lines" \
+    "that passed are left out here; the queue id leads once Postfix has one)${N}"
 sleep 0.5
-rg_log_since "$mark" | grep -E 'stage=' | sed 's/^/  /'
+rg_log_since "$mark" | grep -E 'stage=' | grep -vE 'stage=(connect|helo|mail) action=accept' |
+    sed 's/^/  /'
 
 if [ "$audit" != none ]; then
 	rg_stop_relayguard		# flushes the audit queue
 	say "The audit table ($audit)"
 	if command -v sqlite3 >/dev/null 2>&1; then
+		echo "sqlite3 $audit \"SELECT ... FROM verdicts WHERE stage = 'rcpt'\":"
 		sqlite3 -header -column "$audit" \
-		    "SELECT stage, action, rule, code, sender, rcpt FROM verdicts ORDER BY id LIMIT 20;" ||
-			echo "  (could not read the audit database)"
+		    "SELECT time, client_addr, sender, rcpt, rule, action, code
+		     FROM verdicts WHERE stage = 'rcpt' ORDER BY id LIMIT 20;" |
+		    sed 's/^/  /' || echo "  (could not read the audit database)"
+		echo
+		echo "sqlite3 $audit \"SELECT * FROM daily_summary\":"
+		sqlite3 -header -column "$audit" "SELECT * FROM daily_summary;" |
+		    sed 's/^/  /' || echo "  (could not read the audit database)"
 	else
 		echo "  (sqlite3 not installed)"
 	fi
