@@ -182,6 +182,24 @@ parse_failed(const struct rg_config *cfg, struct rg_verdict *v,
 	return 1;
 }
 
+/* sender_as_written - a sender whose unwrapping failed is judged as
+ * written: we never route to it, so a trick in it that does not unwrap
+ * cleanly ("u%@example.org") is no reason to refuse the MAIL command */
+static void
+sender_as_written(struct address *a)
+{
+	if (a->ntrace < ADDR_TRACE_MAX) {
+		rg_snprintf(a->trace[a->ntrace], ADDR_TRACE_LEN,
+			    "sender not unwrapped (%s): judged as written",
+			    a->error != NULL ? a->error : "error");
+		a->ntrace++;
+	}
+	a->status = ADDR_OK;
+	a->error = NULL;
+	rg_strlcpy(a->final_local, a->local, sizeof(a->final_local));
+	a->final_domain = a->domain;
+}
+
 /* decide_mail - MAIL FROM */
 static void
 decide_mail(const struct rg_config *cfg, const struct rg_session *s,
@@ -195,8 +213,9 @@ decide_mail(const struct rg_config *cfg, const struct rg_session *s,
 	status = addr_parse(input, len, ADDR_F_SENDER, a);
 	if (status == ADDR_8BIT && a->param_smtputf8)
 		status = addr_parse(input, len, ADDR_F_SENDER | ADDR_F_SMTPUTF8, a);
-	if (status == ADDR_OK)
-		status = addr_resolve(a, config_is_local, (void *)cfg);
+	if (status == ADDR_OK
+	    && addr_resolve(a, config_is_local, (void *)cfg) != ADDR_OK)
+		sender_as_written(a);
 	if (parse_failed(cfg, v, status))
 		return;
 	set_normalized(v);
