@@ -368,6 +368,8 @@ session_setup(const struct check_opts *opts, struct rg_session *s)
 		rg_strlcpy(s->auth_user, opts->auth, sizeof(s->auth_user));
 }
 
+static unsigned would_reject;		/* monitor-mode refusals seen */
+
 /* run_stage - decide, print, commit; returns the verdict's action */
 static enum rg_action
 run_stage(const struct check_opts *opts, const struct rg_config *cfg,
@@ -380,6 +382,8 @@ run_stage(const struct check_opts *opts, const struct rg_config *cfg,
 	else
 		print_human(shown, v);
 	policy_commit(s, v);
+	if (v->action == RG_WOULD_REJECT)
+		would_reject++;
 	return v->action;
 }
 
@@ -449,7 +453,10 @@ main(int argc, char **argv)
 		if (v->action == RG_DROP)
 			dropped = 1;
 	}
-	if (!opts.json)
+	if (!opts.json && would_reject > 0 && !refused)
+		printf("result: accepted (exit 0), with %u would-reject "
+		       "(monitor mode)\n", would_reject);
+	else if (!opts.json)
 		printf("result: %s\n", refused ? "refused (exit 1)" :
 		       "accepted (exit 0)");
 

@@ -91,6 +91,7 @@ echo "== monitor mode: would-reject, exit 0"
 run -c "$work/monitor.conf" --from '<s@remote.test>' --rcpt '<u@remote.test>'
 rg_expect "monitor exit" "$rc" 0
 rg_expect_match "would-reject printed" "$out" 'verdict: +would-reject 550 5\.7\.1 Relay access denied'
+rg_expect_match "would-reject in the result line" "$out" '^result: accepted \(exit 0\), with 1 would-reject'
 
 echo "== refused MAIL skips the recipients"
 run -c "$conf" --json --from '<a@>' --rcpt '<alice@example.org>'
