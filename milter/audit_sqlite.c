@@ -289,7 +289,7 @@ static int
 db_open(struct audit *a, int *fatal, char *err, size_t errlen)
 {
 	char    pragmas[128];
-	int     rc;
+	int     rc, persist = 1;
 
 	*fatal = 0;
 	rc = sqlite3_open_v2(a->path, &a->db, SQLITE_OPEN_READWRITE
@@ -297,6 +297,12 @@ db_open(struct audit *a, int *fatal, char *err, size_t errlen)
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(a->db, AUDIT_BUSY_MS);
+	/* keep -wal and -shm after close: then relayguard-audit can read the
+	 * database as a user who may not write its directory */
+	sqlite3_file_control(a->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	/* 16 KiB pages: fewer writes per commit (a new file only) */
+	sqlite3_exec(a->db, "PRAGMA page_size = 16384; PRAGMA cache_size = -16384",
+		     NULL, NULL, NULL);
 	if (!journal_is_wal(a->db)) {
 		rg_snprintf(err, errlen, "%s: cannot use WAL journal mode: %s",
 			    a->path, sqlite3_errmsg(a->db));

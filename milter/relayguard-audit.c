@@ -1,0 +1,828 @@
+/*
+ * relayguard-audit - query the verdict trail, read-only
+ *
+ * SYNOPSIS
+ *	relayguard-audit [-d DB] COMMAND [options]
+ *
+ * DESCRIPTION
+ *	Answers the questions mail administrators ask of the audit database
+ *	(who tried to relay through us, which clients harvest addresses,
+ *	what blank-sender mail arrived overnight) without ever writing to
+ *	it: the database is opened with SQLITE_OPEN_READONLY, and every
+ *	query is a short read transaction, so the milter's writer is never
+ *	held up (WAL).  Every value from the command line is bound to a
+ *	prepared statement.  Text from the database is client text: control
+ *	bytes are replaced before they reach a terminal.
+ *
+ *	Commands: summary, top, search, relay-attempts, tail, export,
+ *	schema; see usage() and docs/relayguard-audit.1.
+ *
+ * DIAGNOSTICS
+ *	Exit 0 on success, 1 on a runtime error (missing database, wrong
+ *	schema version, I/O), 2 on a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+#include "audit_schema.h"
+
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#define DEFAULT_DB LOCALSTATEDIR "/lib/relayguard/audit.db"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define TAIL_POLL_US 500000
+#define PROGRESS_EVERY 10000
+#define TIME_LEN 32
+
+/* Options, and which commands accept them. */
+enum {
+	OPT_SINCE = 1 << 0, OPT_UNTIL = 1 << 1, OPT_CLIENT = 1 << 2,
+	OPT_RULE = 1 << 3, OPT_ACTION = 1 << 4, OPT_SENDER = 1 << 5,
+	OPT_RCPT = 1 << 6, OPT_SESSION = 1 << 7, OPT_LIMIT = 1 << 8,
+	OPT_FOLLOW = 1 << 9, OPT_FORMAT = 1 << 10, OPT_COUNT = 1 << 11,
+};
+
+struct query_opts {
+	unsigned given;
+	char    since[TIME_LEN];	/* canonical UTC, "" = open */
+	char    until[TIME_LEN];
+	const char *client, *rule, *action, *sender, *rcpt, *session;
+	const char *format;
+	long    limit;
+	int     follow;
+};
+
+static const char *progname = "relayguard-audit";
+static const char *db_name;
+
+/* usage - a usage error (exit 2), or with why NULL the help (exit 0) */
+static void
+usage(const char *why)
+{
+	if (why) {
+		fprintf(stderr, "%s: %s\nTry '%s -h' for help.\n", progname, why,
+			progname);
+		exit(EXIT_USAGE);
+	}
+	printf(
+		"usage: %s [-d DB] COMMAND [options]\n"
+		"  summary [--since T] [--until T]\n"
+		"  top clients|senders|recipients [-n N] [--since T] [--until T]\n"
+		"  search [--client A] [--rule R] [--action A] [--sender S] [--rcpt R]\n"
+		"         [--session ID] [--since T] [--until T] [--limit N]\n"
+		"  relay-attempts [--since T] [--until T] [--limit N]\n"
+		"  tail [-f] [-n N]\n"
+		"  export --format csv|json [--since T] [--until T]\n"
+		"  schema\n"
+		"T: 2026-11-20, 2026-11-20T08:00[:00] (local time; Z suffix = UTC),\n"
+		"   today, yesterday, or relative: 90s, 30m, 24h, 7d, 2w.\n"
+		"DB defaults to %s.\n", progname, DEFAULT_DB);
+	exit(0);
+}
+
+/* die - runtime error; exit 1 */
+static void
+die(const char *fmt,...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+
+static void
+die(const char *fmt,...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_RUNTIME);
+}
+
+/* format_utc - epoch seconds + ms as the table's time format */
+static void
+format_utc(time_t t, int ms, char *buf, size_t size)
+{
+	struct tm tm;
+	size_t  len;
+
+	gmtime_r(&t, &tm);
+	len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	rg_snprintf(buf + len, size - len, ".%03dZ", ms);
+}
+
+/* parse_time - a --since/--until value into canonical UTC; 0 or -1 */
+static int
+parse_time(const char *s, char *out, size_t size)
+{
+	struct tm tm;
+	long    n;
+	char   *end;
+	time_t  now = time(NULL), t;
+	int     y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, used = 0, utc = 0, i;
+
+	if (strcmp(s, "now") == 0) {
+		format_utc(now, 0, out, size);
+		return 0;
+	}
+	if (strcmp(s, "today") == 0 || strcmp(s, "yesterday") == 0) {
+		localtime_r(&now, &tm);
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		tm.tm_isdst = -1;
+		if (s[0] == 'y')
+			tm.tm_mday--;
+		format_utc(mktime(&tm), 0, out, size);
+		return 0;
+	}
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (end != s && errno == 0 && n >= 0 && end[0] && end[1] == '\0'
+	    && strchr("smhdw", end[0])) {
+		long    unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 :
+		end[0] == 'h' ? 3600 : end[0] == 'd' ? 86400 : 604800;
+
+		if (n > 100L * 366 * 86400 / unit)
+			return -1;
+		format_utc(now - (time_t) (n * unit), 0, out, size);
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3)
+		return -1;
+	s += used;
+	if ((*s == 'T' || *s == ' ') && sscanf(s + 1, "%2d:%2d%n", &h, &mi,
+						&used) == 2) {
+		s += 1 + used;
+		if (*s == ':' && sscanf(s + 1, "%2d%n", &sec, &used) == 1)
+			s += 1 + used;
+		if (*s == '.' && s[1] >= '0' && s[1] <= '9') {
+			/* milliseconds, as the table writes them */
+			for (s++, i = 0; *s >= '0' && *s <= '9'; s++, i++)
+				if (i < 3)
+					ms = ms * 10 + (*s - '0');
+			for (; i < 3; i++)
+				ms *= 10;
+		}
+	}
+	if (*s == 'Z') {
+		utc = 1;
+		s++;
+	}
+	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23
+	    || mi > 59 || sec > 60)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	t = utc ? timegm(&tm) : mktime(&tm);
+	if (t == (time_t) -1)
+		return -1;
+	format_utc(t, ms, out, size);
+	return 0;
+}
+
+/* open_db - read-only connection to a current audit database */
+static sqlite3 *
+open_db(const char *path, int check)
+{
+	struct stat st;
+	sqlite3 *db = NULL;
+	char    err[512];
+	int     rc;
+
+	if (stat(path, &st) < 0)
+		die("%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		die("%s: not a regular file", path);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK)
+		die("%s: cannot open: %s", path, db ? sqlite3_errmsg(db) :
+		    sqlite3_errstr(rc));
+	sqlite3_busy_timeout(db, 5000);
+	if (check && audit_schema_check(db, path, err, sizeof(err)) < 0) {
+		if (sqlite3_errcode(db) == SQLITE_CANTOPEN
+		    || sqlite3_errcode(db) == SQLITE_READONLY)
+			die("%s (a WAL database needs its -shm file, or a directory "
+			    "this user can write, to be read)", err);
+		die("%s", err);
+	}
+	return db;
+}
+
+/* prepare - compile sql or die */
+static sqlite3_stmt *
+prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		die("%s: %s", db_name, sqlite3_errmsg(db));
+	return st;
+}
+
+/* step - sqlite3_step, dying on an error; 1 row, 0 done */
+static int
+step(sqlite3 *db, sqlite3_stmt *st)
+{
+	int     rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	die("%s: %s", db_name, sqlite3_errmsg(db));
+}
+
+/* bind_range - ?1 since, ?2 until (open ends as NULL) */
+static void
+bind_range(sqlite3_stmt *st, const struct query_opts *o)
+{
+	if (o->since[0])
+		sqlite3_bind_text(st, 1, o->since, -1, SQLITE_STATIC);
+	if (o->until[0])
+		sqlite3_bind_text(st, 2, o->until, -1, SQLITE_STATIC);
+}
+
+#define RANGE_SQL "(?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2)"
+
+/* safe - column text for a terminal: NULL as "-", control bytes as '?' */
+static const char *
+safe(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	size_t  i;
+
+	if (s == NULL)
+		return "-";
+	for (i = 0; s[i] && i + 1 < size; i++)
+		buf[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char) s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* The columns print_row() expects, in order. */
+#define ROW_COLUMNS "id, time, queue_id, session_id, stage, action, rule, " \
+	"code, ecode, client_name, client_addr, helo, auth_user, sender, rcpt, " \
+	"rcpt_normalized, directory_result, client_trust, sender_class"
+
+/* print_row - one verdict in the daemon's log-line shape */
+static void
+print_row(sqlite3_stmt *st)
+{
+	char    b[19][512];
+	int     i;
+	const char *v[19];
+
+	for (i = 0; i < 19; i++)
+		v[i] = safe(st, i, b[i], sizeof(b[i]));
+	printf("%s %s: session=%s stage=%s action=%s rule=%s code=%s ecode=%s "
+	       "client=%s[%s] trust=%s helo=%s auth=%s from=%s class=%s to=%s "
+	       "normalized=%s dir=%s\n", v[1], strcmp(v[2], "-") ? v[2] :
+	       "NOQUEUE", v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[17],
+	       v[11], v[12], v[13], v[18], v[14], v[15], v[16]);
+}
+
+/* cmd_summary - counts per rule and action in a time range */
+static int
+cmd_summary(sqlite3 *db, const struct query_opts *o)
+{
+	sqlite3_stmt *st;
+	long long total = 0;
+	char    b1[128], b2[128];
+
+	st = prepare(db, "SELECT rule, action, COUNT(*) FROM verdicts WHERE "
+		     RANGE_SQL " GROUP BY rule, action ORDER BY 3 DESC, 1, 2");
+	bind_range(st, o);
+	printf("%-22s %-13s %10s\n", "rule", "action", "count");
+	while (step(db, st)) {
+		long long n = sqlite3_column_int64(st, 2);
+
+		printf("%-22s %-13s %10lld\n", safe(st, 0, b1, sizeof(b1)),
+		       safe(st, 1, b2, sizeof(b2)), n);
+		total += n;
+	}
+	sqlite3_finalize(st);
+	printf("%-22s %-13s %10lld\n", "total", "", total);
+	return 0;
+}
+
+/* cmd_top - clients, senders or recipients by refusals */
+static int
+cmd_top(sqlite3 *db, const char *what, const struct query_opts *o)
+{
+	static const struct {
+		const char *name;
+		const char *sql;
+	} tops[] = {
+		{"clients", "SELECT client_addr, MAX(client_name), "
+		 "SUM(action != 'accept') AS refusals, COUNT(*) FROM verdicts "
+		 "WHERE " RANGE_SQL " GROUP BY client_addr"},
+		{"senders", "SELECT sender, NULL, SUM(action != 'accept') AS "
+		 "refusals, COUNT(*) FROM verdicts WHERE stage IN ('mail', 'rcpt') "
+		 "AND " RANGE_SQL " GROUP BY sender"},
+		{"recipients", "SELECT COALESCE(rcpt_normalized, rcpt), NULL, "
+		 "SUM(action != 'accept') AS refusals, COUNT(*) FROM verdicts "
+		 "WHERE stage = 'rcpt' AND " RANGE_SQL " GROUP BY 1"},
+	};
+	char    sql[512], b1[512], b2[512];
+	sqlite3_stmt *st;
+	size_t  i;
+
+	for (i = 0; i < RG_ARRAY_LEN(tops); i++)
+		if (strcmp(what, tops[i].name) == 0)
+			break;
+	if (i == RG_ARRAY_LEN(tops))
+		usage("top: expected clients, senders or recipients");
+	rg_snprintf(sql, sizeof(sql), "%s HAVING refusals > 0 ORDER BY refusals "
+		    "DESC, 4 DESC, 1 LIMIT ?3", tops[i].sql);
+	st = prepare(db, sql);
+	bind_range(st, o);
+	sqlite3_bind_int64(st, 3, o->limit > 0 ? o->limit : 10);
+	printf("%10s %10s  %s\n", "refusals", "verdicts", what);
+	while (step(db, st)) {
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			printf("%10lld %10lld  %s[%s]\n", sqlite3_column_int64(st, 2),
+			       sqlite3_column_int64(st, 3), safe(st, 1, b2, sizeof(b2)),
+			       safe(st, 0, b1, sizeof(b1)));
+		else
+			printf("%10lld %10lld  %s\n", sqlite3_column_int64(st, 2),
+			       sqlite3_column_int64(st, 3), safe(st, 0, b1, sizeof(b1)));
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* like_pattern - user text to a LIKE pattern: '*' wildcard, % and _ literal */
+static char *
+like_pattern(const char *s)
+{
+	char   *p = xmalloc(strlen(s) * 2 + 1), *q = p;
+
+	for (; *s; s++) {
+		if (*s == '*') {
+			*q++ = '%';
+			continue;
+		}
+		if (*s == '%' || *s == '_' || *s == '\\')
+			*q++ = '\\';
+		*q++ = *s;
+	}
+	*q = '\0';
+	return p;
+}
+
+/* cmd_search - rows matching every filter given */
+static int
+cmd_search(sqlite3 *db, const struct query_opts *o)
+{
+	sqlite3_stmt *st;
+	char   *client = like_pattern(o->client ? o->client : "");
+	char   *sender = like_pattern(o->sender ? o->sender : "");
+	char   *rcpt = like_pattern(o->rcpt ? o->rcpt : "");
+
+	st = prepare(db, "SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts "
+		     "WHERE " RANGE_SQL
+		     " AND (?3 IS NULL OR client_addr = ?3 OR client_name LIKE ?4 "
+		     "ESCAPE '\\')"
+		     " AND (?5 IS NULL OR rule = ?5)"
+		     " AND (?6 IS NULL OR action = ?6)"
+		     " AND (?7 IS NULL OR sender LIKE ?7 ESCAPE '\\' "
+		     "OR sender LIKE '<' || ?7 || '>' ESCAPE '\\')"
+		     " AND (?8 IS NULL OR rcpt LIKE ?8 ESCAPE '\\' "
+		     "OR rcpt LIKE '<' || ?8 || '>' ESCAPE '\\' "
+		     "OR rcpt_normalized LIKE ?8 ESCAPE '\\')"
+		     " AND (?9 IS NULL OR session_id = ?9)"
+		     " ORDER BY id DESC LIMIT ?10) ORDER BY id");
+	bind_range(st, o);
+	if (o->client) {
+		sqlite3_bind_text(st, 3, o->client, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
+	}
+	if (o->rule)
+		sqlite3_bind_text(st, 5, o->rule, -1, SQLITE_STATIC);
+	if (o->action)
+		sqlite3_bind_text(st, 6, o->action, -1, SQLITE_STATIC);
+	if (o->sender)
+		sqlite3_bind_text(st, 7, sender, -1, SQLITE_STATIC);
+	if (o->rcpt)
+		sqlite3_bind_text(st, 8, rcpt, -1, SQLITE_STATIC);
+	if (o->session)
+		sqlite3_bind_text(st, 9, o->session, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, o->limit > 0 ? o->limit : INT64_MAX);
+	while (step(db, st))
+		print_row(st);
+	sqlite3_finalize(st);
+	free(client);
+	free(sender);
+	free(rcpt);
+	return 0;
+}
+
+/* cmd_relay_attempts - the original open-relay criterion, via the view */
+static int
+cmd_relay_attempts(sqlite3 *db, const struct query_opts *o)
+{
+	sqlite3_stmt *st;
+	char    b[12][512];
+	const char *v[12];
+	int     i;
+
+	st = prepare(db, "SELECT * FROM (SELECT time, outcome, action, rule, "
+		     "client_name, client_addr, client_trust, helo, sender, "
+		     "sender_class, rcpt, session_id, id FROM relay_attempts WHERE "
+		     RANGE_SQL " ORDER BY id DESC LIMIT ?3) ORDER BY id");
+	bind_range(st, o);
+	sqlite3_bind_int64(st, 3, o->limit > 0 ? o->limit : INT64_MAX);
+	while (step(db, st)) {
+		for (i = 0; i < 12; i++)
+			v[i] = safe(st, i, b[i], sizeof(b[i]));
+		printf("%s %s action=%s rule=%s client=%s[%s] trust=%s helo=%s "
+		       "from=%s class=%s to=%s session=%s\n", v[0], v[1], v[2],
+		       v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* cmd_tail - the last rows, then (-f) new rows as they arrive */
+static int
+cmd_tail(sqlite3 *db, const struct query_opts *o)
+{
+	sqlite3_stmt *st;
+	long long last = 0;
+
+	st = prepare(db, "SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts "
+		     "ORDER BY id DESC LIMIT ?1) ORDER BY id");
+	sqlite3_bind_int64(st, 1, o->limit >= 0 ? o->limit : 10);
+	while (step(db, st)) {
+		print_row(st);
+		last = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (last == 0) {
+		st = prepare(db, "SELECT COALESCE(MAX(id), 0) FROM verdicts");
+		if (step(db, st))
+			last = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	fflush(stdout);
+	if (!o->follow)
+		return 0;
+
+	/* each poll is its own short read transaction: no snapshot is held */
+	st = prepare(db, "SELECT " ROW_COLUMNS " FROM verdicts WHERE id > ?1 "
+		     "ORDER BY id LIMIT 10000");
+	for (;;) {
+		sqlite3_bind_int64(st, 1, last);
+		while (step(db, st)) {
+			print_row(st);
+			last = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_reset(st);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			die("write error: %s", strerror(errno));
+		usleep(TAIL_POLL_US);
+	}
+}
+
+/* csv_field - RFC 4180: quote when needed, double the quotes */
+static void
+csv_field(FILE *out, const unsigned char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL)
+		return;
+	if (strpbrk((const char *) s, ",\"\r\n") == NULL) {
+		fputs((const char *) s, out);
+		return;
+	}
+	putc('"', out);
+	for (p = s; *p; p++) {
+		if (*p == '"')
+			putc('"', out);
+		putc(*p, out);
+	}
+	putc('"', out);
+}
+
+/* utf8_len - length of a valid UTF-8 sequence at s, or 0 */
+static int
+utf8_len(const unsigned char *s)
+{
+	int     n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f)
+	    || (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* json_string - a JSON string; invalid UTF-8 becomes U+FFFD */
+static void
+json_string(FILE *out, const unsigned char *s)
+{
+	int     n;
+
+	putc('"', out);
+	while (*s) {
+		if (*s == '"' || *s == '\\') {
+			putc('\\', out);
+			putc(*s++, out);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(out, "\\u%04x", *s++);
+		} else if ((n = utf8_len(s)) > 0) {
+			fwrite(s, 1, (size_t) n, out);
+			s += n;
+		} else {
+			fputs("\\ufffd", out);
+			s++;
+		}
+	}
+	putc('"', out);
+}
+
+/* cmd_export - stream rows as CSV (RFC 4180) or JSON lines */
+static int
+cmd_export(sqlite3 *db, const struct query_opts *o)
+{
+	sqlite3_stmt *st;
+	long long rows = 0;
+	int     json, ncol, i, progress;
+
+	if (o->format == NULL)
+		usage("export: --format csv|json is required");
+	if (strcmp(o->format, "csv") == 0)
+		json = 0;
+	else if (strcmp(o->format, "json") == 0)
+		json = 1;
+	else
+		usage("export: --format must be csv or json");
+	progress = isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
+	st = prepare(db, "SELECT * FROM verdicts WHERE " RANGE_SQL " ORDER BY id");
+	bind_range(st, o);
+	ncol = sqlite3_column_count(st);
+	if (!json) {
+		for (i = 0; i < ncol; i++) {
+			if (i)
+				putchar(',');
+			csv_field(stdout, (const unsigned char *) sqlite3_column_name(st, i));
+		}
+		fputs("\r\n", stdout);
+	}
+	while (step(db, st)) {
+		for (i = 0; i < ncol; i++) {
+			int     type = sqlite3_column_type(st, i);
+			const unsigned char *text = sqlite3_column_text(st, i);
+
+			if (json) {
+				fputs(i ? "," : "{", stdout);
+				json_string(stdout, (const unsigned char *)
+					    sqlite3_column_name(st, i));
+				putchar(':');
+				if (type == SQLITE_NULL)
+					fputs("null", stdout);
+				else if (type == SQLITE_INTEGER)
+					printf("%lld", sqlite3_column_int64(st, i));
+				else
+					json_string(stdout, text);
+			} else {
+				if (i)
+					putchar(',');
+				csv_field(stdout, text);
+			}
+		}
+		fputs(json ? "}\n" : "\r\n", stdout);
+		if (ferror(stdout))
+			die("write error: %s", strerror(errno));
+		if (++rows % PROGRESS_EVERY == 0 && progress)
+			fprintf(stderr, "\rexported %lld rows", rows);
+	}
+	sqlite3_finalize(st);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die("write error: %s", strerror(errno));
+	if (progress)
+		fprintf(stderr, "\rexported %lld rows\n", rows);
+	return 0;
+}
+
+/* cmd_schema - print the database's schema version */
+static int
+cmd_schema(sqlite3 *db)
+{
+	char    err[512];
+	int     version;
+
+	if ((version = audit_schema_version(db, db_name, err, sizeof(err))) < 0)
+		die("%s", err);
+	printf("schema version %d (this relayguard-audit: %d)\n", version,
+	       AUDIT_SCHEMA_VERSION);
+	if (audit_schema_check(db, db_name, err, sizeof(err)) < 0)
+		die("%s", err);
+	return 0;
+}
+
+/* parse_opts - the options after COMMAND, checked against allowed */
+static void
+parse_opts(int argc, char **argv, const char *cmd, unsigned allowed,
+	   struct query_opts *o)
+{
+	static const struct option longopts[] = {
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"client", required_argument, NULL, 'c'},
+		{"rule", required_argument, NULL, 'r'},
+		{"action", required_argument, NULL, 'a'},
+		{"sender", required_argument, NULL, 'S'},
+		{"rcpt", required_argument, NULL, 'R'},
+		{"session", required_argument, NULL, 'i'},
+		{"limit", required_argument, NULL, 'l'},
+		{"format", required_argument, NULL, 'F'},
+		{"follow", no_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	char    why[256], name[32], *end;
+	unsigned bit;
+	int     c, longidx;
+
+	optind = 0;			/* glibc: restart the scan */
+	opterr = 0;
+	for (;;) {
+		longidx = -1;
+		if ((c = getopt_long(argc, argv, ":fn:", longopts, &longidx)) == -1)
+			break;
+		if (longidx >= 0)
+			rg_snprintf(name, sizeof(name), "--%s", longopts[longidx].name);
+		else
+			rg_snprintf(name, sizeof(name), "-%c", c);
+		switch (c) {
+		case 's':
+			bit = OPT_SINCE;
+			if (parse_time(optarg, o->since, sizeof(o->since)) < 0)
+				goto bad_time;
+			break;
+		case 'u':
+			bit = OPT_UNTIL;
+			if (parse_time(optarg, o->until, sizeof(o->until)) < 0)
+				goto bad_time;
+			break;
+		case 'c': bit = OPT_CLIENT; o->client = optarg; break;
+		case 'r': bit = OPT_RULE; o->rule = optarg; break;
+		case 'a': bit = OPT_ACTION; o->action = optarg; break;
+		case 'S': bit = OPT_SENDER; o->sender = optarg; break;
+		case 'R': bit = OPT_RCPT; o->rcpt = optarg; break;
+		case 'i': bit = OPT_SESSION; o->session = optarg; break;
+		case 'F': bit = OPT_FORMAT; o->format = optarg; break;
+		case 'f': bit = OPT_FOLLOW; o->follow = 1; break;
+		case 'l':
+		case 'n':
+			bit = (c == 'l') ? OPT_LIMIT : OPT_COUNT;
+			errno = 0;
+			o->limit = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || o->limit < 0) {
+				rg_snprintf(why, sizeof(why), "%s: bad number: %s", cmd,
+					    optarg);
+				usage(why);
+			}
+			break;
+		case ':':
+			rg_snprintf(why, sizeof(why), "%s: option %s needs a value",
+				    cmd, argv[optind - 1]);
+			usage(why);
+			break;
+		default:
+			rg_snprintf(why, sizeof(why), "%s: unknown option %s", cmd,
+				    argv[optind - 1]);
+			usage(why);
+		}
+		if (!(allowed & bit)) {
+			rg_snprintf(why, sizeof(why), "%s: option %s does not apply",
+				    cmd, name);
+			usage(why);
+		}
+		o->given |= bit;
+	}
+	return;
+
+bad_time:
+	rg_snprintf(why, sizeof(why), "%s: bad time \"%s\" (2026-11-20, "
+		    "2026-11-20T08:00, today, 24h, 7d ...)", cmd, optarg);
+	usage(why);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct query_opts o;
+	const char *cmd;
+	sqlite3 *db;
+	int     c, rc;
+	char    why[128];
+
+	db_name = DEFAULT_DB;
+	opterr = 0;
+	while ((c = getopt(argc, argv, "+d:hV")) != -1) {
+		switch (c) {
+		case 'd':
+			db_name = optarg;
+			break;
+		case 'h':
+			usage(NULL);
+			break;
+		case 'V':
+			printf("relayguard-audit %s (schema version %d)\n",
+			       PACKAGE_VERSION, AUDIT_SCHEMA_VERSION);
+			return 0;
+		default:
+			rg_snprintf(why, sizeof(why), "unknown option -%c", optopt);
+			usage(why);
+		}
+	}
+	if (optind >= argc)
+		usage("no command given");
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	memset(&o, 0, sizeof(o));
+	o.limit = -1;
+
+	if (strcmp(cmd, "summary") == 0) {
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL, &o);
+	} else if (strcmp(cmd, "top") == 0) {
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_COUNT
+			   | OPT_LIMIT, &o);
+		if (optind != argc - 1)
+			usage("top: expected clients, senders or recipients");
+	} else if (strcmp(cmd, "search") == 0) {
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_CLIENT
+			   | OPT_RULE | OPT_ACTION | OPT_SENDER | OPT_RCPT
+			   | OPT_SESSION | OPT_LIMIT, &o);
+	} else if (strcmp(cmd, "relay-attempts") == 0) {
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_LIMIT, &o);
+	} else if (strcmp(cmd, "tail") == 0) {
+		parse_opts(argc, argv, cmd, OPT_FOLLOW | OPT_COUNT, &o);
+	} else if (strcmp(cmd, "export") == 0) {
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_FORMAT, &o);
+	} else if (strcmp(cmd, "schema") == 0) {
+		parse_opts(argc, argv, cmd, 0, &o);
+	} else {
+		rg_snprintf(why, sizeof(why), "unknown command \"%s\"", cmd);
+		usage(why);
+	}
+	if (strcmp(cmd, "top") != 0 && optind != argc) {
+		rg_snprintf(why, sizeof(why), "%s: unexpected argument \"%s\"", cmd,
+			    argv[optind]);
+		usage(why);
+	}
+
+	db = open_db(db_name, strcmp(cmd, "schema") != 0);
+	if (strcmp(cmd, "summary") == 0)
+		rc = cmd_summary(db, &o);
+	else if (strcmp(cmd, "top") == 0)
+		rc = cmd_top(db, argv[optind], &o);
+	else if (strcmp(cmd, "search") == 0)
+		rc = cmd_search(db, &o);
+	else if (strcmp(cmd, "relay-attempts") == 0)
+		rc = cmd_relay_attempts(db, &o);
+	else if (strcmp(cmd, "tail") == 0)
+		rc = cmd_tail(db, &o);
+	else if (strcmp(cmd, "export") == 0)
+		rc = cmd_export(db, &o);
+	else
+		rc = cmd_schema(db);
+	sqlite3_close(db);
+	if (fflush(stdout) != 0)
+		die("write error: %s", strerror(errno));
+	return rc;
+}
