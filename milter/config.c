@@ -82,9 +82,9 @@ struct parser {
 	size_t  nmarks;
 	size_t  capmarks;
 
-	/* For the checks across keys at the end. */
-	unsigned directory_line;
-	unsigned bind_dn_line;
+	/* Line where each key of keys[] was last set, for the checks
+	 * across keys at the end. */
+	unsigned key_lines[64];
 };
 
 struct keydef;
@@ -825,7 +825,6 @@ set_directory(struct parser *ps, const struct keydef *kd)
 	}
 	free(*slot);
 	*slot = v;
-	ps->directory_line = line;
 	return 0;
 }
 
@@ -1182,6 +1181,8 @@ static const struct keydef keys[] = {
 };
 #undef F
 
+_Static_assert(RG_ARRAY_LEN(keys) <= 64, "struct parser key_lines");
+
 /* set_reply - reply.NAME */
 static int
 set_reply(struct parser *ps, enum rg_reply_id id)
@@ -1253,11 +1254,12 @@ apply_statement(struct parser *ps)
 					      RG_RULE_FIRST_REFUSAL,
 					      names, sizeof(names)));
 	}
-	if (strcmp(ps->key, "ldap_bind_dn") == 0)
-		ps->bind_dn_line = ps->key_line;
-	for (i = 0; i < RG_ARRAY_LEN(keys); i++)
-		if (strcmp(ps->key, keys[i].name) == 0)
+	for (i = 0; i < RG_ARRAY_LEN(keys); i++) {
+		if (strcmp(ps->key, keys[i].name) == 0) {
+			ps->key_lines[i] = ps->key_line;
 			return keys[i].set(ps, &keys[i]);
+		}
+	}
 	if (strcmp(ps->key, "ldap_bind_password") == 0)
 		return parse_error(ps, ps->key_line, "unknown key \"%s\": put "
 				   "the password in a file of its own and name "
@@ -1399,20 +1401,59 @@ parse_line(struct parser *ps, const char *line, size_t len, unsigned lineno)
 	return 0;
 }
 
+/* line_of - the line where a key was last set (1 when never) */
+static unsigned
+line_of(const struct parser *ps, const char *name)
+{
+	size_t  i;
+
+	for (i = 0; i < RG_ARRAY_LEN(keys); i++)
+		if (strcmp(keys[i].name, name) == 0 && ps->key_lines[i] > 0)
+			return ps->key_lines[i];
+	return 1;
+}
+
+/* check_ldap - the LDAP settings belong together (directory = ldap) */
+static int
+check_ldap(struct parser *ps)
+{
+	struct rg_config *cfg = ps->cfg;
+	const char *p;
+
+	if (cfg->ldap_uri == NULL)
+		return parse_error(ps, line_of(ps, "directory"), "directory = "
+				   "ldap needs ldap_uri (the servers to ask)");
+	if (cfg->ldap_base == NULL)
+		return parse_error(ps, line_of(ps, "directory"), "directory = "
+				   "ldap needs ldap_base (where to search)");
+	if (cfg->ldap_bind_dn != NULL && cfg->ldap_bind_password_file == NULL)
+		return parse_error(ps, line_of(ps, "ldap_bind_dn"), "ldap_bind_dn "
+				   "needs ldap_bind_password_file (the file "
+				   "holding the password)");
+	if (cfg->ldap_bind_dn == NULL && cfg->ldap_bind_password_file != NULL)
+		return parse_error(ps, line_of(ps, "ldap_bind_password_file"),
+				   "ldap_bind_password_file needs ldap_bind_dn "
+				   "(the DN to bind as)");
+	for (p = cfg->ldap_uri; cfg->ldap_starttls && p != NULL; ) {
+		if (strncasecmp(p, "ldaps://", 8) == 0)
+			return parse_error(ps, line_of(ps, "ldap_starttls"),
+					   "ldap_starttls = yes with an "
+					   "ldaps:// URI: that connection is "
+					   "already encrypted (use ldap://)");
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	}
+	return 0;
+}
+
 /* check_config - rules across keys, once everything is read */
 static int
 check_config(struct parser *ps)
 {
 	struct rg_config *cfg = ps->cfg;
 
-	if (cfg->directory != NULL && strcmp(cfg->directory, "ldap") == 0 &&
-	    cfg->ldap_uri == NULL)
-		return parse_error(ps, ps->directory_line, "directory = ldap "
-				   "needs ldap_uri (the server to ask)");
-	if (cfg->ldap_bind_dn != NULL && cfg->ldap_bind_password_file == NULL)
-		return parse_error(ps, ps->bind_dn_line, "ldap_bind_dn needs "
-				   "ldap_bind_password_file (the file holding "
-				   "the password)");
+	if (strcmp(cfg->directory, "ldap") == 0 && check_ldap(ps) < 0)
+		return -1;
 	free(cfg->qualify_domain);
 	cfg->qualify_domain = cfg->local_domains.nexact > 0 ?
 	    xstrdup(cfg->local_domains.exact[0]) : NULL;

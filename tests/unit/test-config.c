@@ -235,7 +235,7 @@ test_every_key(void)
 	test_assert_str(cfg->syslog_facility, "local3");
 	test_assert_int(cfg->allow_root, 1);
 	test_assert_str(cfg->ldap_uri,
-			"ldap://ldap1.example.org ldaps://ldap2.example.org");
+			"ldap://ldap1.example.org LDAP://ldap2.example.org:3389");
 	test_assert_str(cfg->ldap_base, "ou=People, dc=example, dc=org");
 	test_assert_int(cfg->ldap_scope, RG_LDAP_SCOPE_ONE);
 	test_assert_str(cfg->ldap_filter,
@@ -319,7 +319,18 @@ test_values(void)
 	}
 	cfg = config_free(cfg);
 	cfg = parse("directory = ldap:\nldap_uri = ldapi://%2Frun%2Fslapd\n"
+		    "ldap_base = dc=example\n"
 		    "socket = local:/tmp/rg.sock\n", err, sizeof(err));
+	test_assert(cfg != NULL && strcmp(cfg->directory, "ldap") == 0);
+	cfg = config_free(cfg);
+	/* LDAP settings are checked together only for directory = ldap */
+	cfg = parse("ldap_bind_dn = cn=x\nldap_starttls = yes\n"
+		    "ldap_uri = ldaps://x\n", err, sizeof(err));
+	test_assert(cfg != NULL);
+	cfg = config_free(cfg);
+	cfg = parse("directory = ldap\nldap_uri = ldap://x\nldap_base = dc=x\n"
+		    "ldap_bind_dn = cn=x\nldap_bind_password_file = /x\n"
+		    "directory = file:/x\ndirectory = ldap\n", err, sizeof(err));
 	test_assert(cfg != NULL && strcmp(cfg->directory, "ldap") == 0);
 	cfg = config_free(cfg);
 	cfg = parse("directory = file:/etc/relayguard/recipients\n", err,
@@ -475,12 +486,23 @@ test_errors(void)
 		 "local3, local4, local5, local6, local7, lpr, mail, news, "
 		 "syslog, user or uucp"},
 		{"directory = ldap\n",
-		 "t.conf:1: directory = ldap needs ldap_uri (the server to ask)"},
+		 "t.conf:1: directory = ldap needs ldap_uri (the servers to ask)"},
+		{"ldap_uri = ldap://x\n\ndirectory = ldap\n",
+		 "t.conf:3: directory = ldap needs ldap_base (where to search)"},
+		{"directory = ldap\nldap_uri = ldap://x\nldap_base = dc=x\n"
+		 "# c\nldap_bind_dn = cn=x\n",
+		 "t.conf:5: ldap_bind_dn needs ldap_bind_password_file (the file "
+		 "holding the password)"},
+		{"directory = ldap\nldap_uri = ldap://x\nldap_base = dc=x\n"
+		 "ldap_bind_password_file = /x\n",
+		 "t.conf:4: ldap_bind_password_file needs ldap_bind_dn (the DN to "
+		 "bind as)"},
+		{"directory = ldap\nldap_uri = ldap://x, LDAPS://y\n"
+		 "ldap_starttls = on\nldap_base = dc=x\n",
+		 "t.conf:3: ldap_starttls = yes with an ldaps:// URI: that "
+		 "connection is already encrypted (use ldap://)"},
 		{"directory = file:\n",
 		 "t.conf:1: directory: \"file:\": expected file:PATH or ldap"},
-		{"ldap_bind_dn = cn=x\n",
-		 "t.conf:1: ldap_bind_dn needs ldap_bind_password_file (the file "
-		 "holding the password)"},
 		{"ldap_uri = ldap.example.org\n",
 		 "t.conf:1: ldap_uri: \"ldap.example.org\": expected an ldap://, "
 		 "ldaps:// or ldapi:// URI"},
