@@ -18,14 +18,13 @@
  * parent of a daemonising start waits for the child's verdict and exits
  * with it) and exit 1.
  *
- * Signals: libmilter's smfi_main() starts its own signal thread that
- * treats SIGHUP like SIGTERM (it stops the milter).  To reload on SIGHUP
- * instead, every signal is blocked before any thread exists, smfi_main()
- * runs in its own thread, and the main thread waits in sigwaitinfo():
- * Linux delivers a process-directed signal to the main thread first when
- * it is waiting for it, so libmilter's thread never sees our signals.
- * The main thread hands reloads and stats to a control thread and goes
- * straight back to waiting, which keeps that window minimal.
+ * Signals: every signal is blocked before any thread exists, smfi_main()
+ * runs in a thread of its own, and the main thread waits in
+ * sigwaitinfo(): SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM/SIGINT
+ * stop.  libmilter's own signal thread, which would stop the milter on
+ * SIGHUP, is kept out of the way by milter_signals.c.  The main thread
+ * hands reloads and stats to a control thread and goes straight back to
+ * waiting.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
