@@ -1524,6 +1524,9 @@ config_parse(const char *text, size_t len, const char *name, char *err,
 		err[0] = '\0';
 	ps.cfg = config_defaults();
 	ps.cfg->path = xstrdup(ps.name);
+	/* A UTF-8 byte order mark, as some editors write it. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
 	if (len > CONFIG_FILE_MAX) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "%s: larger than %d bytes",
@@ -1752,11 +1755,14 @@ config_sender_denied(const struct rg_config *cfg, const char *addr)
 				return 1;
 			continue;
 		}
-		if (strchr(p, '*') != NULL) {
-			if (glob_match(p, addr))
+		if (p[0] == '@') {
+			/* "@domain", "@*.domain": the domain part only */
+			if (domain != NULL && (strchr(p, '*') != NULL ?
+					       glob_match(p, domain) :
+					       rg_strcaseeq(domain, p)))
 				return 1;
-		} else if (p[0] == '@') {
-			if (domain != NULL && rg_strcaseeq(domain, p))
+		} else if (strchr(p, '*') != NULL) {
+			if (glob_match(p, addr))
 				return 1;
 		} else if (rg_strcaseeq(p, addr)) {
 			return 1;

@@ -394,6 +394,10 @@ test_syntax(void)
 	cfg = parse("harvest_limit = 9", err, sizeof(err));
 	test_assert(cfg != NULL && cfg->harvest_limit == 9);
 	cfg = config_free(cfg);
+	/* a UTF-8 byte order mark before the first key is ignored */
+	cfg = parse("\xef\xbb\xbfharvest_limit = 8\n", err, sizeof(err));
+	test_assert(cfg != NULL && cfg->harvest_limit == 8);
+	cfg = config_free(cfg);
 	test_end();
 }
 
@@ -814,6 +818,9 @@ test_sender_deny(void)
 		{"newsletter-42@bulk.example", 1},	/* newsletter-*@bulk.example */
 		{"newsletter@bulk.example", 0},
 		{"a@b@c.example", 0},
+		{"x@deep.sub.bulk.example", 1},		/* @*.bulk.example */
+		{"x@bulk.example", 0},
+		{"bulk.example@x.example", 0},
 		{"", 1},				/* <> */
 		{"postmaster@example.org", 0},
 	};
@@ -823,7 +830,8 @@ test_sender_deny(void)
 
 	test_begin("sender_deny: exact, @domain, globs, <>");
 	cfg = parse("sender_deny = Spammer@Example.net, @junk.example\n"
-		    "  *@*.spam.example info@* newsletter-**@bulk.example <>\n",
+		    "  *@*.spam.example info@* newsletter-**@bulk.example <>\n"
+		    "  @*.BULK.example\n",
 		    err, sizeof(err));
 	test_assert(cfg != NULL);
 	if (cfg == NULL) {
