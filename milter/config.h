@@ -2,7 +2,9 @@
  * config - relayguard.conf: parsing, validation, defaults
  *
  * The file is "key = value" lines, '#' comments, lists separated by spaces
- * or commas, and values optionally in double quotes.  Every key is listed
+ * or commas, and values optionally in double quotes; a line starting with
+ * whitespace continues the previous value, and a key given twice takes
+ * its last value.  Every key is listed
  * in conf/relayguard.conf and docs/relayguard.conf.5.  An unknown key, a
  * bad value, a bad CIDR or a bad reply string makes config_load() fail
  * with "FILE:LINE: reason" and return NULL: a broken configuration never
