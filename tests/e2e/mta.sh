@@ -231,7 +231,11 @@ rg_log_wait() {
 # (permit_mynetworks, reject_unauth_destination), so the milter alone
 # guards; milter_default_action = tempfail.  MILTER is "inet:PORT@HOST",
 # "unix:PATH" or "none".  Extra lines are appended to main.cf (later
-# lines win).  Sets RG_POSTFIX_DIR, RG_POSTFIX_PORT, RG_POSTFIX_LOG.
+# lines win); an extra argument "sasl=USER:PASSWORD" instead enables
+# SMTP AUTH (PLAIN, LOGIN) through Cyrus SASL with a sasldb holding that
+# one account (saslpasswd2, Debian package sasl2-bin), so the milter gets
+# {auth_authen} from a real AUTH.
+# Sets RG_POSTFIX_DIR, RG_POSTFIX_PORT, RG_POSTFIX_LOG.
 rg_start_postfix() {
 	local milter=$1 dir port pf_milter i
 	shift
@@ -282,16 +286,21 @@ milter_connect_timeout = 5s
 milter_command_timeout = 10s
 milter_content_timeout = 10s
 EOF
-	for i in "$@"; do printf '%s\n' "$i"; done >>"$dir/etc/main.cf"
+	for i in "$@"; do
+		case "$i" in
+		sasl=*:*) rg_e2e_postfix_sasl "$dir" "${i#sasl=}" || return 1 ;;
+		*) printf '%s\n' "$i" >>"$dir/etc/main.cf" ;;
+		esac
+	done
 	rg_e2e_postfix_master_cf "$port" >"$dir/etc/master.cf"
 	RG_E2E_POSTFIX_DIRS="$RG_E2E_POSTFIX_DIRS $dir"
 	RG_POSTFIX_DIR=$dir
 	RG_POSTFIX_PORT=$port
 	RG_POSTFIX_LOG=$dir/maillog
-	if ! "$POSTFIX" -c "$dir/etc" check >"$dir/check.out" 2>&1 ||
-	    ! "$POSTFIX" -c "$dir/etc" start >"$dir/start.out" 2>&1; then
+	# postfix start runs postfix check (and creates the queue) first.
+	if ! "$POSTFIX" -c "$dir/etc" start >"$dir/start.out" 2>&1; then
 		echo "postfix did not start:" >&2
-		cat "$dir/check.out" "$dir/start.out" "$dir/maillog" >&2 2>/dev/null
+		cat "$dir/start.out" "$dir/maillog" >&2 2>/dev/null
 		return 1
 	fi
 	if ! rg_e2e_wait_banner "$port" 20; then
@@ -300,6 +309,36 @@ EOF
 		return 1
 	fi
 	return 0
+}
+
+# rg_e2e_postfix_sasl DIR USER:PASSWORD - SMTP AUTH for the Postfix of
+# DIR: a sasldb with one account, Cyrus's smtpd.conf, main.cf lines
+rg_e2e_postfix_sasl() {
+	local dir=$1 user=${2%%:*} pass=${2#*:}
+	command -v saslpasswd2 >/dev/null 2>&1 || PATH=$PATH:/usr/sbin
+	if ! command -v saslpasswd2 >/dev/null 2>&1; then
+		echo "saslpasswd2 not installed (Debian package sasl2-bin)" >&2
+		return 1
+	fi
+	mkdir -p "$dir/sasl" "$dir/etc/sasl"
+	printf '%s' "$pass" | saslpasswd2 -p -c -f "$dir/sasl/sasldb2" "$user" || return 1
+	chown postfix "$dir/sasl/sasldb2"
+	# Debian's Postfix reads $config_directory/sasl/smtpd.conf, whatever
+	# cyrus_sasl_config_path says; both point to the same file here.
+	cat >"$dir/etc/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $dir/sasl/sasldb2
+mech_list: PLAIN LOGIN
+EOF
+	cat >>"$dir/etc/main.cf" <<EOF
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $dir/etc/sasl
+smtpd_sasl_security_options = noanonymous
+smtpd_tls_auth_only = no
+EOF
 }
 
 # rg_e2e_postfix_master_cf PORT - print a master.cf: smtpd on
@@ -336,12 +375,8 @@ EOF
 # environment holds exactly VAR=VALUE (how Postfix children are found:
 # they all inherit MAIL_CONFIG)
 rg_e2e_proc_with_env() {
-	local e pid
-	for e in /proc/[0-9]*/environ; do
-		pid=${e#/proc/}; pid=${pid%/environ}
-		[ "$pid" = $$ ] && continue
-		tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF -- "$1" && echo "$pid"
-	done
+	grep -lzxF -- "$1" /proc/[0-9]*/environ 2>/dev/null |
+	    sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p' | grep -vx "$$"
 	return 0
 }
 

@@ -8,6 +8,8 @@
 
 rg_require "$SWAKS" "$RG_RELAYGUARD"
 rg_require "$POSTFIX"
+# SMTP AUTH through Cyrus SASL (Debian package sasl2-bin)
+PATH=$PATH:/usr/sbin rg_require saslpasswd2
 
 rg_e2e_run_cases postfix
 rg_done
