@@ -1557,6 +1557,45 @@ config_parse(const char *text, size_t len, const char *name, char *err,
 	return ps.cfg;
 }
 
+/* anchor_path - make *slot (after skip bytes of prefix) relative to dir */
+static void
+anchor_path(char **slot, size_t skip, const char *dir, size_t dirlen)
+{
+	char   *old = *slot, *p;
+	size_t  len;
+
+	if (old == NULL || old[skip] == '\0' || old[skip] == '/')
+		return;
+	len = strlen(old);
+	p = xmalloc(len + dirlen + 2);
+	memcpy(p, old, skip);
+	memcpy(p + skip, dir, dirlen);
+	p[skip + dirlen] = '/';
+	memcpy(p + skip + dirlen + 1, old + skip, len - skip + 1);
+	free(old);
+	*slot = p;
+}
+
+/*
+ * anchor_paths - relative paths in a configuration file are relative to
+ * the file's directory, not to the daemon's working directory (which is
+ * "/" once it runs in the background).
+ */
+static void
+anchor_paths(struct rg_config *cfg, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t  dirlen;
+
+	if (slash == NULL)
+		return;
+	dirlen = (size_t)(slash - path);
+	if (cfg->directory != NULL && strncmp(cfg->directory, "file:", 5) == 0)
+		anchor_path(&cfg->directory, 5, path, dirlen);
+	anchor_path(&cfg->audit_db, 0, path, dirlen);
+	anchor_path(&cfg->ldap_bind_password_file, 0, path, dirlen);
+}
+
 /* config_load - read and validate a file */
 struct rg_config *
 config_load(const char *path, char *err, size_t errlen)
@@ -1613,6 +1652,8 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	cfg = config_parse(buf ? buf : "", len, path, err, errlen);
 	free(buf);
+	if (cfg != NULL)
+		anchor_paths(cfg, path);
 	return cfg;
 fail:
 	close(fd);
