@@ -3,7 +3,7 @@
  *
  * SYNOPSIS
  *	audit-load -d DB [-n ROWS] [-t THREADS] [-f FLUSH_MS] [-b BATCH]
- *		[-q QUEUE] [-s SPREAD_SECONDS]
+ *		[-q QUEUE] [-s SPREAD_SECONDS] [-F continue|tempfail]
  *
  * DESCRIPTION
  *	Submits ROWS rows (0: until killed) from THREADS threads through
@@ -14,8 +14,8 @@
  *	the verdicts the policy engine produces (relay, routing, unknown,
  *	harvest, blank sender, privileged relay, local accept ...) with ten
  *	clients and a mix of blank, local and foreign senders, some with
- *	commas and quotes, spread over the last SPREAD_SECONDS (default one
- *	week) so that the query tool has something to chew on.
+ *	commas and quotes, spread evenly over the last SPREAD_SECONDS
+ *	(default one week) so that the query tool has something to chew on.
  *	The table of rows is shared with the benchmark (audit_load_row()).
  */
 #include <pthread.h>
@@ -73,8 +73,8 @@ struct load_bufs {
 
 /* load_row - row number i of the load, its strings in *b */
 static void
-load_row(long i, int64_t base_ms, long spread_ms, struct audit_row *row,
-	 struct load_bufs *b)
+load_row(long i, int64_t base_ms, long spread_ms, long step_ms,
+	 struct audit_row *row, struct load_bufs *b)
 {
 	const struct kind *k = &kinds[i % (long) RG_ARRAY_LEN(kinds)];
 	long    c = (i * 7) % 10;
@@ -90,7 +90,7 @@ load_row(long i, int64_t base_ms, long spread_ms, struct audit_row *row,
 		snprintf(b->norm, sizeof(b->norm), "victim%ld@spammail.test",
 			 i % 89);
 	snprintf(b->rcpt, sizeof(b->rcpt), "<%s>", b->norm);
-	row->time_ms = base_ms + (spread_ms > 0 ? (i * 997) % spread_ms : 0);
+	row->time_ms = base_ms + (spread_ms > 0 ? (i * step_ms) % spread_ms : 0);
 	row->session_id = b->session;
 	row->queue_id = (i % 5 == 0) ? "4AbCdEf" : "";
 	row->mta = "smtpd";
@@ -120,6 +120,7 @@ struct worker {
 	long    first, count;		/* count 0: forever */
 	int64_t base_ms;
 	long    spread_ms;
+	long    step_ms;		/* time between consecutive rows */
 	long    refused;
 };
 
@@ -133,7 +134,8 @@ work(void *arg)
 	long    i;
 
 	for (i = 0; w->count == 0 || i < w->count; i++) {
-		load_row(w->first + i, w->base_ms, w->spread_ms, &row, &b);
+		load_row(w->first + i, w->base_ms, w->spread_ms, w->step_ms, &row,
+			 &b);
 		if (audit_submit(w->audit, &row) != 0)
 			w->refused++;
 	}
@@ -167,7 +169,7 @@ main(int argc, char **argv)
 	cfg.audit_batch_rows = 1000;
 	cfg.audit_queue_rows = 65536;
 	cfg.audit_failure = RG_AUDITFAIL_CONTINUE;
-	while ((opt = getopt(argc, argv, "d:n:t:f:b:q:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:t:f:b:q:s:F:")) != -1) {
 		switch (opt) {
 		case 'd': cfg.audit_db = optarg; break;
 		case 'n': rows = atol(optarg); break;
@@ -176,9 +178,14 @@ main(int argc, char **argv)
 		case 'b': cfg.audit_batch_rows = (unsigned) atoi(optarg); break;
 		case 'q': cfg.audit_queue_rows = (unsigned) atoi(optarg); break;
 		case 's': spread = atol(optarg); break;
+		case 'F':
+			cfg.audit_failure = strcmp(optarg, "tempfail") == 0 ?
+				RG_AUDITFAIL_TEMPFAIL : RG_AUDITFAIL_CONTINUE;
+			break;
 		default:
 			fprintf(stderr, "usage: audit-load -d DB [-n ROWS] [-t THREADS] "
-				"[-f FLUSH_MS] [-b BATCH] [-q QUEUE] [-s SECONDS]\n");
+				"[-f FLUSH_MS] [-b BATCH] [-q QUEUE] [-s SECONDS] "
+				"[-F continue|tempfail]\n");
 			return 2;
 		}
 	}
@@ -201,6 +208,8 @@ main(int argc, char **argv)
 			(long) i * 1000000000L;
 		w[i].base_ms = ((int64_t) now.tv_sec - spread) * 1000;
 		w[i].spread_ms = spread * 1000;
+		w[i].step_ms = rows > 0 && spread * 1000 / rows > 0 ?
+			spread * 1000 / rows : 1;
 		w[i].refused = 0;
 		pthread_create(&tid[i], NULL, work, &w[i]);
 	}
