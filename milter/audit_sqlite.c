@@ -534,7 +534,7 @@ next_deadline(struct audit *a)
 		when = a->retry_at;
 	if (a->retention_days > 0 && !a->failing && a->purge_at < when)
 		when = a->purge_at;
-	if (a->purge_busy)
+	if (a->purge_busy && !a->failing)
 		when = 0;
 	return when;
 }
