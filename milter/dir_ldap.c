@@ -14,11 +14,12 @@
  * (failover: the URIs are tried in order), kept while it works, and
  * dropped on a connection error or a timeout.  A lookup whose idle
  * connection turns out to be dead (the server restarted) reconnects and
- * searches once more; a lookup that cannot connect fails at once, and
- * that slot does not try again for 1 s, doubling to 4 s while the
- * directory stays unreachable: a dead server is not hammered, worker
- * threads are not stuck, and service comes back within seconds when the
- * directory does, without restarting the milter.
+ * searches once more.  When connecting fails (or a search times out) the
+ * whole pool backs off: for 1 s, then 2 s while the directory stays
+ * unreachable, lookups that would need a new connection fail at once and
+ * only one lookup per period tries to connect.  A dead server is not
+ * hammered, worker threads are not stuck behind it, and service comes
+ * back within about 2 s when the directory does, without a restart.
  *
  * Answers (found and not found) go through a shared cache (cache.c) keyed
  * by the lower-cased address.  A cached answer is served until its TTL
@@ -51,14 +52,12 @@
 #define LDAP_PASSWORD_MAX	1024
 #define LDAP_ADDRESS_MAX	1024
 #define BACKOFF_FIRST_MS	1000
-#define BACKOFF_MAX_MS		4000
+#define BACKOFF_MAX_MS		2000
 
 struct ldap_slot {
 	LDAP   *ld;			/* NULL: not connected */
 	int     busy;			/* checked out by a lookup */
 	size_t  uri_index;		/* which URI ld talks to */
-	unsigned failures;		/* consecutive connect failures */
-	uint64_t retry_after_ms;	/* no reconnect before this */
 };
 
 enum ldap_state { STATE_UNKNOWN, STATE_UP, STATE_DOWN };
@@ -82,6 +81,8 @@ struct dir_ldap {
 	struct ldap_slot *slots;
 	size_t  nslots;
 	enum ldap_state state;
+	unsigned failures;		/* consecutive connect failures/timeouts */
+	uint64_t retry_after_ms;	/* no new connection before this */
 	char    last_error[256];
 	uint64_t lookups;
 	uint64_t found;
@@ -421,7 +422,6 @@ slot_connect(struct dir_ldap *dl, struct ldap_slot *slot, char *err,
 		slot->ld = connect_one(dl, dl->uris[i], err, errlen);
 		if (slot->ld != NULL) {
 			slot->uri_index = i;
-			slot->failures = 0;
 			return 0;
 		}
 	}
@@ -437,19 +437,11 @@ slot_drop(struct ldap_slot *slot)
 	slot->ld = NULL;
 }
 
-/* slot_backoff - no reconnect for 1 s, 2 s, then 4 s */
-static void
-slot_backoff(struct ldap_slot *slot, uint64_t now)
+/* backoff_delay - how long the pool waits after its Nth failure */
+static uint64_t
+backoff_delay(unsigned failures)
 {
-	uint64_t delay = BACKOFF_FIRST_MS;
-	unsigned i;
-
-	for (i = 0; i < slot->failures && delay < BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	slot->failures++;
-	slot->retry_after_ms = now + delay;
+	return failures <= 1 ? BACKOFF_FIRST_MS : BACKOFF_MAX_MS;
 }
 
 /* connection_lost - does rc mean the connection is no longer usable? */
@@ -493,11 +485,14 @@ slot_search(struct dir_ldap *dl, struct ldap_slot *slot, const char *filter,
 	return rc;
 }
 
-/* checkout - a free slot, preferring connected ones; NULL after timeout */
+/* checkout - a free slot, preferring connected ones; NULL after timeout.
+ * *may_connect says whether this lookup may open a new connection: not
+ * while the pool backs off, and only one lookup per backoff period */
 static struct ldap_slot *
-checkout(struct dir_ldap *dl, uint64_t start)
+checkout(struct dir_ldap *dl, uint64_t start, int *may_connect,
+	 unsigned *wait_ms)
 {
-	struct ldap_slot *best = NULL, *slot;
+	struct ldap_slot *best = NULL;
 	uint64_t deadline = start + dl->timeout_ms, now;
 	struct timespec ts;
 	int waited = 0;
@@ -506,18 +501,13 @@ checkout(struct dir_ldap *dl, uint64_t start)
 	pthread_mutex_lock(&dl->lock);
 	for (;;) {
 		now = now_ms();
-		best = NULL;
 		for (i = 0; i < dl->nslots; i++) {
-			slot = &dl->slots[i];
-			if (slot->busy)
+			if (dl->slots[i].busy)
 				continue;
-			if (slot->ld != NULL) {
-				best = slot;
+			if (best == NULL || dl->slots[i].ld != NULL)
+				best = &dl->slots[i];
+			if (best->ld != NULL)
 				break;
-			}
-			if (best == NULL || (best->retry_after_ms > now
-					     && slot->retry_after_ms <= now))
-				best = slot;
 		}
 		if (best != NULL || now >= deadline)
 			break;
@@ -526,8 +516,20 @@ checkout(struct dir_ldap *dl, uint64_t start)
 		ts.tv_nsec = (long)(deadline % 1000) * 1000000;
 		pthread_cond_timedwait(&dl->released, &dl->lock, &ts);
 	}
-	if (best != NULL)
+	*may_connect = 1;
+	*wait_ms = 0;
+	if (best != NULL) {
 		best->busy = 1;
+		if (best->ld == NULL && dl->failures > 0) {
+			if (now < dl->retry_after_ms) {
+				*may_connect = 0;
+				*wait_ms = (unsigned)(dl->retry_after_ms - now);
+			} else {
+				/* this lookup probes; the others keep failing fast */
+				dl->retry_after_ms = now + backoff_delay(dl->failures);
+			}
+		}
+	}
 	dl->pool_waits += waited;
 	if (best == NULL)
 		dl->pool_timeouts++;
@@ -538,26 +540,23 @@ checkout(struct dir_ldap *dl, uint64_t start)
 /* slot_lookup - search on slot, reconnecting as needed; found/not/error */
 static enum dir_result
 slot_lookup(struct dir_ldap *dl, struct ldap_slot *slot, const char *filter,
-	    char *err, size_t errlen, struct lookup_trace *trace)
+	    int may_connect, unsigned wait_ms, char *err, size_t errlen,
+	    struct lookup_trace *trace)
 {
 	int attempt, fresh, rc, found = 0;
-	uint64_t now;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		fresh = 0;
 		if (slot->ld == NULL) {
-			now = now_ms();
-			if (now < slot->retry_after_ms) {
+			if (!may_connect) {
 				trace->backoff_fails++;
 				rg_snprintf(err, errlen, "directory unreachable, next "
-					    "attempt in %u ms",
-				       (unsigned)(slot->retry_after_ms - now));
+					    "attempt in %u ms", wait_ms);
 				return DIR_ERROR;
 			}
 			trace->connects++;
 			if (slot_connect(dl, slot, err, errlen) < 0) {
 				trace->connect_failures++;
-				slot_backoff(slot, now_ms());
 				return DIR_ERROR;
 			}
 			fresh = 1;
@@ -573,11 +572,10 @@ slot_lookup(struct dir_ldap *dl, struct ldap_slot *slot, const char *filter,
 		if (rc == LDAP_TIMEOUT) {
 			/* too slow: do not make this lookup wait twice */
 			trace->timeouts++;
-			slot_backoff(slot, now_ms());
 			return DIR_ERROR;
 		}
 		if (fresh) {
-			slot_backoff(slot, now_ms());
+			trace->connect_failures++;
 			return DIR_ERROR;
 		}
 		/* an idle connection died (server restarted): once more */
@@ -606,6 +604,13 @@ checkin(struct dir_ldap *dl, struct ldap_slot *slot, enum dir_result result,
 	dl->retries += trace->retries;
 	dl->timeouts += trace->timeouts;
 	dl->backoff_fails += trace->backoff_fails;
+	if (trace->connect_failures > 0 || trace->timeouts > 0) {
+		dl->failures++;
+		dl->retry_after_ms = now_ms() + backoff_delay(dl->failures);
+	} else if (slot != NULL && result != DIR_ERROR) {
+		dl->failures = 0;
+		dl->retry_after_ms = 0;
+	}
 	if (result == DIR_FOUND)
 		dl->found++;
 	else if (result == DIR_NOTFOUND)
@@ -642,7 +647,8 @@ ldap_lookup(struct directory *dir, const char *address)
 	struct ldap_slot *slot;
 	enum dir_result result;
 	uint64_t start = now_ms();
-	int found;
+	unsigned wait_ms;
+	int found, may_connect;
 
 	memset(&trace, 0, sizeof(trace));
 	pthread_mutex_lock(&dl->lock);
@@ -661,7 +667,7 @@ ldap_lookup(struct directory *dir, const char *address)
 		checkin(dl, NULL, DIR_ERROR, err, &trace);
 		return DIR_ERROR;
 	}
-	slot = checkout(dl, start);
+	slot = checkout(dl, start, &may_connect, &wait_ms);
 	if (slot == NULL) {
 		rg_snprintf(err, sizeof(err), "all %zu LDAP connections busy for "
 			    "%u ms", dl->nslots, dl->timeout_ms);
@@ -669,7 +675,8 @@ ldap_lookup(struct directory *dir, const char *address)
 		return DIR_ERROR;
 	}
 	err[0] = '\0';
-	result = slot_lookup(dl, slot, filter, err, sizeof(err), &trace);
+	result = slot_lookup(dl, slot, filter, may_connect, wait_ms, err,
+			     sizeof(err), &trace);
 	checkin(dl, slot, result, err, &trace);
 	if (result != DIR_ERROR)
 		cache_put(dl->cache, address, result == DIR_FOUND, now_ms());

@@ -9,7 +9,7 @@
  * from standard input, one per line, answering each at once, so a test
  * can keep one handle open while it stops and restarts the server;
  * the lines "!stats" (print the backend's stats line) and "!sleep MS"
- * are commands.  -l prints the backend's state-change messages on
+ * (answered "slept MS") are commands.  -l prints the backend's state-change messages on
  * stderr, -s the stats line at the end.  Exit 0, or 2 when the
  * configuration or the directory cannot be opened.
  */
@@ -80,8 +80,11 @@ run_stdin(struct directory *dir)
 		line[len] = '\0';
 		if (strcmp(line, "!stats") == 0)
 			print_stats(dir);
-		else if (strncmp(line, "!sleep ", 7) == 0)
+		else if (strncmp(line, "!sleep ", 7) == 0) {
 			usleep((useconds_t)atoi(line + 7) * 1000);
+			printf("slept %d\n", atoi(line + 7));
+			fflush(stdout);
+		}
 		else if (len > 0)
 			lookup_one(dir, line);
 	}
