@@ -527,8 +527,7 @@ start_services(void)
 	if (audit_enabled(start_cfg)) {
 		audit_set_logger(audit_logger, NULL);
 		if ((audit = audit_open(start_cfg, err, sizeof(err))) == NULL)
-			startup_fail("audit database %s: %s", start_cfg->audit_db,
-				     err);
+			startup_fail("audit: %s", err);
 		milter_glue_set_audit(audit);
 	}
 }
