@@ -25,6 +25,7 @@
 #include "address.h"
 #include "config.h"
 #include "directory.h"
+#include "dir_ldap.h"
 #include "netlist.h"
 #include "policy.h"
 
@@ -42,6 +43,7 @@
 /* The directory backends this program can open.  Adapters add theirs. */
 static const struct directory_backend *const check_backends[] = {
 	&dir_file_backend,
+	&dir_ldap_backend,
 	NULL,
 };
 
