@@ -49,6 +49,7 @@
 #include "audit.h"
 #include "config.h"
 #include "directory.h"
+#include "dir_ldap.h"
 #include "milter_glue.h"
 #include "milter_text.h"
 #include "rglog.h"
@@ -67,6 +68,7 @@
 /* The directory backends this program links.  Add new ones here. */
 static const struct directory_backend *const backends[] = {
 	&dir_file_backend,
+	&dir_ldap_backend,
 	NULL,
 };
 
