@@ -1,17 +1,23 @@
 /*
  * fuzz-policy - one SMTP transaction through policy_decide()
  *
- * Input layout: the first byte chooses the session (its low five bits),
+ * Input layout: the first byte chooses the session (its low six bits),
  * the rest is split at '\n': the first line is the MAIL FROM text, every
  * further line (at most MAX_RCPTS) one RCPT TO text.  Seeds in
- * corpus/policy/ start with a printable selector: '@' = 0, 'A' = 1, ...
+ * corpus/policy/ start with a printable selector: '@' = 0, 'A' = 1, ...,
+ * '`' = 32, 'a' = 33, ...
  *   bits 0-1  client: 0 outside (198.51.100.7), 1 trusted (10.1.2.3),
- *             2 trusted but never-relay (10.9.0.5), 3 unknown (unix socket)
+ *             2 in trusted_networks and never_relay_networks (10.9.0.5),
+ *             3 unknown (unix socket)
  *   bit 2     authenticated as "fuzzuser"
- *   bit 3     configuration: 0 enforce, 1 monitor (routing = resolve,
+ *   bits 3-4  configuration: 0 enforce; 1 monitor (routing = resolve,
  *             relay_authenticated = no, blank_sender = drop,
- *             directory_failure = accept, no harvest limit)
- *   bit 4     the transaction is SMTPUTF8
+ *             directory_failure = accept, no harvest limit); 2 strict
+ *             (blank_sender = reject, "<>" denied, routing = resolve,
+ *             harvest_limit = 1, directory_failure = accept,
+ *             monitor.unknown = yes); 3 defaults (no local addresses,
+ *             no never-relay networks)
+ *   bit 5     the transaction is SMTPUTF8
  * The directory is a fixed in-memory backend: alice, bob, postmaster and
  * "odd.name" at example.org, everything at catchall.example.org; a local
  * part starting with "dirfail" is a directory error.
@@ -67,6 +73,29 @@ static const char conf_monitor[] =
 	"sender_deny = spammer@*, @bad.example\n"
 	"directory_failure = accept\n"
 	"directory = file:/nonexistent\n";
+
+static const char conf_strict[] =
+	"local_domains = example.org, .sub.example.org, catchall.example.org\n"
+	"local_addresses = [192.0.2.1], [IPv6:2001:db8::1]\n"
+	"trusted_networks = 10.0.0.0/8, 2001:db8:1::/48\n"
+	"never_relay_networks = 10.9.0.0/16\n"
+	"harvest_limit = 1\n"
+	"blank_sender = reject\n"
+	"routing = resolve\n"
+	"sender_deny = <>, *@*.bad.example, spammer@*\n"
+	"directory_failure = accept\n"
+	"monitor.unknown = yes\n"
+	"reply.relay = \"554 5.7.1 100% not here\"\n"
+	"directory = file:/nonexistent\n";
+
+static const char conf_defaults[] =
+	"local_domains = example.org, .sub.example.org, catchall.example.org\n"
+	"trusted_networks = 10.0.0.0/8\n";
+
+/* What each configuration says about privilege, written out here so
+ * that the engine's answer is checked against something independent. */
+static const int conf_has_never_relay[4] = {1, 1, 1, 0};
+static const int conf_relay_auth[4] = {1, 0, 1, 1};
 
 /* The in-memory directory: remembers the last key it was asked. */
 struct memdir {
@@ -256,26 +285,29 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *clients[] = {"198.51.100.7", "10.1.2.3", "10.9.0.5"};
-	static struct rg_config *cfgs[2];
+	static struct rg_config *cfgs[4];
 	static struct rg_verdict v;	/* large: keep it off the stack */
 	struct memdir md;
 	struct rg_session s;
 	const struct rg_config *cfg;
 	const char *p, *end, *line;
-	unsigned sel, nrcpt, unknown = 0, accepted_blank = 0, before;
+	unsigned sel, ci, nrcpt, unknown = 0, accepted_blank = 0, before;
 	size_t len;
 	int privileged;
 
 	if (cfgs[0] == NULL) {
 		cfgs[0] = load(conf_enforce);
 		cfgs[1] = load(conf_monitor);
+		cfgs[2] = load(conf_strict);
+		cfgs[3] = load(conf_defaults);
 		FUZZ_CHECK(cfgs[0]->harvest_limit == HARVEST_LIMIT);
 		FUZZ_CHECK(cfgs[1]->monitor);
 	}
 	if (size < 1)
 		return 0;
-	sel = data[0] & 0x1f;
-	cfg = cfgs[(sel >> 3) & 1];
+	sel = data[0] & 0x3f;
+	ci = (sel >> 3) & 3;
+	cfg = cfgs[ci];
 	memset(&md, 0, sizeof(md));
 	md.base.backend = &memdir_backend;
 
@@ -289,10 +321,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strcpy(s.auth_user, "fuzzuser");
 	privileged = policy_client_privileged(cfg, &s);
 	/* Judged independently of the configuration's lookups. */
-	/* Judged here: never-relay beats trusted; monitor's configuration
-	 * does not let authenticated clients relay. */
-	FUZZ_CHECK(privileged == ((sel & 3) != 2 && ((sel & 3) == 1
-			  || ((sel & 4) && (sel & 8) == 0))));
+	/* Judged here: never-relay beats trusted and authentication. */
+	FUZZ_CHECK(privileged == (!((sel & 3) == 2 && conf_has_never_relay[ci])
+				  && ((sel & 3) == 1 || (sel & 3) == 2
+				      || ((sel & 4) && conf_relay_auth[ci]))));
 
 	policy_decide(cfg, NULL, &s, RG_STAGE_CONNECT, NULL, 0, &v);
 	check_verdict(cfg, &v, RG_STAGE_CONNECT);
@@ -312,7 +344,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (policy_refused(&v))
 		return 0;		/* the MTA sends no RCPT after that */
 	FUZZ_CHECK(s.in_txn);
-	if (sel & 16)
+	if (sel & 32)
 		s.smtputf8 = 1;
 
 	for (nrcpt = 0; nrcpt < MAX_RCPTS
@@ -331,9 +363,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(s.rcpts == nrcpt + 1);
 		FUZZ_CHECK(s.rcpts_accepted + s.rcpts_refused == s.rcpts);
 	}
-	if (!cfg->monitor) {
-		FUZZ_CHECK(unknown <= HARVEST_LIMIT);
+	if (cfg->harvest_limit > 0)
+		FUZZ_CHECK(unknown <= cfg->harvest_limit);
+	if (cfg->blank_sender == RG_BLANK_SINGLE
+	    && !config_rule_monitored(cfg, RG_RULE_BLANK_SENDER))
 		FUZZ_CHECK(accepted_blank <= 1);
-	}
 	return 0;
 }
