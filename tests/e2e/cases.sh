@@ -200,6 +200,15 @@ rg_e2e_run_cases() {
 	    '^(MAIL|RCPT) 4[0-9][0-9]'
 	rg_expect "$MTA: milter down: no recipient accepted" \
 	    "$(printf '%s\n' "$RG_SMTP_RCPTS" | grep -c '^2')" 0
+
+	echo "# relayguard on a unix socket, a second $MTA wired to it"
+	rg_start_relayguard "$(rg_e2e_conf)" unix ||
+		{ rg_fail "relayguard start (unix socket)"; return; }
+	rg_e2e_start_mta "$MTA" "$RG_MILTER_SOCKET" ||
+		{ rg_fail "$MTA start (unix socket)"; return; }
+	rcpt_case "unix socket: local user" "$SENDER" alice@example.test 250 'action=accept rule=local'
+	rcpt_case "unix socket: relay" "$SENDER" victim@remote.test '550 5\.7\.1' \
+	    "${REJ}relay code=550"
 }
 
 # killed_case - a session with one recipient accepted, then the milter

@@ -129,7 +129,8 @@ rg_e2e_abspath() {
 # or a full libmilter spec; without it a restart reuses the previous
 # socket, so an MTA already wired to it keeps working.  Lines the test
 # environment needs are added unless CONF sets them: socket (always ours),
-# allow_root = yes when run as root, audit_db = none.
+# allow_root = yes when run as root, audit_db = none, and socket_mode =
+# 0666 for a unix socket (Postfix's smtpd runs as user postfix).
 # Sets RG_MILTER_SOCKET, RG_MILTER_PID, RG_MILTER_LOG (stderr of the
 # daemon), RG_MILTER_CONF.  Returns 1 (with the log printed) on failure.
 rg_start_relayguard() {
@@ -156,6 +157,11 @@ rg_start_relayguard() {
 		fi
 		printf '%s\n' "$text" | grep -q '^[[:space:]]*audit_db[[:space:]]*=' ||
 			echo "audit_db = none"
+		# Postfix's smtpd (user postfix) must reach a root-owned socket.
+		case "$sock" in
+		unix:*) printf '%s\n' "$text" | grep -q '^[[:space:]]*socket_mode[[:space:]]*=' ||
+			echo "socket_mode = 0666" ;;
+		esac
 	} >"$RG_MILTER_CONF"
 	case "$sock" in
 	unix:*) rm -f "${sock#unix:}" ;;
@@ -493,6 +499,9 @@ rg_start_sendmail() {
 		echo "define(\`confQUEUE_LA', \`100')dnl"
 		echo "define(\`confREFUSE_LA', \`200')dnl"
 		echo "define(\`confLOG_LEVEL', \`14')dnl"
+		# A unix milter socket in the temp dir lies under /tmp: trust
+		# the sticky bit, or Sendmail calls the path unsafe.
+		echo "define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl"
 		echo "FEATURE(\`nocanonify')dnl"
 		echo "FEATURE(\`no_default_msa')dnl"
 		echo "FEATURE(\`accept_unresolvable_domains')dnl"
