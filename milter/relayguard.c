@@ -164,13 +164,17 @@ audit_enabled(const struct rg_config *cfg)
 		&& strcmp(cfg->audit_db, "none") != 0;
 }
 
-/* check_only - -n: configuration, socket and directory, then exit */
+/* check_only - -n: configuration, socket, user and directory, then exit */
 static void __attribute__((noreturn))
 check_only(void)
 {
 	struct directory *dir;
 	char err[1024];
 
+	if (start_cfg->user != NULL && start_cfg->user[0] != '\0'
+	    && getpwnam(start_cfg->user) == NULL)
+		startup_fail("%s: user %s: no such user", config_path,
+			     start_cfg->user);
 	if ((dir = directory_open(start_cfg, backends, err, sizeof(err))) == NULL)
 		startup_fail("%s", err);
 	dir = directory_close(dir);

@@ -91,6 +91,11 @@ out=$("$RG" -n -c "$tmp/baddir.conf" 2>&1)
 rg_expect "-n missing directory file: exit 1" "$?" 1
 rg_expect_match "-n missing directory file: message" "$out" "$tmp/missing"
 
+{ cat "$tmp/good.conf"; echo "user = no-such-user-rg"; } > "$tmp/baduser.conf"
+out=$("$RG" -n -c "$tmp/baduser.conf" 2>&1)
+rg_expect "-n unknown user: exit 1" "$?" 1
+rg_expect_match "-n unknown user: message" "$out" "no-such-user-rg: no such user"
+
 out=$("$RG" -n -c "$tmp/nonexistent.conf" 2>&1)
 rg_expect "-n missing configuration: exit 1" "$?" 1
 

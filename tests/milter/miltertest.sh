@@ -40,6 +40,10 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(rg_free_port) || { echo "FAIL: no free port" >&2; exit 1; }
+port2=$port
+while [ "$port2" = "$port" ]; do
+	port2=$(rg_free_port) || { echo "FAIL: no free port" >&2; exit 1; }
+done
 
 cat > "$tmp/recipients" <<'EOF'
 alice@example.test
@@ -58,6 +62,9 @@ EOF
   echo "audit_db = $tmp/inet.db"; } > "$tmp/inet.conf"
 { cat "$tmp/base.conf"; echo "socket = unix:$tmp/rg.sock";
   echo "socket_mode = 0600"; echo "audit_db = none"; } > "$tmp/unix.conf"
+{ cat "$tmp/base.conf"; echo "socket = inet:$port2@127.0.0.1";
+  echo "audit_db = $tmp/missing/audit.db"; echo "audit_failure = tempfail"; } \
+	> "$tmp/auditfail.conf"
 
 # start NAME - run relayguard -f -s with $tmp/NAME.conf, log in NAME.log
 start() {
@@ -68,10 +75,12 @@ start() {
 
 start inet
 start unix
+start auditfail
 rg_wait_port "$port" 10 || { cat "$tmp/inet.log"; echo "FAIL: inet milter did not start" >&2; exit 1; }
 for i in $(seq 1 100); do [ -S "$tmp/rg.sock" ] && break; sleep 0.1; done
 [ -S "$tmp/rg.sock" ] || { cat "$tmp/unix.log"; echo "FAIL: unix milter did not start" >&2; exit 1; }
 rg_expect "unix socket mode" "$(stat -c %a "$tmp/rg.sock")" 600
+rg_wait_port "$port2" 10 || { cat "$tmp/auditfail.log"; echo "FAIL: auditfail milter did not start" >&2; exit 1; }
 
 # lua SCRIPT SOCKET [miltertest options] - run one script; 0 when it passed
 lua() {
@@ -139,6 +148,12 @@ expect_log "8-bit sender without SMTPUTF8" "rule=utf8 code=553 ecode=5.6.7"
 lua unix "unix:$tmp/rg.sock"
 n=$(grep -F "UNIX0001: session=" "$tmp/unix.log" | grep -c "rule=relay code=550")
 rg_expect "log: relay refused over the unix socket" "$n" 1
+
+lua auditfail "inet:$port2@127.0.0.1"
+n=$(grep -F "stage=connect action=tempfail rule=pass code=451 ecode=4.3.0" "$tmp/auditfail.log" |
+	grep -c "client=c.example.net\[192.0.2.70\] .*audit=unavailable")
+rg_expect "log: audit_failure = tempfail defers with 451 4.3.0" "$n" 1
+kill -TERM "$pid_auditfail"
 
 # ---- raw milter packets --------------------------------------------------
 
