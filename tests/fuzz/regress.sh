@@ -6,10 +6,15 @@
 # tests/fuzz/regress/TARGET/.  An input that crashes, trips a sanitizer
 # or breaks one of the target's invariants fails the test: every crash
 # make fuzz ever found stays fixed.
+#
+# tests/fuzz/regress/TARGET/open/ holds reproducers of bugs found but not
+# fixed yet.  Each must still fail, one process per input; one that
+# passes fails this test until it is moved up into regress/TARGET/, so a
+# fix is never left without its regression test.
 
 . "$top_srcdir/tests/lib.sh"
 
-for t in address config policy reply; do
+for t in address config policy reply dirfile; do
 	prog="$top_builddir/tests/fuzz/fuzz-$t-replay"
 	if [ ! -x "$prog" ]; then
 		rg_fail "$t: $prog not built"
@@ -30,5 +35,17 @@ for t in address config policy reply; do
 		printf '%s\n' "$out" | tail -n 40 >&2
 		rg_fail "$t: replay failed (exit $?)"
 	fi
+	for f in "$top_srcdir/tests/fuzz/regress/$t/open"/*; do
+		[ -f "$f" ] || continue
+		out=$(timeout 120 "$prog" "$f" 2>&1)
+		if [ $? -eq 0 ]; then
+			rg_fail "$t: open/$(basename "$f") passes now: move it into regress/$t/"
+		elif printf '%s\n' "$out" | grep -Eq 'invariant failed|ERROR: |runtime error'; then
+			rg_pass "$t: open bug still reproduces: $(basename "$f")"
+		else
+			printf '%s\n' "$out" | tail -n 10 >&2
+			rg_fail "$t: open/$(basename "$f") fails for another reason"
+		fi
+	done
 done
 rg_done

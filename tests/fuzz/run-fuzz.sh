@@ -23,6 +23,7 @@ max_len() {
 	address) echo 1024 ;;		# paths are at most 256 bytes, plus params
 	config) echo 8192 ;;
 	policy) echo 2048 ;;
+	dirfile) echo 4096 ;;
 	reply) echo 4096 ;;		# verdict lines with every field at its limit
 	*) echo 4096 ;;
 	esac
