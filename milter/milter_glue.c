@@ -39,7 +39,7 @@
 #include "runtime.h"
 #include "milter_glue.h"
 
-#define SENDER_KEEP	1024		/* sender text kept for logs/audit */
+#define SENDER_KEEP	1024		/* address text kept for logs/audit */
 
 /* Per-connection state, owned by libmilter's context via smfi_setpriv. */
 struct rg_conn {
@@ -423,15 +423,17 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct rg_conn *c;
 	sfsistat status;
-	char *input;
+	char *input, rcpt[SENDER_KEEP];
 	size_t len;
 
 	if ((c = conn_get(ctx)) == NULL)
 		return SMFIS_TEMPFAIL;
 	conn_note_macros(ctx, c);
+	/* The policy judges the whole text; logs and audit keep a bounded copy. */
+	rg_strlcpy(rcpt, argv != NULL && argv[0] != NULL ? argv[0] : "",
+		   sizeof(rcpt));
 	input = join_args(argv, &len);
-	status = judge(ctx, c, RG_STAGE_RCPT, input, len,
-		       argv != NULL && argv[0] != NULL ? argv[0] : "");
+	status = judge(ctx, c, RG_STAGE_RCPT, input, len, rcpt);
 	free(input);
 	return status;
 }

@@ -381,6 +381,16 @@ warn_restart_keys(const struct rg_config *cfg)
 	b = cfg->user ? cfg->user : "";
 	if (strcmp(a, b) != 0)
 		rglog(LOG_WARNING, fmt, "user");
+	a = start_cfg->pidfile ? start_cfg->pidfile : "";
+	b = cfg->pidfile ? cfg->pidfile : "";
+	if (strcmp(a, b) != 0)
+		rglog(LOG_WARNING, fmt, "pidfile");
+	a = start_cfg->syslog_facility ? start_cfg->syslog_facility : "";
+	b = cfg->syslog_facility ? cfg->syslog_facility : "";
+	if (strcmp(a, b) != 0)
+		rglog(LOG_WARNING, fmt, "syslog_facility");
+	if (start_cfg->socket_mode != cfg->socket_mode)
+		rglog(LOG_WARNING, fmt, "socket_mode");
 	a = start_cfg->audit_db ? start_cfg->audit_db : "";
 	b = cfg->audit_db ? cfg->audit_db : "";
 	if (strcmp(a, b) != 0 || start_cfg->audit_failure != cfg->audit_failure)

@@ -220,6 +220,28 @@ kill -0 "$pid" 2>/dev/null && rg_pass "still running 5 s after the burst" \
 	|| rg_fail "the milter stopped after the SIGHUP burst"
 rg_expect "still answering after the burst" "$(dave)" dave=accepted
 
+# Monitor mode through a reload: the relay attempt is accepted and
+# logged as the refusal enforce mode would have given.
+cat > "$tmp/relay.lua" <<'EOF'
+dofile(os.getenv("RG_LUA_DIR") .. "/lib.lua")
+local conn = open()
+session(conn, "m.example.net", "192.0.2.8", "m.example.net")
+mail(conn, "<s@example.net>", SMFIR_CONTINUE, "MAIL")
+rcpt(conn, "<victim@remote.example>", SMFIR_CONTINUE, "monitor mode: relay accepted")
+mt.disconnect(conn)
+EOF
+{ cat "$tmp/good.conf"; echo "mode = monitor"; } > "$tmp/live.conf"
+kill -HUP "$pid"
+wait_log "$tmp/live.log" "mode=monitor" || rg_fail "no reload into monitor mode logged"
+if RG_SOCKET="inet:$port@127.0.0.1" RG_LUA_DIR=$LUA_DIR timeout 60 "$MILTERTEST" \
+    -s "$tmp/relay.lua" > "$tmp/relay.out" 2>&1; then
+	rg_pass "monitor mode after reload: relay attempt accepted"
+else
+	rg_fail "monitor mode after reload: relay attempt accepted"; cat "$tmp/relay.out" >&2
+fi
+rg_expect "monitor mode: would-reject logged with the enforce reply" \
+	"$(grep -F 'to=<victim@remote.example>' "$tmp/live.log" | grep -c 'action=would-reject rule=relay code=550 ecode=5.7.1')" 1
+
 kill -USR1 "$pid"
 wait_log "$tmp/live.log" "stats: "
 rg_expect_match "SIGUSR1 logs a stats line" "$(grep 'stats: ' "$tmp/live.log" | tail -1)" \
