@@ -78,11 +78,15 @@ rg_expect_match "slapd down: reported once on the log hook" "$(cat "$T/lookup.er
 	'log\[3\]: ldap: directory unavailable, lookups fail temporarily'
 rg_expect "log hook: one line, not one per lookup" "$(grep -c 'unavailable' "$T/lookup.err")" 1
 # A dead directory is not hammered: fast failures while backing off.
-start=$(date +%s%N)
-for i in $(seq 1 20); do verdict "burst$i@example.test" >/dev/null; done
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$ms" -lt 2000 ] && rg_pass "20 lookups while down answered in ${ms} ms" \
-	|| rg_fail "20 lookups while down took ${ms} ms"
+# (Times are the driver's own measurement of each lookup.)
+max=0 sum=0
+for i in $(seq 1 20); do
+	ms=$(ask "burst$i@example.test" | awk '{ print $2 }')
+	sum=$((sum + ms))
+	[ "$ms" -gt "$max" ] && max=$ms
+done
+[ "$max" -lt 200 ] && rg_pass "20 lookups while down: ${sum} ms in all, slowest ${max} ms" \
+	|| rg_fail "20 lookups while down: ${sum} ms in all, slowest ${max} ms"
 st=$(ask '!stats')
 f=$(echo "$st" | sed -n 's/.* connect_failures=\([0-9]*\) .*/\1/p')
 b=$(echo "$st" | sed -n 's/.* backoff_fails=\([0-9]*\) .*/\1/p')
