@@ -13,7 +13,8 @@
  *   8-bit text is never OK without SMTPUTF8 (the flag or the path's own
  *   SMTPUTF8 parameter) and never 8BIT with it;
  * - every string is terminated inside its buffer, ntrace and steps stay
- *   within their limits, params points into the input;
+ *   within their limits, params points into the input; a trace line cut
+ *   to its length never ends in half a UTF-8 character;
  * - domains handed to the is_local predicate are well formed;
  * - when nothing is ours, nothing is unwrapped (tricks seen while
  *   parsing are still flagged);
@@ -36,6 +37,28 @@ static int
 terminated(const char *buf, size_t size)
 {
 	return memchr(buf, '\0', size) != NULL;
+}
+
+/* utf8_whole - every multi-byte sequence is complete (structure only) */
+static int
+utf8_whole(const unsigned char *s, size_t n)
+{
+	size_t i = 0, need, k;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		need = s[i] >= 0xf0 ? 3 : s[i] >= 0xe0 ? 2 : s[i] >= 0xc0 ? 1 : 0;
+		if (need == 0 || s[i] >= 0xf8 || i + need >= n)
+			return 0;
+		for (k = 1; k <= need; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += need + 1;
+	}
+	return 1;
 }
 
 /* check_domain - the invariants of a parsed or resolved domain */
@@ -251,6 +274,7 @@ run(const char *text, size_t len, int flags)
 	struct address parsed, again, a;
 	enum addr_status status;
 	size_t i;
+	unsigned t;
 
 	memset(&parsed, 0xa5, sizeof(parsed));	/* no reliance on zeroing */
 	status = addr_parse(text, len, flags, &parsed);
@@ -280,6 +304,12 @@ run(const char *text, size_t len, int flags)
 		status = addr_resolve(&a, preds[i], NULL);
 		FUZZ_CHECK(status == a.status);
 		check_resolved(&parsed, &a, preds[i], text, len);
+		/* Traces quote the input: cutting one to ADDR_TRACE_LEN must
+		 * not leave half a UTF-8 character (logs, JSON, audit rows). */
+		if (utf8_whole((const unsigned char *)text, len))
+			for (t = 0; t < a.ntrace && t < ADDR_TRACE_MAX; t++)
+				FUZZ_CHECK(utf8_whole((const unsigned char *)a.trace[t],
+						      strlen(a.trace[t])));
 	}
 }
 
