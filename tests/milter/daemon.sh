@@ -220,27 +220,58 @@ kill -0 "$pid" 2>/dev/null && rg_pass "still running 5 s after the burst" \
 	|| rg_fail "the milter stopped after the SIGHUP burst"
 rg_expect "still answering after the burst" "$(dave)" dave=accepted
 
-# Monitor mode through a reload: the relay attempt is accepted and
-# logged as the refusal enforce mode would have given.
+# Monitor mode through a reload, with a connection open across it: the
+# connection keeps the configuration it started with (enforce), a new
+# one gets the new configuration (monitor: accepted, and logged as the
+# refusal enforce mode would have given).
+{ cat "$tmp/good.conf"; echo "mode = monitor"; } > "$tmp/monitor.conf"
 cat > "$tmp/relay.lua" <<'EOF'
 dofile(os.getenv("RG_LUA_DIR") .. "/lib.lua")
-local conn = open()
-session(conn, "m.example.net", "192.0.2.8", "m.example.net")
-mail(conn, "<s@example.net>", SMFIR_CONTINUE, "MAIL")
-rcpt(conn, "<victim@remote.example>", SMFIR_CONTINUE, "monitor mode: relay accepted")
-mt.disconnect(conn)
+
+-- run - a shell command; true when it exited 0 (Lua 5.1 and 5.2+)
+local function run(cmd)
+	local r = os.execute(cmd)
+	return r == true or r == 0
+end
+
+local old = open()
+session(old, "old.example.net", "192.0.2.8", "old.example.net")
+mail(old, "<s@example.net>", SMFIR_CONTINUE, "MAIL before the reload")
+rcpt(old, "<victim@remote.example>", SMFIR_REPLYCODE, "enforce: relay refused")
+
+check(run("cp " .. os.getenv("RG_NEW_CONF") .. " " .. os.getenv("RG_CONF") ..
+	  " && kill -HUP " .. os.getenv("RG_PID")), "reload requested")
+local reloaded = false
+for i = 1, 100 do
+	if run("grep -q 'mode=monitor' " .. os.getenv("RG_LOG")) then
+		reloaded = true
+		break
+	end
+	mt.sleep(0.1)
+end
+check(reloaded, "reload into monitor mode logged")
+
+rcpt(old, "<victim2@remote.example>", SMFIR_REPLYCODE,
+     "open connection keeps its configuration: relay still refused")
+local new = open()
+session(new, "new.example.net", "192.0.2.9", "new.example.net")
+mail(new, "<s@example.net>", SMFIR_CONTINUE, "MAIL after the reload")
+rcpt(new, "<victim3@remote.example>", SMFIR_CONTINUE,
+     "new connection, monitor mode: relay accepted")
+mt.disconnect(new)
+mt.disconnect(old)
 EOF
-{ cat "$tmp/good.conf"; echo "mode = monitor"; } > "$tmp/live.conf"
-kill -HUP "$pid"
-wait_log "$tmp/live.log" "mode=monitor" || rg_fail "no reload into monitor mode logged"
-if RG_SOCKET="inet:$port@127.0.0.1" RG_LUA_DIR=$LUA_DIR timeout 60 "$MILTERTEST" \
-    -s "$tmp/relay.lua" > "$tmp/relay.out" 2>&1; then
-	rg_pass "monitor mode after reload: relay attempt accepted"
+if RG_SOCKET="inet:$port@127.0.0.1" RG_LUA_DIR=$LUA_DIR RG_PID=$pid \
+    RG_CONF="$tmp/live.conf" RG_NEW_CONF="$tmp/monitor.conf" RG_LOG="$tmp/live.log" \
+    timeout 60 "$MILTERTEST" -s "$tmp/relay.lua" > "$tmp/relay.out" 2>&1; then
+	rg_pass "reload with a connection open: old one keeps enforce, new one monitors"
 else
-	rg_fail "monitor mode after reload: relay attempt accepted"; cat "$tmp/relay.out" >&2
+	rg_fail "reload with a connection open"; cat "$tmp/relay.out" >&2
 fi
+rg_expect "open connection after the reload: still an enforce refusal" \
+	"$(grep -F 'to=<victim2@remote.example>' "$tmp/live.log" | grep -c 'action=reject rule=relay code=550')" 1
 rg_expect "monitor mode: would-reject logged with the enforce reply" \
-	"$(grep -F 'to=<victim@remote.example>' "$tmp/live.log" | grep -c 'action=would-reject rule=relay code=550 ecode=5.7.1')" 1
+	"$(grep -F 'to=<victim3@remote.example>' "$tmp/live.log" | grep -c 'action=would-reject rule=relay code=550 ecode=5.7.1')" 1
 
 kill -USR1 "$pid"
 wait_log "$tmp/live.log" "stats: "
