@@ -169,15 +169,17 @@ rg_e2e_run_cases() {
 	    "RCPT TO:<n3@example.test>" "RCPT TO:<n4@example.test>" \
 	    "RCPT TO:<alice@example.test>"
 
-	echo "# blank_sender = drop: 421 at MAIL, then the MTA hangs up"
-	rg_stop_relayguard
-	rg_start_relayguard "$(rg_e2e_conf 'blank_sender = drop')" ||
-		{ rg_fail "relayguard restart (drop)"; return; }
+	echo "# blank_sender = drop (SIGHUP reload): 421 at MAIL, then the MTA hangs up"
+	if rg_reload_relayguard "$(rg_e2e_conf 'blank_sender = drop')"; then
+		rg_pass "$MTA: reload to blank_sender = drop"
+	else
+		rg_fail "$MTA: reload to blank_sender = drop"
+	fi
 	dialog_case "blank sender dropped" "220 250 421 EOF" \
 	    'action=drop rule=blank_sender code=421' \
 	    "EHLO client.example.net" "MAIL FROM:<>" "RCPT TO:<alice@example.test>"
 
-	echo "# mode = monitor: everything accepted, would-be refusals logged"
+	echo "# mode = monitor (restart): everything accepted, would-be refusals logged"
 	rg_stop_relayguard
 	rg_start_relayguard "$(rg_e2e_conf 'mode = monitor')" ||
 		{ rg_fail "relayguard restart (monitor)"; return; }
@@ -188,10 +190,16 @@ rg_e2e_run_cases() {
 	rcpt_case "monitor: unknown accepted" "$SENDER" nobody@example.test 250 \
 	    'action=would-reject rule=unknown'
 
+	echo "# back to enforce (SIGHUP reload)"
+	if rg_reload_relayguard "$(rg_e2e_conf)"; then
+		rg_pass "$MTA: reload to mode = enforce"
+	else
+		rg_fail "$MTA: reload to mode = enforce"
+	fi
+	rcpt_case "enforce again: relay refused" "$SENDER" victim@remote.test '550 5\.7\.1' \
+	    "${REJ}relay code=550"
+
 	echo "# the milter killed mid-session: tempfail, nothing accepted unchecked"
-	rg_stop_relayguard
-	rg_start_relayguard "$(rg_e2e_conf)" ||
-		{ rg_fail "relayguard restart (kill)"; return; }
 	killed_case
 	echo "# the milter down: a new session is tempfailed too"
 	rg_smtp "$MTA_PORT" "$SENDER" victim@remote.test

@@ -6,7 +6,9 @@
 # gives:
 #   rg_e2e_tmpdir                      private temp dir (removed at exit)
 #   rg_e2e_on_exit CMD                 run CMD at exit (last in, first out)
+#   rg_e2e_require_root                fail (or skip) unless run as root
 #   rg_start_relayguard CONF [SOCKET]  start the daemon; rg_stop_relayguard
+#   rg_reload_relayguard CONF          new configuration, SIGHUP
 #   rg_start_postfix MILTER [LINE...]  throwaway Postfix; rg_stop_postfix
 #   rg_start_sendmail MILTER           throwaway Sendmail; rg_stop_sendmail
 #   rg_smtp PORT FROM TO[,TO] [ARG...] one swaks transaction, replies parsed
@@ -14,7 +16,11 @@
 #   rg_log_mark / rg_log_since MARK    the milter log lines of one step
 #   rg_log_wait REGEX [SECONDS]        wait for a milter log line
 # Everything started here is stopped by one trap on EXIT, INT and TERM,
-# even when the test fails; on failure the logs are printed first.
+# even when the test fails; on failure the logs are printed first.  A
+# test must not set its own EXIT trap (it would replace this one): it
+# registers its own clean-up with rg_e2e_on_exit.  Several relayguards
+# or MTAs may run at once; RG_MILTER_*, RG_POSTFIX_* and RG_SENDMAIL_*
+# describe the one started last.
 #
 # MILTER arguments use libmilter's spelling, as relayguard.conf does:
 # "inet:PORT@127.0.0.1" or "unix:/path"; "none" or "" means no milter
@@ -30,6 +36,7 @@ RG_E2E_TMP=""
 RG_E2E_EXIT_CMDS=""
 RG_E2E_POSTFIX_DIRS=""
 RG_E2E_SENDMAIL_DIRS=""
+RG_E2E_MILTER_PIDS=""
 RG_MILTER_PID=""
 RG_MILTER_SOCKET=""
 RG_MILTER_LOG=""
@@ -69,6 +76,9 @@ EOF
 	for d in $RG_E2E_SENDMAIL_DIRS; do rg_stop_sendmail "$d"; done
 	for d in $RG_E2E_POSTFIX_DIRS; do rg_stop_postfix "$d"; done
 	rg_stop_relayguard
+	for d in $RG_E2E_MILTER_PIDS; do
+		RG_MILTER_PID=$d rg_stop_relayguard
+	done
 	if [ -n "$RG_E2E_TMP" ] && [ "${RG_E2E_KEEP:-0}" != 1 ]; then
 		rm -rf "$RG_E2E_TMP"
 	elif [ -n "$RG_E2E_TMP" ]; then
@@ -92,6 +102,17 @@ trap rg_e2e_cleanup EXIT
 trap 'exit 1' INT TERM
 rg_e2e_tmpdir >/dev/null
 
+# rg_e2e_require_root - the MTAs need root (Postfix's master, Sendmail,
+# apt-get download): fail, or skip when RELAYGUARD_SKIP_MISSING=1
+rg_e2e_require_root() {
+	[ "$(id -u)" = 0 ] && return 0
+	if [ "${RELAYGUARD_SKIP_MISSING:-0}" = 1 ]; then
+		echo "SKIP: the end-to-end tests run the MTAs as root"; exit 77
+	fi
+	echo "FAIL: the end-to-end tests run the MTAs and must run as root" >&2
+	exit 1
+}
+
 # rg_e2e_wait_gone PID SECONDS - wait until process PID has exited;
 # 1 if it is still there when the time is up
 rg_e2e_wait_gone() {
@@ -108,14 +129,6 @@ rg_e2e_milter_postfix() {
 	case "$1" in
 	inet:*@*) local p=${1#inet:}; echo "inet:${p#*@}:${p%@*}" ;;
 	*) echo "$1" ;;
-	esac
-}
-
-# rg_e2e_abspath FILE - FILE as an absolute path
-rg_e2e_abspath() {
-	case "$1" in
-	/*) echo "$1" ;;
-	*) echo "$(pwd)/$1" ;;
 	esac
 }
 
@@ -148,26 +161,13 @@ rg_start_relayguard() {
 	n=$(ls "$tmp" | grep -c '^relayguard\.[0-9]*\.conf$')
 	RG_MILTER_CONF="$tmp/relayguard.$n.conf"
 	RG_MILTER_LOG="$tmp/relayguard.$n.log"
-	{
-		printf '%s\n' "$text" | grep -v '^[[:space:]]*socket[[:space:]]*='
-		echo "socket = $sock"
-		if [ "$(id -u)" = 0 ] &&
-		    ! printf '%s\n' "$text" | grep -q '^[[:space:]]*allow_root[[:space:]]*='; then
-			echo "allow_root = yes"
-		fi
-		printf '%s\n' "$text" | grep -q '^[[:space:]]*audit_db[[:space:]]*=' ||
-			echo "audit_db = none"
-		# Postfix's smtpd (user postfix) must reach a root-owned socket.
-		case "$sock" in
-		unix:*) printf '%s\n' "$text" | grep -q '^[[:space:]]*socket_mode[[:space:]]*=' ||
-			echo "socket_mode = 0666" ;;
-		esac
-	} >"$RG_MILTER_CONF"
+	rg_e2e_write_conf "$text" "$sock" >"$RG_MILTER_CONF"
 	case "$sock" in
 	unix:*) rm -f "${sock#unix:}" ;;
 	esac
 	"$RG_RELAYGUARD" -f -s -c "$RG_MILTER_CONF" </dev/null >>"$RG_MILTER_LOG" 2>&1 &
 	RG_MILTER_PID=$!
+	RG_E2E_MILTER_PIDS="$RG_E2E_MILTER_PIDS $RG_MILTER_PID"
 	for i in $(seq 1 100); do
 		if ! kill -0 "$RG_MILTER_PID" 2>/dev/null; then
 			echo "relayguard exited at start:" >&2
@@ -188,12 +188,58 @@ rg_start_relayguard() {
 	return 1
 }
 
+# rg_e2e_write_conf TEXT SOCKET - print the configuration TEXT with the
+# lines the test environment needs (see rg_start_relayguard)
+rg_e2e_write_conf() {
+	local text=$1 sock=$2
+	printf '%s\n' "$text" | grep -v '^[[:space:]]*socket[[:space:]]*='
+	echo "socket = $sock"
+	if [ "$(id -u)" = 0 ] &&
+	    ! printf '%s\n' "$text" | grep -q '^[[:space:]]*allow_root[[:space:]]*='; then
+		echo "allow_root = yes"
+	fi
+	printf '%s\n' "$text" | grep -q '^[[:space:]]*audit_db[[:space:]]*=' ||
+		echo "audit_db = none"
+	# Postfix's smtpd (user postfix) must reach a root-owned socket.
+	case "$sock" in
+	unix:*) printf '%s\n' "$text" | grep -q '^[[:space:]]*socket_mode[[:space:]]*=' ||
+		echo "socket_mode = 0666" ;;
+	esac
+}
+
+# rg_reload_relayguard CONF - replace the running daemon's configuration
+# file with CONF (file or text, completed as by rg_start_relayguard, same
+# socket) and send SIGHUP; wait (10 s at most) for the daemon to log that
+# it reloaded.  Returns 1, with the new log lines printed, when it logs a
+# failed reload or nothing.
+rg_reload_relayguard() {
+	local conf=$1 text mark i
+	[ -n "$RG_MILTER_PID" ] || { echo "no relayguard to reload" >&2; return 1; }
+	if [ -f "$conf" ]; then text=$(cat "$conf"); else text=$1; fi
+	rg_e2e_write_conf "$text" "$RG_MILTER_SOCKET" >"$RG_MILTER_CONF.new" &&
+		mv "$RG_MILTER_CONF.new" "$RG_MILTER_CONF" || return 1
+	mark=$(rg_log_mark)
+	kill -HUP "$RG_MILTER_PID" || return 1
+	for i in $(seq 1 100); do
+		if rg_log_since "$mark" | grep -q 'reload failed'; then
+			break
+		fi
+		rg_log_since "$mark" | grep -q 'reloaded configuration' && return 0
+		sleep 0.1
+	done
+	echo "relayguard did not reload:" >&2
+	rg_log_since "$mark" >&2
+	return 1
+}
+
 # rg_stop_relayguard [-9] - stop the daemon (SIGTERM, SIGKILL after 10 s;
 # -9 kills it at once, as a crash would); a no-op when none runs
 rg_stop_relayguard() {
 	local pid=$RG_MILTER_PID
 	[ -n "$pid" ] || return 0
 	RG_MILTER_PID=""
+	RG_E2E_MILTER_PIDS=$(echo " $RG_E2E_MILTER_PIDS " | sed "s/ $pid / /")
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
 	if [ "${1:-}" = -9 ]; then
 		kill -9 "$pid" 2>/dev/null
 	else

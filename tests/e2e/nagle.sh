@@ -16,6 +16,8 @@
 . "$top_srcdir/tests/e2e/mta.sh"
 . "$top_srcdir/tests/e2e/cases.sh"
 
+rg_e2e_require_root
+
 : "${SMTP_SOURCE:=$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
 rg_require "$SMTP_SOURCE" "$POSTFIX" "$RG_RELAYGUARD"
 

@@ -10,6 +10,8 @@
 . "$top_srcdir/tests/e2e/mta.sh"
 . "$top_srcdir/tests/e2e/cases.sh"
 
+rg_e2e_require_root
+
 : "${NMAP:=$(command -v nmap || echo nmap)}"
 rg_require "$NMAP" "$POSTFIX" "$RG_RELAYGUARD" m4 unshare
 

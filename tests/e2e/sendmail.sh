@@ -6,6 +6,8 @@
 . "$top_srcdir/tests/e2e/mta.sh"
 . "$top_srcdir/tests/e2e/cases.sh"
 
+rg_e2e_require_root
+
 rg_require "$SWAKS" "$RG_RELAYGUARD"
 rg_require m4 unshare apt-get dpkg
 
