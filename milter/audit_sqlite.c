@@ -25,6 +25,12 @@
  * at a time, for as long as the writer lives (backpressure).  No row is
  * ever dropped: it is committed, diverted to the log, or refused with -1.
  *
+ * Checkpoints (copying the WAL back into the database, with fsync) run
+ * on a second thread with its own connection, woken by the writer's WAL
+ * hook every AUDIT_CKPT_PAGES pages; PASSIVE checkpoints never block the
+ * writer.  Should the WAL still grow past AUDIT_CKPT_FORCE_PAGES (a
+ * checkpointer that cannot keep up), the writer checkpoints itself.
+ *
  * Retention: with audit_retention_days > 0, rows older than that are
  * deleted AUDIT_PURGE_ROWS at a time (one short transaction each,
  * interleaved with inserts) at start and then hourly.
@@ -51,6 +57,8 @@
 #define AUDIT_PURGE_EVERY_MS	(3600 * 1000)
 #define AUDIT_SUBMIT_WAIT_MS	100	/* one backpressure wait */
 #define AUDIT_WAL_LIMIT		(64 * 1024 * 1024)	/* journal_size_limit */
+#define AUDIT_CKPT_PAGES	2000	/* WAL pages that wake the checkpointer */
+#define AUDIT_CKPT_FORCE_PAGES	4096	/* the writer checkpoints itself */
 #define AUDIT_LOG_LINE		2048
 
 /* The string fields of a row, in INSERT parameter order (code, ?15,
@@ -88,6 +96,15 @@ struct audit {
 	int     failing;
 	struct audit_counters ctr;
 	pthread_t thread;
+
+	/* checkpointer: copies the WAL into the database on its own
+	 * connection and thread, so that the writer never waits for it */
+	pthread_t ckpt_thread;
+	pthread_cond_t ckpt_cond;
+	int     ckpt_started;
+	int     ckpt_wanted;
+	int     ckpt_stop;
+	sqlite3 *ckpt_db;		/* checkpointer-owned */
 
 	/* writer-owned from here on */
 	sqlite3 *db;
@@ -266,6 +283,90 @@ db_close(struct audit *a)
 	a->db = NULL;
 }
 
+/* wal_hook - after each commit: wake the checkpointer when the WAL has
+ * grown; checkpoint here only when it cannot keep up */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct audit *a = arg;
+
+	if (pages >= AUDIT_CKPT_PAGES) {
+		pthread_mutex_lock(&a->lock);
+		a->ckpt_wanted = 1;
+		pthread_cond_signal(&a->ckpt_cond);
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (pages >= AUDIT_CKPT_FORCE_PAGES
+	    || (pages >= AUDIT_CKPT_PAGES && !a->ckpt_started))
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+	return SQLITE_OK;
+}
+
+/* checkpoint - one PASSIVE checkpoint on the checkpointer's connection */
+static void
+checkpoint(struct audit *a)
+{
+	int     persist = 1;
+
+	if (a->ckpt_db == NULL) {
+		if (sqlite3_open_v2(a->path, &a->ckpt_db, SQLITE_OPEN_READWRITE
+				    | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			sqlite3_close(a->ckpt_db);
+			a->ckpt_db = NULL;
+			return;
+		}
+		sqlite3_file_control(a->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL,
+				     &persist);
+	}
+	/* errors (busy, disk full) are the writer's to report: its next
+	 * commit meets the same condition */
+	if (sqlite3_wal_checkpoint_v2(a->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				      NULL, NULL) != SQLITE_OK
+	    && sqlite3_errcode(a->ckpt_db) != SQLITE_BUSY) {
+		sqlite3_close(a->ckpt_db);
+		a->ckpt_db = NULL;
+	}
+}
+
+/* ckpt_main - the checkpointer thread */
+static void *
+ckpt_main(void *arg)
+{
+	struct audit *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		while (!a->ckpt_wanted && !a->ckpt_stop)
+			pthread_cond_wait(&a->ckpt_cond, &a->lock);
+		if (a->ckpt_stop)
+			break;
+		a->ckpt_wanted = 0;
+		pthread_mutex_unlock(&a->lock);
+		checkpoint(a);
+		pthread_mutex_lock(&a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (a->ckpt_db)
+		sqlite3_close(a->ckpt_db);
+	a->ckpt_db = NULL;
+	return NULL;
+}
+
+/* ckpt_stop - stop and join the checkpointer, if it runs */
+static void
+ckpt_stop(struct audit *a)
+{
+	if (!a->ckpt_started)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->ckpt_stop = 1;
+	pthread_cond_signal(&a->ckpt_cond);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->ckpt_thread, NULL);
+	a->ckpt_started = 0;
+}
+
 /* journal_is_wal - switch to WAL; 1 when the database is in WAL mode */
 static int
 journal_is_wal(sqlite3 *db)
@@ -314,6 +415,7 @@ db_open(struct audit *a, int *fatal, char *err, size_t errlen)
 		goto fail;
 	if (audit_schema_prepare(a->db, a->path, fatal, err, errlen) < 0)
 		goto fail_msg;
+	sqlite3_wal_hook(a->db, wal_hook, a);	/* replaces autocheckpoint */
 	if ((rc = sqlite3_prepare_v3(a->db, audit_insert_sql, -1,
 				     SQLITE_PREPARE_PERSISTENT, &a->insert,
 				     NULL)) != SQLITE_OK)
@@ -607,6 +709,7 @@ audit_free(struct audit *a)
 		free(a->ring[(a->head + i) % a->cap]);
 	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->room);
+	pthread_cond_destroy(&a->ckpt_cond);
 	pthread_mutex_destroy(&a->lock);
 	free(a->ring);
 	free(a->path);
@@ -640,6 +743,7 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->work, &attr);
 	pthread_cond_init(&a->room, &attr);
+	pthread_cond_init(&a->ckpt_cond, &attr);
 	pthread_condattr_destroy(&attr);
 
 	if (db_open(a, &fatal, why, sizeof(why)) < 0) {
@@ -651,11 +755,15 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 		set_failing(a, 1, why);
 	}
 	a->purge_at = now_mono();
+	/* without a checkpointer the writer checkpoints itself (wal_hook) */
+	a->ckpt_started = (pthread_create(&a->ckpt_thread, NULL, ckpt_main, a)
+			   == 0);
 	a->writer_alive = 1;
 	if ((errno = pthread_create(&a->thread, NULL, writer_main, a)) != 0) {
 		rg_snprintf(err, errlen, "audit: cannot start the writer thread: %s",
 			    strerror(errno));
 		a->writer_alive = 0;
+		ckpt_stop(a);
 		audit_free(a);
 		return NULL;
 	}
@@ -749,6 +857,7 @@ audit_close(struct audit *a)
 	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
+	ckpt_stop(a);
 	audit_free(a);
 	return NULL;
 }
