@@ -79,12 +79,34 @@ EOF
 	for d in $RG_E2E_MILTER_PIDS; do
 		RG_MILTER_PID=$d rg_stop_relayguard
 	done
+	rg_e2e_sweep
 	if [ -n "$RG_E2E_TMP" ] && [ "${RG_E2E_KEEP:-0}" != 1 ]; then
 		rm -rf "$RG_E2E_TMP"
 	elif [ -n "$RG_E2E_TMP" ]; then
 		echo "kept $RG_E2E_TMP" >&2
 	fi
 	exit "$status"
+}
+
+# rg_e2e_sweep - kill whatever still runs with this test's temp dir in
+# its command line or environment: a daemon started from a subshell (whose
+# pid the test never learnt) must not outlive the test.  The pattern is
+# passed through a pipe so that grep does not match itself.
+rg_e2e_sweep() {
+	local pids i
+	[ -n "$RG_E2E_TMP" ] || return 0
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
+		pids=$(grep -lsF -f <(printf '%s/\n' "$RG_E2E_TMP") \
+		    /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null |
+		    sed -n 's|^/proc/\([0-9]*\)/.*|\1|p' | sort -u | grep -vx "$$")
+		[ -n "$pids" ] || return 0
+		case "$i" in
+		1) kill -TERM $pids 2>/dev/null ;;
+		30) kill -9 $pids 2>/dev/null ;;
+		esac
+		sleep 0.1
+	done
+	return 0
 }
 
 # rg_e2e_dump_logs - print the tail of every log this test has
