@@ -49,7 +49,8 @@ struct rg_conn {
 	char    mta[RG_NAME_MAX];
 	char    client_addr[64];
 	char    queue_id[64];
-	char    sender[SENDER_KEEP];	/* as written, for logs and audit */
+	char    sender[SENDER_KEEP];	/* as written, for the audit */
+	char    sender_path[SENDER_KEEP];	/* without <>, for logs */
 	int     sender_set;
 	const char *sender_class;	/* blank, local, foreign; NULL before MAIL */
 };
@@ -154,6 +155,7 @@ conn_reset_txn(struct rg_conn *c)
 	policy_reset_txn(&c->s);
 	c->queue_id[0] = '\0';
 	c->sender[0] = '\0';
+	c->sender_path[0] = '\0';
 	c->sender_set = 0;
 	c->sender_class = NULL;
 }
@@ -220,6 +222,7 @@ audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
 	      const char *rcpt, const char *trace)
 {
 	struct audit_row row;
+	char rcptbuf[SENDER_KEEP];
 	int rc = 0;
 
 	memset(&row, 0, sizeof(row));
@@ -233,7 +236,7 @@ audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
 	row.auth_user = c->s.auth_user;
 	row.stage = rg_stage_name(v->stage);
 	row.sender = c->sender_set ? c->sender : NULL;
-	row.rcpt = rcpt;
+	row.rcpt = rcpt ? (rg_strlcpy(rcptbuf, rcpt, sizeof(rcptbuf)), rcptbuf) : NULL;
 	row.rcpt_normalized = v->stage == RG_STAGE_RCPT ? v->normalized : NULL;
 	row.rule = rg_rule_name(v->rule);
 	row.action = rg_action_name(v->action);
@@ -259,7 +262,7 @@ log_verdict(struct rg_conn *c, const struct rg_verdict *v, const char *rcpt,
 	    const char *trace, const char *extra)
 {
 	struct mt_verdict_log f;
-	char line[MT_LINE_MAX], from[SENDER_KEEP], to[MT_FIELD_MAX + 8];
+	char line[MT_LINE_MAX], to[SENDER_KEEP];
 
 	memset(&f, 0, sizeof(f));
 	f.queue_id = c->queue_id;
@@ -274,10 +277,10 @@ log_verdict(struct rg_conn *c, const struct rg_verdict *v, const char *rcpt,
 	f.helo = c->s.helo;
 	f.auth = c->s.auth_user;
 	if (c->sender_set)
-		f.from = mt_strip_brackets(c->sender, from, sizeof(from));
+		f.from = c->sender_path;
 	if (v->stage == RG_STAGE_RCPT) {
 		f.to = mt_strip_brackets(rcpt, to, sizeof(to));
-		f.normalized = v->normalized;
+		f.normalized = v->normalized[0] ? v->normalized : NULL;
 		f.dir = v->dir_consulted ? dir_result_name(v->dir_result) : "-";
 	}
 	f.trace = trace;
@@ -407,7 +410,9 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	conn_reset_txn(c);
 	conn_note_macros(ctx, c);
 	if (argv != NULL && argv[0] != NULL) {
+		/* Strip <> before bounding: a cut text has no closing '>'. */
 		rg_strlcpy(c->sender, argv[0], sizeof(c->sender));
+		mt_strip_brackets(argv[0], c->sender_path, sizeof(c->sender_path));
 		c->sender_set = 1;
 	}
 	/* Parameters (SMTPUTF8, AUTH=, ...) arrive as separate strings. */
@@ -423,17 +428,15 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct rg_conn *c;
 	sfsistat status;
-	char *input, rcpt[SENDER_KEEP];
+	char *input;
 	size_t len;
 
 	if ((c = conn_get(ctx)) == NULL)
 		return SMFIS_TEMPFAIL;
 	conn_note_macros(ctx, c);
-	/* The policy judges the whole text; logs and audit keep a bounded copy. */
-	rg_strlcpy(rcpt, argv != NULL && argv[0] != NULL ? argv[0] : "",
-		   sizeof(rcpt));
 	input = join_args(argv, &len);
-	status = judge(ctx, c, RG_STAGE_RCPT, input, len, rcpt);
+	status = judge(ctx, c, RG_STAGE_RCPT, input, len,
+		       argv != NULL && argv[0] != NULL ? argv[0] : "");
 	free(input);
 	return status;
 }

@@ -206,6 +206,23 @@ exec 3>&-
 expect_log "raw session: unknown client address, no HELO" \
 	"client=raw.example[unknown] helo=- auth=- from=<s@example.net> to=<victim@remote.example>" "rule=relay"
 
+# A 60 KiB recipient (within libmilter's 64 KiB packet limit): refused as
+# bad syntax, and its log line stays bounded.
+raw_negotiate
+raw_send C 'long.example\0U'
+raw_recv > /dev/null
+raw_send M '<s@example.net>\0'
+raw_recv > /dev/null
+long=$(head -c 61440 /dev/zero | tr '\0' 'a')
+raw_send R "<$long@example.test>\\0"
+rg_expect "raw: 60 KiB recipient refused as bad syntax" "$(raw_recv)" "y501 5.1.3 Bad address syntax|"
+raw_send Q ''
+exec 3>&-
+line=$(grep -F 'client=long.example[unknown]' "$tmp/inet.log" | grep 'stage=rcpt')
+rg_expect_match "log: 60 KiB recipient logged as one bounded line" "$(printf '%s\n' "$line" | wc -lc)" \
+	'^ *1 +([0-9]{1,3}|[1-3][0-9]{3}|40[0-9][0-9])$'
+rg_expect_match "log: the long recipient is cut with ..." "$line" 'rule=syntax code=501 .* to=<a+\.\.\.> dir=-$'
+
 # ---- every connection freed, one audit row per verdict -------------------
 
 kill -USR1 "$pid_inet"
