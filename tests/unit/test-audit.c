@@ -709,6 +709,7 @@ test_retention(void)
 	struct rg_config cfg;
 	struct audit *audit;
 	char    err[512];
+	int     i;
 
 	test_begin("audit: retention purges old rows in batches");
 	test_assert_int(exec_sql(path, audit_schema_sql), 0);
@@ -718,7 +719,12 @@ test_retention(void)
 	cfg.audit_retention_days = 90;
 	audit = audit_open(&cfg, err, sizeof(err));
 	test_assert(audit != NULL);
-	usleep(500000);
+	/* the purge runs on the writer thread, 1000 rows per transaction */
+	for (i = 0; i < 1000; i++) {
+		if (query_int(path, "SELECT COUNT(*) FROM verdicts") == 10)
+			break;
+		usleep(10000);
+	}
 	audit = audit_close(audit);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 10);
 	test_end();
