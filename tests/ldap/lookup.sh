@@ -130,6 +130,21 @@ ldap_conf "$T/bad3.conf" "ldap_uri = $URI" "ldap_filter = (mail=%x)"
 out=$("$LOOKUP" -c "$T/bad3.conf" alice@example.test 2>&1); rc=$?
 rg_expect "filter with %x: refused" "$rc" 2
 
+echo "# many threads on one handle, fewer connections than threads"
+ADDRS="alice@example.test nobody@example.test sales@example.test ghost@example.test
+ Bob.Smith@example.test *@example.test a.liddell@example.test x)(mail=*)@example.test"
+ldap_conf "$T/pool.conf" "ldap_uri = $URI" "ldap_pool_size = 2" "cache_size = 0"
+out=$("$LOOKUP" -s -t 16 -r 40 -c "$T/pool.conf" $ADDRS)
+rg_expect_match "16 threads, pool of 2, no cache: every answer agrees" "$out" \
+	'threads: 5120 lookups, 0 mismatches, 0 errors'
+rg_expect_match "16 threads, pool of 2: threads waited, connections stayed at 2" "$out" \
+	'connects=2 .*pool=2/2 pool_waits=[1-9]'
+ldap_conf "$T/pool2.conf" "ldap_uri = $URI" "ldap_pool_size = 4" "cache_size = 3"
+out=$("$LOOKUP" -s -t 16 -r 200 -c "$T/pool2.conf" $ADDRS)
+rg_expect_match "16 threads, tiny cache (constant evictions): every answer agrees" "$out" \
+	'threads: 25600 lookups, 0 mismatches, 0 errors'
+rg_expect_match "tiny cache: evictions happened" "$out" 'cache_evictions=[1-9]'
+
 echo "# every lookup counted, cache hits included"
 out=$("$LOOKUP" -s -c "$C" alice@example.test ALICE@example.test nobody@example.test NOBODY@example.test)
 rg_expect_match "stats: 2 hits, 2 misses, 1 connection" "$out" \
