@@ -374,6 +374,7 @@ connect_one(struct dir_ldap *dl, const char *uri, char *err, size_t errlen)
 	struct timeval network_tv = ms_timeval(dl->network_timeout_ms);
 	struct timeval op_tv = ms_timeval(dl->timeout_ms);
 	int version = LDAP_VERSION3;
+	int keepalive_idle = 60, keepalive_probes = 3, keepalive_interval = 10;
 	const char *what;
 	LDAP *ld = NULL;
 	int rc;
@@ -387,6 +388,12 @@ connect_one(struct dir_ldap *dl, const char *uri, char *err, size_t errlen)
 	    || (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &network_tv)) != LDAP_OPT_SUCCESS
 	    || (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &op_tv)) != LDAP_OPT_SUCCESS)
 		goto fail;
+	/* TCP keepalives keep idle pooled connections alive through NAT and
+	 * firewalls (which otherwise drop them silently, making the next
+	 * search wait for ldap_timeout); best effort. */
+	(void)ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &keepalive_idle);
+	(void)ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &keepalive_probes);
+	(void)ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &keepalive_interval);
 	what = "connect";
 	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS)
 		goto fail;
