@@ -33,16 +33,29 @@ rg_e2e_start_mta() {
 	esac
 }
 
+# rcpt_log_line MARK RCPT REGEX - wait (5 s at most) for the milter's
+# stage=rcpt line about recipient RCPT (as the client wrote it) after
+# MARK that matches REGEX; print it
+rcpt_log_line() {
+	local i
+	for i in $(seq 1 50); do
+		rg_log_since "$1" | grep -F -- "to=<$2>" |
+		    grep -E -- "stage=rcpt .*$3" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # rcpt_case NAME FROM TO REPLY_REGEX LOG_REGEX [SWAKS_ARG...] - one
-# transaction: the last RCPT reply must match ^REPLY_REGEX and a milter
-# log line of stage=rcpt for this transaction must match LOG_REGEX
+# transaction: the last RCPT reply must match ^REPLY_REGEX, and the
+# milter's log line for that (last) recipient must match LOG_REGEX
 rcpt_case() {
 	local name=$1 from=$2 to=$3 want=$4 logre=$5 mark line
 	shift 5
 	mark=$(rg_log_mark)
 	rg_smtp "$MTA_PORT" "$from" "$to" "$@"
 	rg_expect_match "$MTA: $name: RCPT <$to> reply" "$RG_SMTP_RCPT" "^$want"
-	if line=$(rg_log_wait "stage=rcpt .*$logre" 5 "$mark"); then
+	if line=$(rcpt_log_line "$mark" "${to##*,}" "$logre"); then
 		rg_pass "$MTA: $name: milter log: $(echo "$line" | tail -n 1 |
 		    grep -oE 'action=[^ ]+ rule=[^ ]+')"
 	else
