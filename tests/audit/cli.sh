@@ -157,6 +157,19 @@ print(n)' "$tmp/out.json")
 rg_expect "export json: every line parses, rows in range" "$got" \
 	"$(sql "SELECT COUNT(*) FROM verdicts WHERE time >= '$t1' AND time < '$t2'")"
 
+# progress: only when stderr is a terminal and stdout is not (script(1)
+# gives the command a pseudo-terminal)
+if command -v script > /dev/null; then
+	script -qec "'$audit' -d '$db' export --format csv > '$tmp/tty.csv'" /dev/null > "$tmp/tty.out" 2>&1
+	rg_expect_match "export: progress on a terminal" "$(tr '\r' '\n' < "$tmp/tty.out" | grep -v '^$' | tail -1)" \
+		'^exported 20000 rows'
+	rg_expect "export: the output is unchanged by the progress" "$(cmp -s "$tmp/tty.csv" "$tmp/out.csv" && echo same)" same
+	"$audit" -d "$db" export --format csv 2> "$tmp/notty.err" > /dev/null
+	rg_expect "export: no progress when stderr is not a terminal" "$(wc -c < "$tmp/notty.err")" 0
+else
+	echo "note: script(1) missing: the progress indicator is not exercised"
+fi
+
 # --- tail and tail -f while the writer adds rows ------------------------------
 rg_expect "tail -n 3" "$("$audit" -d "$db" tail -n 3 | wc -l)" 3
 rg_expect "tail: last row last" "$("$audit" -d "$db" tail -n 1 | awk '{ print $3 }')" \
