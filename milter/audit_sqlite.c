@@ -35,9 +35,9 @@
  * deleted AUDIT_PURGE_ROWS at a time (one short transaction each,
  * interleaved with inserts) at start and then hourly.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,9 +721,10 @@ struct audit *
 audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 {
 	pthread_condattr_t attr;
+	sigset_t all, old;
 	struct audit *a;
 	char    why[512];
-	int     fatal;
+	int     fatal, rc;
 
 	if (cfg->audit_db == NULL || *cfg->audit_db == '\0'
 	    || strcmp(cfg->audit_db, "none") == 0) {
@@ -755,13 +756,22 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 		set_failing(a, 1, why);
 	}
 	a->purge_at = now_mono();
+	/* our threads take no asynchronous signal: those are the daemon's */
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	/* without a checkpointer the writer checkpoints itself (wal_hook) */
 	a->ckpt_started = (pthread_create(&a->ckpt_thread, NULL, ckpt_main, a)
 			   == 0);
 	a->writer_alive = 1;
-	if ((errno = pthread_create(&a->thread, NULL, writer_main, a)) != 0) {
+	rc = pthread_create(&a->thread, NULL, writer_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		rg_snprintf(err, errlen, "audit: cannot start the writer thread: %s",
-			    strerror(errno));
+			    strerror(rc));
 		a->writer_alive = 0;
 		ckpt_stop(a);
 		audit_free(a);
