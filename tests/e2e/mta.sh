@@ -22,6 +22,9 @@
 # or MTAs may run at once; RG_MILTER_*, RG_POSTFIX_* and RG_SENDMAIL_*
 # describe the one started last.
 #
+# Functions return non-zero to report (a refused transaction, a failed
+# start): do not source this under set -e.
+#
 # MILTER arguments use libmilter's spelling, as relayguard.conf does:
 # "inet:PORT@127.0.0.1" or "unix:/path"; "none" or "" means no milter
 # (the control runs).  Set RG_E2E_KEEP=1 to keep the temp dir.
@@ -40,7 +43,25 @@ RG_E2E_MILTER_PIDS=""
 RG_MILTER_PID=""
 RG_MILTER_SOCKET=""
 RG_MILTER_LOG=""
+RG_MILTER_CONF=""
+RG_POSTFIX_DIR=""
+RG_POSTFIX_PORT=""
+RG_POSTFIX_LOG=""
+RG_SENDMAIL_DIR=""
+RG_SENDMAIL_PORT=""
+RG_SENDMAIL_PID=""
+RG_SENDMAIL_LOG=""
 RG_SMTP_SEQ=0
+RG_SMTP_OUT=""
+RG_SMTP_REPLIES=""
+RG_SMTP_MAIL=""
+RG_SMTP_RCPT=""
+RG_SMTP_RCPTS=""
+RG_SMTP_DATA=""
+RG_SMTP_CLOSED=0
+RG_DIALOG_CODES=""
+RG_DIALOG_LAST=""
+RG_DIALOG_INDATA=0
 
 # rg_e2e_tmpdir - create (once) and print the test's private temp dir,
 # also kept in RG_E2E_TMP; it is removed by the exit trap
@@ -697,6 +718,7 @@ rg_smtp_dialog() {
 	local port=$1 cmd line code fd
 	shift
 	RG_DIALOG_CODES=""
+	RG_DIALOG_INDATA=0
 	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || { RG_DIALOG_CODES=CONNFAIL; return 1; }
 	rg_e2e_dialog_read "$fd"
 	for cmd in "$@"; do
