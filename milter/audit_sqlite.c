@@ -129,6 +129,10 @@ audit_set_logger(audit_log_fn fn, void *ctx)
 /* audit_log - one line to the installed logger or syslog */
 static void
 audit_log(int priority, const char *fmt,...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+audit_log(int priority, const char *fmt,...)
 {
 	char    line[AUDIT_LOG_LINE];
 	va_list ap;
