@@ -529,6 +529,14 @@ audit_logger(int priority, const char *line, void *ctx)
 	rglog_line(priority, line);
 }
 
+/* ldap_logger - the LDAP directory going down and coming back */
+static void
+ldap_logger(int priority, const char *message)
+{
+	/* message starts with "ldap: " */
+	rglog(priority, "%s%s", priority <= LOG_ERR ? "error: " : "", message);
+}
+
 /* start_services - directory, audit trail; exits on failure */
 static void
 start_services(void)
@@ -537,6 +545,7 @@ start_services(void)
 	struct audit *audit;
 	char err[1024];
 
+	dir_ldap_set_logger(ldap_logger);
 	if ((rt = runtime_load(config_path, backends, err, sizeof(err))) == NULL)
 		startup_fail("%s", err);
 	runtime_install(rt);
