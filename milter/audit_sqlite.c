@@ -43,6 +43,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -720,6 +721,22 @@ audit_free(struct audit *a)
 	free(a);
 }
 
+/* absolute_path - path, made absolute against the current directory: the
+ * writer reopens it later, after a daemon may have changed directory */
+static char *
+absolute_path(const char *path)
+{
+	char    cwd[4096], *abs;
+	size_t  len;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(path);
+	len = strlen(cwd) + strlen(path) + 2;
+	abs = xmalloc(len);
+	snprintf(abs, len, "%s/%s", cwd, path);
+	return abs;
+}
+
 /* audit_open - open/create/migrate cfg->audit_db and start the writer */
 struct audit *
 audit_open(const struct rg_config *cfg, char *err, size_t errlen)
@@ -736,7 +753,7 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	a = xcalloc(1, sizeof(*a));
-	a->path = xstrdup(cfg->audit_db);
+	a->path = absolute_path(cfg->audit_db);
 	a->flush_ms = cfg->audit_flush_ms ? cfg->audit_flush_ms : 200;
 	a->batch_rows = cfg->audit_batch_rows ? cfg->audit_batch_rows : 1000;
 	a->cap = cfg->audit_queue_rows ? cfg->audit_queue_rows : 65536;

@@ -21,6 +21,7 @@
  *	Exit 0 on success, 1 on a runtime error (missing database, wrong
  *	schema version, I/O), 2 on a usage error.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -389,6 +390,15 @@ like_pattern(const char *s)
 	return p;
 }
 
+/* is_address - an IPv4 or IPv6 address, as client_addr holds them */
+static int
+is_address(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /* cmd_search - rows matching every filter given */
 static int
 cmd_search(sqlite3 *db, const struct query_opts *o)
@@ -398,10 +408,12 @@ cmd_search(sqlite3 *db, const struct query_opts *o)
 	char   *sender = like_pattern(o->sender ? o->sender : "");
 	char   *rcpt = like_pattern(o->rcpt ? o->rcpt : "");
 
+	/* an address is looked up through the client index; anything else
+	 * is a host name pattern */
 	st = prepare(db, "SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts "
 		     "WHERE " RANGE_SQL
-		     " AND (?3 IS NULL OR client_addr = ?3 OR client_name LIKE ?4 "
-		     "ESCAPE '\\')"
+		     " AND (?3 IS NULL OR client_addr = ?3)"
+		     " AND (?4 IS NULL OR client_name LIKE ?4 ESCAPE '\\')"
 		     " AND (?5 IS NULL OR rule = ?5)"
 		     " AND (?6 IS NULL OR action = ?6)"
 		     " AND (?7 IS NULL OR sender LIKE ?7 ESCAPE '\\' "
@@ -412,10 +424,10 @@ cmd_search(sqlite3 *db, const struct query_opts *o)
 		     " AND (?9 IS NULL OR session_id = ?9)"
 		     " ORDER BY id DESC LIMIT ?10) ORDER BY id");
 	bind_range(st, o);
-	if (o->client) {
+	if (o->client && is_address(o->client))
 		sqlite3_bind_text(st, 3, o->client, -1, SQLITE_STATIC);
+	else if (o->client)
 		sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
-	}
 	if (o->rule)
 		sqlite3_bind_text(st, 5, o->rule, -1, SQLITE_STATIC);
 	if (o->action)
