@@ -58,6 +58,7 @@ struct rg_conn {
 /* The audit handle; the lock lets shutdown detach it safely. */
 static pthread_rwlock_t audit_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct audit *audit_handle;
+static int audit_detached;		/* shutdown took the handle away */
 
 /* Counters for the stats line. */
 static unsigned long stat_actions[RG_WOULD_REJECT + 1];
@@ -252,6 +253,9 @@ audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
 	pthread_rwlock_rdlock(&audit_lock);
 	if (audit_handle != NULL)
 		rc = audit_submit(audit_handle, &row);
+	else if (audit_detached
+		 && c->rt->cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL)
+		rc = -1;		/* nothing may pass unrecorded */
 	pthread_rwlock_unlock(&audit_lock);
 	return rc;
 }
@@ -557,6 +561,7 @@ milter_glue_take_audit(void)
 	pthread_rwlock_wrlock(&audit_lock);
 	audit = audit_handle;
 	audit_handle = NULL;
+	audit_detached = audit != NULL;
 	pthread_rwlock_unlock(&audit_lock);
 	return audit;
 }
