@@ -32,6 +32,10 @@
 . "$top_srcdir/tests/lib.sh"
 
 RG_RELAYGUARD=${RG_RELAYGUARD:-$top_builddir/milter/relayguard}
+# A command prefix for the daemon, word-split (e.g. "valgrind -q
+# --log-file=FILE"); it must run the daemon in its own process, so that
+# the pid the library knows receives the signals.
+RG_DAEMON_WRAPPER=${RG_DAEMON_WRAPPER:-}
 : "${POSTFIX:=$(command -v postfix || echo /usr/sbin/postfix)}"
 : "${SWAKS:=$(command -v swaks || echo swaks)}"
 
@@ -187,6 +191,7 @@ rg_e2e_milter_postfix() {
 # environment needs are added unless CONF sets them: socket (always ours),
 # allow_root = yes when run as root, audit_db = none, and socket_mode =
 # 0666 for a unix socket (Postfix's smtpd runs as user postfix).
+# RG_DAEMON_WRAPPER, when set, prefixes the command (valgrind).
 # Sets RG_MILTER_SOCKET, RG_MILTER_PID, RG_MILTER_LOG (stderr of the
 # daemon), RG_MILTER_CONF.  Returns 1 (with the log printed) on failure.
 rg_start_relayguard() {
@@ -208,7 +213,7 @@ rg_start_relayguard() {
 	case "$sock" in
 	unix:*) rm -f "${sock#unix:}" ;;
 	esac
-	"$RG_RELAYGUARD" -f -s -c "$RG_MILTER_CONF" </dev/null >>"$RG_MILTER_LOG" 2>&1 &
+	$RG_DAEMON_WRAPPER "$RG_RELAYGUARD" -f -s -c "$RG_MILTER_CONF" </dev/null >>"$RG_MILTER_LOG" 2>&1 &
 	RG_MILTER_PID=$!
 	RG_E2E_MILTER_PIDS="$RG_E2E_MILTER_PIDS $RG_MILTER_PID"
 	for i in $(seq 1 100); do
