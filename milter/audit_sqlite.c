@@ -31,6 +31,10 @@
  * writer.  Should the WAL still grow past AUDIT_CKPT_FORCE_PAGES (a
  * checkpointer that cannot keep up), the writer checkpoints itself.
  *
+ * A database file renamed or deleted under the writer (a hand-made
+ * "rotation") is noticed within a second: the writer lets go of it and
+ * creates a new database at the configured path.
+ *
  * Retention: with audit_retention_days > 0, rows older than that are
  * deleted AUDIT_PURGE_ROWS at a time (one short transaction each,
  * interleaved with inserts) at start and then hourly.
@@ -60,6 +64,7 @@
 #define AUDIT_WAL_LIMIT		(64 * 1024 * 1024)	/* journal_size_limit */
 #define AUDIT_CKPT_PAGES	2000	/* WAL pages that wake the checkpointer */
 #define AUDIT_CKPT_FORCE_PAGES	4096	/* the writer checkpoints itself */
+#define AUDIT_MOVED_CHECK_MS	1000	/* was the file renamed or deleted? */
 #define AUDIT_LOG_LINE		2048
 
 /* The string fields of a row, in INSERT parameter order (code, ?15,
@@ -105,7 +110,8 @@ struct audit {
 	int     ckpt_started;
 	int     ckpt_wanted;
 	int     ckpt_stop;
-	sqlite3 *ckpt_db;		/* checkpointer-owned */
+	pthread_mutex_t ckpt_lock;	/* held while a checkpoint runs, and
+					 * while the writer reopens the path */
 
 	/* writer-owned from here on */
 	sqlite3 *db;
@@ -113,6 +119,7 @@ struct audit {
 	sqlite3_stmt *purge;
 	int64_t retry_at;		/* monotonic ms */
 	int64_t purge_at;
+	int64_t moved_check_at;
 	int     purge_busy;		/* more old rows left to delete */
 };
 
@@ -308,30 +315,30 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-/* checkpoint - one PASSIVE checkpoint on the checkpointer's connection */
+/* checkpoint - one PASSIVE checkpoint on a connection of its own, opened
+ * and closed around it (under ckpt_lock, so that the writer never reopens
+ * the path while the WAL of the old file is still open here) */
 static void
 checkpoint(struct audit *a)
 {
+	sqlite3 *db = NULL;
+	char    sql[64];
 	int     persist = 1;
 
-	if (a->ckpt_db == NULL) {
-		if (sqlite3_open_v2(a->path, &a->ckpt_db, SQLITE_OPEN_READWRITE
-				    | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-			sqlite3_close(a->ckpt_db);
-			a->ckpt_db = NULL;
-			return;
-		}
-		sqlite3_file_control(a->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL,
-				     &persist);
+	pthread_mutex_lock(&a->ckpt_lock);
+	if (sqlite3_open_v2(a->path, &db, SQLITE_OPEN_READWRITE
+			    | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+		sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+		rg_snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d",
+			    AUDIT_WAL_LIMIT);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+		/* errors (busy, disk full) are the writer's to report: its
+		 * next commit meets the same condition */
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
 	}
-	/* errors (busy, disk full) are the writer's to report: its next
-	 * commit meets the same condition */
-	if (sqlite3_wal_checkpoint_v2(a->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-				      NULL, NULL) != SQLITE_OK
-	    && sqlite3_errcode(a->ckpt_db) != SQLITE_BUSY) {
-		sqlite3_close(a->ckpt_db);
-		a->ckpt_db = NULL;
-	}
+	sqlite3_close(db);
+	pthread_mutex_unlock(&a->ckpt_lock);
 }
 
 /* ckpt_main - the checkpointer thread */
@@ -352,9 +359,6 @@ ckpt_main(void *arg)
 		pthread_mutex_lock(&a->lock);
 	}
 	pthread_mutex_unlock(&a->lock);
-	if (a->ckpt_db)
-		sqlite3_close(a->ckpt_db);
-	a->ckpt_db = NULL;
 	return NULL;
 }
 
@@ -488,15 +492,19 @@ static void
 try_recover(struct audit *a)
 {
 	char    err[512];
-	int     fatal;
+	int     fatal, ok;
 
+	pthread_mutex_lock(&a->ckpt_lock);
 	db_close(a);
-	if (db_open(a, &fatal, err, sizeof(err)) == 0
-	    && db_probe(a, err, sizeof(err)) == 0) {
+	ok = db_open(a, &fatal, err, sizeof(err)) == 0
+		&& db_probe(a, err, sizeof(err)) == 0;
+	if (!ok)
+		db_close(a);
+	pthread_mutex_unlock(&a->ckpt_lock);
+	if (ok) {
 		set_failing(a, 0, NULL);
 		return;
 	}
-	db_close(a);
 	pthread_mutex_lock(&a->lock);
 	a->ctr.failures++;
 	pthread_mutex_unlock(&a->lock);
@@ -556,6 +564,31 @@ fail:
 	return -1;
 }
 
+/* check_moved - the file was renamed or deleted under us (an admin
+ * "rotating" it): rows would go to a file nobody reads.  Reopen the path,
+ * which creates a new database. */
+static void
+check_moved(struct audit *a)
+{
+	char    err[512];
+	int     moved = 0, fatal, rc;
+
+	if (a->db == NULL || now_mono() < a->moved_check_at)
+		return;
+	a->moved_check_at = now_mono() + AUDIT_MOVED_CHECK_MS;
+	if (sqlite3_file_control(a->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved)
+	    != SQLITE_OK || !moved)
+		return;
+	audit_log(LOG_WARNING, "audit: %s was renamed or deleted; starting a new "
+		  "database there", a->path);
+	pthread_mutex_lock(&a->ckpt_lock);
+	db_close(a);			/* the last connection: full checkpoint */
+	rc = db_open(a, &fatal, err, sizeof(err));
+	pthread_mutex_unlock(&a->ckpt_lock);
+	if (rc < 0)
+		set_failing(a, 1, err);
+}
+
 /* write_batch - commit the batch, or divert it; frees the rows */
 static void
 write_batch(struct audit *a, struct qrow **batch, size_t n)
@@ -564,6 +597,7 @@ write_batch(struct audit *a, struct qrow **batch, size_t n)
 	size_t  i;
 	int     ok = 0;
 
+	check_moved(a);
 	if (a->failing && now_mono() >= a->retry_at)
 		try_recover(a);
 	if (!a->failing && a->db) {
@@ -716,6 +750,7 @@ audit_free(struct audit *a)
 	pthread_cond_destroy(&a->room);
 	pthread_cond_destroy(&a->ckpt_cond);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->ckpt_lock);
 	free(a->ring);
 	free(a->path);
 	free(a);
@@ -761,6 +796,7 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 	a->tempfail = (cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL);
 	a->ring = xcalloc(a->cap, sizeof(*a->ring));
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->ckpt_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->work, &attr);

@@ -691,6 +691,49 @@ test_long_reader(void)
 	test_end();
 }
 
+/* test_renamed - the file is renamed under the writer: the old file keeps
+ * its rows, intact, and new rows go to a new database at the path */
+static void
+test_renamed(void)
+{
+	char    path[512], moved[560], err[512], buf[64];
+	struct rg_config cfg;
+	struct audit *audit;
+	struct audit_row row;
+	char    session[32];
+	int     i;
+
+	test_begin("audit: database renamed while running -> a new one");
+	snprintf(path, sizeof(path), "%s", db_path("rotated.db"));
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	test_config(&cfg, path);
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit != NULL);
+	if (audit == NULL) {
+		test_end();
+		return;
+	}
+	for (i = 0; i < 100; i++) {
+		fill_row(&row, session, sizeof(session), 8, i);
+		audit_submit(audit, &row);
+	}
+	test_assert(wait_written(audit, 100, 5000));
+	test_assert_int(rename(path, moved), 0);
+	usleep(1100000);		/* past the writer's once-a-second check */
+	for (i = 100; i < 250; i++) {
+		fill_row(&row, session, sizeof(session), 8, i);
+		audit_submit(audit, &row);
+	}
+	audit = audit_close(audit);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 150);
+	test_assert_int(query_int(moved, "SELECT COUNT(*) FROM verdicts"), 100);
+	test_assert_str(query_text(moved, "PRAGMA integrity_check", buf,
+				   sizeof(buf)), "ok");
+	test_assert_str(query_text(path, "PRAGMA integrity_check", buf,
+				   sizeof(buf)), "ok");
+	test_end();
+}
+
 static const char old_rows_sql[] =
 	"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
 	"WHERE i < 2500) INSERT INTO verdicts (time, stage, rule, action) "
@@ -748,6 +791,7 @@ main(void)
 	test_tempfail_recovers();
 	test_lock_held();
 	test_retention();
+	test_renamed();
 	test_long_reader();
 	if (getenv("TEST_AUDIT_KEEP") == NULL) {
 		char    cmd[300];
