@@ -28,7 +28,8 @@ rg_e2e_start_mta() {
 	case "$1" in
 	postfix) rg_start_postfix "$2" "sasl=$AUTH_USER:$AUTH_PASS" || return 1
 		MTA_PORT=$RG_POSTFIX_PORT ;;
-	sendmail) rg_start_sendmail "$2" || return 1; MTA_PORT=$RG_SENDMAIL_PORT ;;
+	sendmail) rg_start_sendmail "$2" "sasl=$AUTH_USER:$AUTH_PASS" || return 1
+		MTA_PORT=$RG_SENDMAIL_PORT ;;
 	*) echo "unknown MTA $1" >&2; return 1 ;;
 	esac
 }
@@ -159,20 +160,17 @@ rg_e2e_run_cases() {
 	rcpt_case "trusted client 127.0.0.2 may relay" "$SENDER" victim@remote.test 250 \
 	    'action=accept rule=trusted' --local-interface 127.0.0.2
 
-	if [ "$MTA" = postfix ]; then
-		echo "# SMTP AUTH (Cyrus SASL in Postfix): {auth_authen} reaches the milter"
-		rcpt_case "authenticated client may relay" "$SENDER" victim@remote.test 250 \
-		    "action=accept rule=authenticated .*auth=$AUTH_USER" \
-		    --auth PLAIN --auth-user "$AUTH_USER" --auth-password "$AUTH_PASS"
-		rg_expect_match "$MTA: authenticated: AUTH accepted" \
-		    "$(printf '%s\n' "$RG_SMTP_REPLIES" | grep '^AUTH ')" '^AUTH 235'
-	else
-		# This Sendmail would need a SASL set-up of its own in /etc
-		# (its Cyrus configuration path is fixed); the authenticated
-		# relay case runs through Postfix and, at protocol level with
-		# {auth_authen}, through miltertest.
-		echo "# SMTP AUTH: not run through Sendmail (covered via Postfix and miltertest)"
-	fi
+	echo "# SMTP AUTH (Cyrus SASL in the MTA): {auth_authen} reaches the milter"
+	rcpt_case "authenticated client may relay" "$SENDER" victim@remote.test 250 \
+	    "action=accept rule=authenticated .*auth=$AUTH_USER" \
+	    --auth PLAIN --auth-user "$AUTH_USER" --auth-password "$AUTH_PASS"
+	rg_expect_match "$MTA: authenticated: AUTH accepted" \
+	    "$(printf '%s\n' "$RG_SMTP_REPLIES" | grep '^AUTH ')" '^AUTH 235'
+	rcpt_case "wrong password, no AUTH: relay refused" "$SENDER" victim@remote.test \
+	    '550 5\.7\.1' "${REJ}relay .*auth=- " \
+	    --auth PLAIN --auth-user "$AUTH_USER" --auth-password wrong-password --auth-optional
+	rg_expect_match "$MTA: wrong password: AUTH refused" \
+	    "$(printf '%s\n' "$RG_SMTP_REPLIES" | grep '^AUTH ')" '^AUTH 535'
 
 	echo "# harvest_limit = 3: the 4th unknown recipient drops the connection"
 	dialog_case "harvest" "220 250 250 550 550 550 421 EOF" \

@@ -10,7 +10,7 @@
 #   rg_start_relayguard CONF [SOCKET]  start the daemon; rg_stop_relayguard
 #   rg_reload_relayguard CONF          new configuration, SIGHUP
 #   rg_start_postfix MILTER [LINE...]  throwaway Postfix; rg_stop_postfix
-#   rg_start_sendmail MILTER           throwaway Sendmail; rg_stop_sendmail
+#   rg_start_sendmail MILTER [LINE...] throwaway Sendmail; rg_stop_sendmail
 #   rg_smtp PORT FROM TO[,TO] [ARG...] one swaks transaction, replies parsed
 #   rg_smtp_dialog PORT CMD...         raw SMTP dialog, one command at a time
 #   rg_log_mark / rg_log_since MARK    the milter log lines of one step
@@ -560,17 +560,28 @@ rg_e2e_sendmail_root() {
 # deferred (nothing leaves the queue).  The milter is wired with F=T, so
 # Sendmail tempfails when the milter is down.  MILTER is
 # "inet:PORT@HOST", "unix:PATH" or "none".  Extra lines go into the .mc
-# before the mailers.  It runs in its own UTS namespace (unshare -u) with
+# before the mailers; an extra argument "sasl=USER:PASSWORD" instead
+# enables SMTP AUTH (PLAIN, LOGIN) with that one account (see
+# rg_e2e_sendmail_sasl), so the milter gets {auth_authen}.  It runs in its own UTS namespace (unshare -u) with
 # the host name mx.example.test: without a fully qualified host name it
 # sleeps a minute at start.
 # Sets RG_SENDMAIL_DIR, RG_SENDMAIL_PORT, RG_SENDMAIL_PID, RG_SENDMAIL_LOG.
 rg_start_sendmail() {
-	local milter=$1 root dir port i pid
+	local milter=$1 root dir port i pid sasl="" mount=""
 	shift
 	root=$(rg_e2e_sendmail_root) || return 1
 	dir=$(mktemp -d "$(rg_e2e_tmpdir)/sendmail.XXXXXX") || return 1
 	chmod 755 "$dir"
 	mkdir -p "$dir/queue" && chmod 700 "$dir/queue"
+	for i in "$@"; do
+		case "$i" in
+		sasl=*:*) sasl=${i#sasl=} ;;
+		esac
+	done
+	if [ -n "$sasl" ]; then
+		rg_e2e_sendmail_sasl "$dir" "$sasl" || return 1
+		mount='mount --bind "$RG_SM_SASL" /usr/lib/sasl2 &&'
+	fi
 	: >"$dir/aliases"; : >"$dir/statistics"; : >"$dir/local-host-names"
 	port=$(rg_free_port) || return 1
 	{
@@ -605,7 +616,13 @@ rg_start_sendmail() {
 		""|none) ;;
 		*) echo "INPUT_MAIL_FILTER(\`relayguard', \`S=$milter, F=T, T=C:10s;S:10s;R:10s;E:30s')dnl" ;;
 		esac
-		for i in "$@"; do printf '%s\n' "$i"; done
+		[ -n "$sasl" ] && echo "define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl"
+		for i in "$@"; do
+			case "$i" in
+			sasl=*:*) ;;
+			*) printf '%s\n' "$i" ;;
+			esac
+		done
 		echo "MAILER(\`local')dnl"
 		echo "MAILER(\`smtp')dnl"
 	} >"$dir/test.mc"
@@ -618,7 +635,8 @@ rg_start_sendmail() {
 	RG_SENDMAIL_PORT=$port
 	RG_SENDMAIL_LOG=$dir/sendmail.log
 	# -bD: daemon in the foreground; -d0 would flood; -L names the log.
-	unshare -u sh -c 'hostname mx.example.test && exec "$@"' sh \
+	RG_SM_SASL="$dir/sasl" unshare -u ${mount:+-m} sh -c \
+	    "$mount"' hostname mx.example.test && exec "$@"' sh \
 	    "$root/usr/libexec/sendmail/sendmail" -C "$dir/test.cf" -bD \
 	    -L sm-mta-test </dev/null >"$RG_SENDMAIL_LOG" 2>&1 &
 	RG_SENDMAIL_PID=$!
@@ -629,6 +647,32 @@ rg_start_sendmail() {
 		return 1
 	fi
 	return 0
+}
+
+# rg_e2e_sendmail_sasl DIR USER:PASSWORD - SMTP AUTH for the Sendmail of
+# DIR: a sasldb with one account and Cyrus's Sendmail.conf in DIR/sasl.
+# Sendmail reads Sendmail.conf from Cyrus's fixed path /usr/lib/sasl2, so
+# it runs in a mount namespace of its own where DIR/sasl is mounted there
+# (the machine's /usr/lib/sasl2 is untouched).
+rg_e2e_sendmail_sasl() {
+	local dir=$1 user=${2%%:*} pass=${2#*:}
+	command -v saslpasswd2 >/dev/null 2>&1 || PATH=$PATH:/usr/sbin
+	if ! command -v saslpasswd2 >/dev/null 2>&1; then
+		echo "saslpasswd2 not installed (Debian package sasl2-bin)" >&2
+		return 1
+	fi
+	if [ ! -d /usr/lib/sasl2 ]; then
+		echo "/usr/lib/sasl2 missing (Debian package libsasl2-modules-db)" >&2
+		return 1
+	fi
+	mkdir -p "$dir/sasl"
+	printf '%s' "$pass" | saslpasswd2 -p -c -f "$dir/sasl/sasldb2" "$user" || return 1
+	cat >"$dir/sasl/Sendmail.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $dir/sasl/sasldb2
+mech_list: PLAIN LOGIN
+EOF
 }
 
 # rg_stop_sendmail [DIR] - stop the Sendmail of DIR (default: the last

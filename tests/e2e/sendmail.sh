@@ -10,6 +10,8 @@ rg_e2e_require_root
 
 rg_require "$SWAKS" "$RG_RELAYGUARD"
 rg_require m4 unshare apt-get dpkg
+# SMTP AUTH through Cyrus SASL (Debian package sasl2-bin)
+PATH=$PATH:/usr/sbin rg_require saslpasswd2
 
 rg_e2e_run_cases sendmail
 rg_done
