@@ -120,6 +120,8 @@ struct audit {
 	int64_t retry_at;		/* monotonic ms */
 	int64_t purge_at;
 	int64_t moved_check_at;
+	int64_t time_secs;		/* row_time()'s cache */
+	char    time_text[32];
 	int     purge_busy;		/* more old rows left to delete */
 };
 
@@ -511,14 +513,29 @@ try_recover(struct audit *a)
 	a->retry_at = now_mono() + AUDIT_RETRY_MS;
 }
 
+/* row_time - q's time as text; the seconds part is formatted once per
+ * second of rows, not once per row */
+static void
+row_time(struct audit *a, const struct qrow *q, char *buf, size_t size)
+{
+	int64_t secs = q->time_ms / 1000;
+
+	if (secs != a->time_secs || a->time_text[0] == '\0') {
+		format_time(secs * 1000, a->time_text, sizeof(a->time_text));
+		a->time_secs = secs;
+	}
+	/* "YYYY-MM-DDTHH:MM:SS." is the first 20 bytes */
+	rg_snprintf(buf, size, "%.20s%03dZ", a->time_text, (int) (q->time_ms % 1000));
+}
+
 /* bind_row - bind every value of q to the INSERT */
 static int
-bind_row(sqlite3_stmt *st, const struct qrow *q)
+bind_row(struct audit *a, sqlite3_stmt *st, const struct qrow *q)
 {
 	char    t[32];
 	int     i, rc;
 
-	format_time(q->time_ms, t, sizeof(t));
+	row_time(a, q, t, sizeof(t));
 	rc = sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
 	for (i = 0; rc == SQLITE_OK && i < F_COUNT; i++) {
 		int     param = i + 2 + (i >= F_ECODE);
@@ -544,7 +561,7 @@ insert_batch(struct audit *a, struct qrow **batch, size_t n,
 	if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		rc = bind_row(a->insert, batch[i]);
+		rc = bind_row(a, a->insert, batch[i]);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_step(a->insert);
 		sqlite3_reset(a->insert);
@@ -792,6 +809,8 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 	a->flush_ms = cfg->audit_flush_ms ? cfg->audit_flush_ms : 200;
 	a->batch_rows = cfg->audit_batch_rows ? cfg->audit_batch_rows : 1000;
 	a->cap = cfg->audit_queue_rows ? cfg->audit_queue_rows : 65536;
+	if (a->batch_rows > a->cap)	/* a batch must fit in the queue */
+		a->batch_rows = (unsigned) a->cap;
 	a->retention_days = cfg->audit_retention_days;
 	a->tempfail = (cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL);
 	a->ring = xcalloc(a->cap, sizeof(*a->ring));
