@@ -1,0 +1,457 @@
+#!/bin/bash
+# tests/bench/run-perf.sh - relayguard's speed, each figure against a
+# baseline measured in the same run (make bench-perf-run)
+#
+# Usage: run-perf.sh [--doc FILE [--command TEXT]] [PART...]
+#
+# PARTs (default: all three):
+#   milter   tests/bench/milter-load against relayguard (file directory,
+#            audit on and off) and against tests/bench/noop-milter, the
+#            libmilter ceiling; inet and unix sockets
+#   e2e      Postfix + smtp-source (discard transport): Postfix alone,
+#            Postfix + relayguard (file directory, audit on), Postfix's
+#            own relay_recipient_maps = ldap: against a throwaway slapd,
+#            Postfix + relayguard with directory = ldap; throughput with
+#            10 sessions and per-message time in one serial session
+#   scaling  milter throughput at 1, 10, 100 and 500 sessions (relayguard
+#            and the no-op filter), relayguard's memory idle and holding
+#            100, 250 and 500 open milter connections
+# With --doc, each part runs through tests/bench/run-bench.sh, which
+# writes its section (bench-perf-PART) of FILE with the machine and date.
+# Every process started is stopped by the exit trap of tests/e2e/mta.sh;
+# each part takes one to three minutes.  Needs root (Postfix).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+
+doc= command="tests/bench/run-perf.sh"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--doc) doc=$2; shift 2 ;;
+	--command) command=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || set -- milter e2e scaling
+if [ -n "$doc" ]; then
+	status=0
+	for part in "$@"; do
+		timeout 300 bash "$top_srcdir/tests/bench/run-bench.sh" --doc "$doc" \
+			--command "$command" "bench-perf-$part" \
+			bash "$0" "$part" || status=1
+	done
+	exit $status
+fi
+if [ $# -gt 1 ]; then
+	for part in "$@"; do bash "$0" "$part" || exit 1; done
+	exit 0
+fi
+part=$1
+case "$part" in
+milter|e2e|scaling) ;;
+*) echo "run-perf.sh: unknown part $part (milter, e2e, scaling)" >&2; exit 2 ;;
+esac
+
+. "$top_srcdir/tests/e2e/mta.sh"
+LOAD=$top_builddir/tests/bench/milter-load
+NOOP=$top_builddir/tests/bench/noop-milter
+: "${SMTP_SOURCE:=$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
+: "${SLAPD:=/usr/sbin/slapd}"
+rg_require "$RG_RELAYGUARD" "$LOAD" "$NOOP"
+tmp=$(rg_e2e_tmpdir)
+USERS=10000
+
+# load_avg - the 1-minute load average (the machine may be shared)
+load_avg() { cut -d' ' -f1 /proc/loadavg; }
+
+# cpu_ticks PID - user + system clock ticks used by PID so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# proc_kb PID FIELD - a /proc/PID/status figure in kB (VmRSS, VmHWM)
+proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# start_noop SOCKET - the no-op filter in the background; sets NOOP_PID
+start_noop() {
+	local i
+	"$NOOP" "$1" >>"$tmp/noop.log" 2>&1 &
+	NOOP_PID=$!
+	rg_e2e_on_exit "kill $NOOP_PID"
+	for i in $(seq 1 100); do
+		case "$1" in
+		unix:*) [ -S "${1#unix:}" ] && return 0 ;;
+		inet:*) local p=${1#inet:}
+			(exec 3<>"/dev/tcp/${p#*@}/${p%@*}") 2>/dev/null && return 0 ;;
+		esac
+		sleep 0.1
+	done
+	echo "noop-milter did not listen on $1" >&2
+	exit 1
+}
+
+# start_rg CONF SOCKET - a relayguard (tests/e2e/mta.sh); sets RG_PID, RG_SOCK
+start_rg() {
+	rg_start_relayguard "$1" "$2" >&2 || exit 1
+	RG_PID=$RG_MILTER_PID
+	RG_SOCK=$RG_MILTER_SOCKET
+}
+
+# rg_conf AUDIT [DIRECTORY_LINES] - relayguard.conf text for the load mix
+rg_conf() {
+	echo "local_domains = example.org, example.net"
+	echo "local_addresses = 192.0.2.25"
+	echo "directory = file:$tmp/recipients"
+	echo "harvest_limit = 0"
+	echo "audit_db = $1"
+}
+
+# mload KEY PID SOCKET ARGS... - one milter-load run against the milter
+# PID; keeps rate, latencies and the milter's CPU per recipient under KEY
+declare -A RATE P50 P99 P999 CPU BAD
+mload() {
+	local key=$1 pid=$2 sock=$3 out c0 c1 rate p50 p99 p999 rcpts mm err
+	shift 3
+	c0=$(cpu_ticks "$pid")
+	out=$(timeout 120 "$LOAD" -q -s "$sock" "$@")
+	c1=$(cpu_ticks "$pid")
+	read -r rate p50 p99 p999 rcpts mm err <<<"$(printf '%s\n' "$out" |
+		sed -n 's/^RESULT rate=\([^ ]*\) p50_us=\([^ ]*\) p99_us=\([^ ]*\) p999_us=\([^ ]*\) max_us=[^ ]* rcpts=\([^ ]*\) mismatches=\([^ ]*\) errors=\([^ ]*\).*/\1 \2 \3 \4 \5 \6 \7/p')"
+	if [ -z "$rate" ]; then
+		echo "milter-load failed ($key): $out" >&2
+		exit 1
+	fi
+	BAD[$key]=$(( ${BAD[$key]:-0} + mm + err ))
+	if [ "$rate" -ge "${RATE[$key]:-0}" ]; then
+		RATE[$key]=$rate P50[$key]=$p50 P99[$key]=$p99 P999[$key]=$p999
+		CPU[$key]=$(awk -v t=$((c1 - c0)) -v n="$rcpts" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')
+	fi
+}
+
+# row LABEL KEY BASEKEY - one table row, with the ratio to BASEKEY
+row() {
+	printf '%-44s %8d %6.2f %8.0f %8.0f %8.0f %8s %5d\n' "$1" "${RATE[$2]}" \
+		"$(awk -v a="${RATE[$2]}" -v b="${RATE[$3]}" 'BEGIN { print b ? a / b : 0 }')" \
+		"${P50[$2]}" "${P99[$2]}" "${P999[$2]}" "${CPU[$2]}" "${BAD[$2]}"
+}
+
+header() {
+	printf '%-44s %8s %6s %8s %8s %8s %8s %5s\n' "$1" "rcpt/s" "ratio" \
+		"p50 us" "p99 us" "p99.9 us" "cpu us" "bad"
+}
+
+"$LOAD" -P -u "$USERS" >"$tmp/recipients"
+
+###########################################################################
+part_milter() {
+	local rounds=3 secs=3 r args="-c 10 -k 5 -m 5 -t 3 -u $USERS"
+	local noop_inet="inet:$(rg_free_port)@127.0.0.1"
+	start_noop "$noop_inet"; local noop_inet_pid=$NOOP_PID
+	start_noop "unix:$tmp/noop.sock"; local noop_unix_pid=$NOOP_PID
+	start_rg "$(rg_conf none)" inet; local none_pid=$RG_PID none_sock=$RG_SOCK
+	start_rg "$(rg_conf "$tmp/audit-inet.db")" inet; local audit_pid=$RG_PID audit_sock=$RG_SOCK
+	start_rg "$(rg_conf "$tmp/audit-unix.db")" unix; local audit_unix_pid=$RG_PID audit_unix_sock=$RG_SOCK
+	chmod 666 "$tmp/noop.sock"
+
+	echo "milter protocol load: tests/bench/milter-load, 10 concurrent sessions"
+	echo "(one epoll thread), each: connect, HELO, 5 x (MAIL, 5 RCPT, ABORT), QUIT,"
+	echo "reconnect; the recipient mix of milter-load(1): 48 % known users,"
+	echo "20 % unknown, 15 % plain relay, 10 % relay tricks, 7 % other local forms;"
+	echo "every answer checked. Directory: file, $USERS users. relayguard logs"
+	echo "one line per verdict to a file (-s); best of $rounds rounds of $secs s,"
+	echo "variants interleaved. 1-minute load average at start: $(load_avg)"
+	echo
+	echo "commands:"
+	echo "  noop-milter inet:PORT@127.0.0.1 | unix:PATH    (baseline)"
+	echo "  relayguard -f -s -c CONF   (CONF: local_domains = example.org, example.net;"
+	echo "      local_addresses = 192.0.2.25; directory = file:RECIPIENTS;"
+	echo "      harvest_limit = 0; audit_db = none | FILE)"
+	echo "  milter-load -P -u $USERS > RECIPIENTS"
+	echo "  milter-load -s SOCKET $args [-x accept for noop-milter]"
+	echo
+	for r in $(seq 1 $rounds); do
+		mload noop "$noop_inet_pid" "$noop_inet" $args -x accept
+		mload none "$none_pid" "$none_sock" $args
+		mload audit "$audit_pid" "$audit_sock" $args
+		mload noop_unix "$noop_unix_pid" "unix:$tmp/noop.sock" $args -x accept
+		mload audit_unix "$audit_unix_pid" "$audit_unix_sock" $args
+	done
+	header "variant (ratio: to noop-milter, same socket)"
+	row "noop-milter, inet (baseline)" noop noop
+	row "relayguard, file directory, audit off, inet" none noop
+	row "relayguard, file directory, audit on, inet" audit noop
+	row "noop-milter, unix (baseline)" noop_unix noop_unix
+	row "relayguard, file directory, audit on, unix" audit_unix noop_unix
+	echo "(cpu us: the milter process's CPU time per recipient, all steps"
+	echo " included; bad: mismatched answers + protocol errors, all rounds)"
+	echo
+	awk -v on="${RATE[audit]}" -v off="${RATE[none]}" 'BEGIN {
+		printf "audit on / audit off (inet): %.3f\n", on / off }'
+	awk -v r="${RATE[audit]}" -v p="${P99[audit]}" -v ru="${RATE[audit_unix]}" \
+	    -v pu="${P99[audit_unix]}" 'BEGIN {
+		printf "aim >= 20,000 rcpt verdicts/s with audit on, p99 < 1 ms:\n"
+		printf "  inet: %d/s, p99 %.0f us: %s\n", r, p,
+			(r >= 20000 && p < 1000) ? "met" : "NOT met in this run"
+		printf "  unix: %d/s, p99 %.0f us: %s\n", ru, pu,
+			(ru >= 20000 && pu < 1000) ? "met" : "NOT met in this run"
+	}'
+	echo "1-minute load average at end: $(load_avg)"
+	echo "RESULT noop_rate=${RATE[noop]} audit_rate=${RATE[audit]} none_rate=${RATE[none]}"
+	[ "${BAD[noop]}${BAD[none]}${BAD[audit]}${BAD[noop_unix]}${BAD[audit_unix]}" = 00000 ] ||
+		{ echo "mismatched answers or protocol errors" >&2; exit 1; }
+}
+
+###########################################################################
+# smtp_run KEY PORT SESSIONS MESSAGES - one timed smtp-source run; keeps
+# messages/s under KEY (best) and ms per message under KEY (best)
+declare -A MSGS MSPM
+smtp_run() {
+	local key=$1 port=$2 s=$3 m=$4 t0 t1 rate ms
+	t0=$(date +%s%N)
+	timeout 120 "$SMTP_SOURCE" -s "$s" -m "$m" -l 1024 -t user@example.test \
+		-f sender@client.example.net "127.0.0.1:$port" >"$tmp/smtp-source.out" 2>&1 ||
+		{ echo "smtp-source failed ($key):" >&2; cat "$tmp/smtp-source.out" >&2; exit 1; }
+	t1=$(date +%s%N)
+	rate=$(( m * 1000000000 / (t1 - t0) ))
+	ms=$(awk -v d=$((t1 - t0)) -v m="$m" 'BEGIN { printf "%.3f", d / m / 1e6 }')
+	if [ "$s" -gt 1 ]; then
+		[ "$rate" -gt "${MSGS[$key]:-0}" ] && MSGS[$key]=$rate
+	elif [ -z "${MSPM[$key]:-}" ] || awk -v a="$ms" -v b="${MSPM[$key]}" 'BEGIN { exit !(a < b) }'; then
+		MSPM[$key]=$ms
+	fi
+}
+
+# delivered DIR - messages Postfix's discard transport delivered so far
+delivered() { grep -c 'status=sent (' "$1/maillog" 2>/dev/null; }
+
+# relay_check NAME PORT - the stack must refuse relaying and unknown users
+relay_check() {
+	rg_smtp "$2" sender@client.example.net victim@remote.test >/dev/null
+	case "$RG_SMTP_RCPT" in
+	5*) ;;
+	*) echo "$1: relay attempt got \"$RG_SMTP_RCPT\": an open relay" >&2; exit 1 ;;
+	esac
+	rg_smtp "$2" sender@client.example.net nosuchuser@example.test >/dev/null
+	case "$RG_SMTP_RCPT" in
+	5*) ;;
+	*) echo "$1: unknown user got \"$RG_SMTP_RCPT\"" >&2; exit 1 ;;
+	esac
+	rg_smtp "$2" sender@client.example.net user@example.test >/dev/null
+	case "$RG_SMTP_RCPT" in
+	250*) ;;
+	*) echo "$1: a valid user got \"$RG_SMTP_RCPT\"" >&2; exit 1 ;;
+	esac
+	echo "  $1: relay refused, unknown user refused, valid user accepted"
+}
+
+part_e2e() {
+	local rounds=3 r i ldap_port alone_port rg_port native_port rgldap_port
+	local msgs=2000 serial=300 have_ldap=1 pf_alone pf_rg pf_native pf_rgldap
+	rg_require "$POSTFIX" "$SMTP_SOURCE"
+	. "$top_srcdir/tests/ldap/slapd.sh"
+	{ echo user@example.test; for i in 1 2 3 4 5; do echo "${i}user@example.test"; done
+	  echo postmaster@example.test; } >"$tmp/e2e-recipients"
+
+	# A throwaway slapd holding the same users (and the test seed).
+	if [ -x "$SLAPD" ] && command -v slapadd >/dev/null; then
+		mkdir -p "$tmp/slapd"
+		ldap_slapd_init "$tmp/slapd" >&2 || exit 1
+		sed 's/@.*//' "$tmp/e2e-recipients" | while read -r u; do
+			printf 'dn: uid=%s,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s@example.test\n\n' \
+				"$u" "$u" "$u" "$u" "$u"
+		done >"$tmp/users.ldif"
+		slapadd -q -f "$tmp/slapd/slapd.conf" -l "$tmp/users.ldif" >&2 || exit 1
+		ldap_port=$(rg_free_port)
+		ldap_slapd_start "$tmp/slapd" "$ldap_port" >&2 || exit 1
+		rg_e2e_on_exit "ldap_slapd_stop $tmp/slapd"
+		cat >"$tmp/ldap-rcpt.cf" <<EOF
+server_host = ldap://127.0.0.1:$ldap_port
+search_base = dc=example,dc=test
+version = 3
+bind = no
+query_filter = (|(mail=%s)(mailLocalAddress=%s))
+result_attribute = mail
+EOF
+		chmod 644 "$tmp/ldap-rcpt.cf"
+	else
+		have_ldap=0
+	fi
+
+	local conf="local_domains = example.test
+directory = file:$tmp/e2e-recipients
+audit_db = $tmp/e2e-audit.db"
+	rg_start_postfix none >&2 || exit 1
+	alone_port=$RG_POSTFIX_PORT pf_alone=$RG_POSTFIX_DIR
+	start_rg "$conf" inet
+	rg_start_postfix "$RG_SOCK" >&2 || exit 1
+	rg_port=$RG_POSTFIX_PORT pf_rg=$RG_POSTFIX_DIR
+	if [ "$have_ldap" = 1 ]; then
+		# Native: nobody is trusted (mynetworks empty), Postfix's own
+		# reject_unauth_destination, recipients checked in LDAP.
+		rg_start_postfix none "mynetworks =" \
+			"relay_recipient_maps = ldap:$tmp/ldap-rcpt.cf" >&2 || exit 1
+		native_port=$RG_POSTFIX_PORT pf_native=$RG_POSTFIX_DIR
+		start_rg "local_domains = example.test
+directory = ldap
+ldap_uri = ldap://127.0.0.1:$ldap_port
+ldap_base = dc=example,dc=test
+audit_db = $tmp/e2e-audit-ldap.db" inet
+		rg_start_postfix "$RG_SOCK" >&2 || exit 1
+		rgldap_port=$RG_POSTFIX_PORT pf_rgldap=$RG_POSTFIX_DIR
+	fi
+
+	echo "end to end: Postfix $(postconf -d -h mail_version 2>/dev/null) (smtpd on 127.0.0.1, discard"
+	echo "transport) driven by smtp-source; 1 KB messages, one recipient each"
+	echo "(user@example.test), one SMTP connection per message. Throughput:"
+	echo "-s 10 -m $msgs (messages/s); serial: -s 1 -m $serial (ms per message,"
+	echo "mean). Best of $rounds rounds, variants interleaved. relayguard on an inet"
+	echo "socket, audit on, log to a file. 1-minute load average at start: $(load_avg)"
+	echo
+	echo "commands:"
+	echo "  smtp-source -s 10 -m $msgs -l 1024 -t user@example.test -f sender@client.example.net 127.0.0.1:PORT"
+	echo "  smtp-source -s 1 -m $serial -l 1024 -t user@example.test -f sender@client.example.net 127.0.0.1:PORT"
+	echo "  Postfix: tests/e2e/mta.sh rg_start_postfix (mynetworks = 127.0.0.0/8,"
+	echo "    smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination,"
+	echo "    relay_domains = example.test, smtpd_milters = MILTER or none)"
+	echo "  native: the same with mynetworks = (empty) and"
+	echo "    relay_recipient_maps = ldap:CF (query_filter = (|(mail=%s)(mailLocalAddress=%s)))"
+	echo "  relayguard: local_domains = example.test, directory = file:FILE | ldap,"
+	echo "    audit_db = FILE"
+	echo
+	echo "sanity (swaks through each stack):"
+	relay_check "Postfix + relayguard (file)" "$rg_port"
+	if [ "$have_ldap" = 1 ]; then
+		relay_check "Postfix native (ldap:)" "$native_port"
+		relay_check "Postfix + relayguard (ldap)" "$rgldap_port"
+	fi
+	echo
+	# Warm up every stack (process pools, caches, LDAP connections).
+	for i in $alone_port $rg_port ${native_port:-} ${rgldap_port:-}; do
+		smtp_run warm "$i" 5 100
+	done
+	local d0_alone d0_rg
+	d0_alone=$(delivered "$pf_alone") d0_rg=$(delivered "$pf_rg")
+	for r in $(seq 1 $rounds); do
+		smtp_run alone "$alone_port" 10 $msgs
+		smtp_run rg "$rg_port" 10 $msgs
+		[ "$have_ldap" = 1 ] && smtp_run native "$native_port" 10 $msgs
+		[ "$have_ldap" = 1 ] && smtp_run rgldap "$rgldap_port" 10 $msgs
+		smtp_run alone "$alone_port" 1 $serial
+		smtp_run rg "$rg_port" 1 $serial
+		[ "$have_ldap" = 1 ] && smtp_run native "$native_port" 1 $serial
+		[ "$have_ldap" = 1 ] && smtp_run rgldap "$rgldap_port" 1 $serial
+	done
+	printf '%-42s %10s %6s %12s %12s\n' "stack" "msgs/s" "ratio" "ms/msg (-s 1)" "added ms"
+	e2e_row "Postfix alone (baseline)" alone
+	e2e_row "Postfix + relayguard (file, audit on)" rg
+	if [ "$have_ldap" = 1 ]; then
+		e2e_row "Postfix native (relay_recipient_maps ldap:)" native
+		e2e_row "Postfix + relayguard (ldap, audit on)" rgldap
+	else
+		echo "(slapd not installed: the LDAP rows were not measured)"
+	fi
+	echo "(ratio and added ms: against Postfix alone)"
+	echo
+	awk -v a="${MSGS[alone]}" -v g="${MSGS[rg]}" -v la="${MSPM[alone]}" -v lg="${MSPM[rg]}" 'BEGIN {
+		cost = (a - g) / a * 100; add = lg - la
+		printf "aim: at most 5 %% throughput cost: %.1f %% (%s); ", cost,
+			cost <= 5 ? "met" : "NOT met in this run"
+		printf "under 1 ms added per message serially: %.3f ms (%s)\n", add,
+			add < 1 ? "met" : "NOT met in this run"
+	}'
+	# Every message of the measured runs must have been delivered.
+	local want=$(( rounds * (msgs + serial) ))
+	[ $(( $(delivered "$pf_alone") - d0_alone )) -ge "$want" ] ||
+		{ echo "Postfix alone delivered fewer than $want messages" >&2; exit 1; }
+	[ $(( $(delivered "$pf_rg") - d0_rg )) -ge "$want" ] ||
+		{ echo "Postfix + relayguard delivered fewer than $want messages" >&2; exit 1; }
+	echo "1-minute load average at end: $(load_avg)"
+	echo "RESULT alone_msgs=${MSGS[alone]} rg_msgs=${MSGS[rg]} alone_ms=${MSPM[alone]} rg_ms=${MSPM[rg]}"
+}
+
+# e2e_row LABEL KEY - one row of the end-to-end table
+e2e_row() {
+	printf '%-42s %10d %6.3f %12.3f %12.3f\n' "$1" "${MSGS[$2]}" \
+		"$(awk -v a="${MSGS[$2]}" -v b="${MSGS[alone]}" 'BEGIN { print a / b }')" \
+		"${MSPM[$2]}" "$(awk -v a="${MSPM[$2]}" -v b="${MSPM[alone]}" 'BEGIN { print a - b }')"
+}
+
+###########################################################################
+# hold_rss PID SOCKET N - hold N open milter connections to relayguard
+# PID; print its VmRSS (kB) and thread count while they are open
+hold_rss() {
+	local pid=$1 sock=$2 n=$3 lpid i rss threads
+	"$LOAD" -s "$sock" -c "$n" -H 1 -k 5 -u "$USERS" >"$tmp/hold.$n.out" 2>&1 &
+	lpid=$!
+	for i in $(seq 1 300); do
+		grep -q '^holding' "$tmp/hold.$n.out" && break
+		kill -0 "$lpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	rss=$(proc_kb "$pid" VmRSS)
+	threads=$(awk '$1 == "Threads:" { print $2 }' "/proc/$pid/status")
+	if ! wait "$lpid" || ! grep -q "^holding $n connections" "$tmp/hold.$n.out"; then
+		echo "milter-load -H with $n connections failed:" >&2
+		cat "$tmp/hold.$n.out" >&2
+		exit 1
+	fi
+	echo "$rss $threads"
+}
+
+part_scaling() {
+	local c args rss0 rss threads n slope hwm
+	local noop_sock="inet:$(rg_free_port)@127.0.0.1"
+	start_noop "$noop_sock"
+	local noop_pid=$NOOP_PID
+	start_rg "$(rg_conf "$tmp/scaling.db")" inet
+	local rg_pid=$RG_PID rg_sock=$RG_SOCK
+
+	echo "scaling: tests/bench/milter-load against relayguard (file directory,"
+	echo "audit on, inet socket) and noop-milter at 1, 10, 100 and 500 concurrent"
+	echo "sessions (one generator thread; 5 RCPT per transaction, 5 transactions"
+	echo "per connection, 3 s per run). 1-minute load average at start: $(load_avg)"
+	echo
+	echo "commands: milter-load -s SOCKET -c N -k 5 -m 5 -t 3 -u $USERS [-x accept]"
+	echo "          milter-load -s SOCKET -c N -H 1 -k 5 -u $USERS   (memory: hold N open)"
+	echo
+	# memory first, on a fresh daemon
+	rss0=$(proc_kb "$rg_pid" VmRSS)
+	local mem_lines="" t0
+	t0=$(awk '$1 == "Threads:" { print $2 }' "/proc/$rg_pid/status")
+	mem_lines=$(printf '%-34s %8d kB  %4d threads\n' "idle, no connection" "$rss0" "$t0")
+	for n in 100 250 500; do
+		read -r rss threads <<<"$(hold_rss "$rg_pid" "$rg_sock" "$n")"
+		[ -n "$rss" ] || exit 1
+		mem_lines="$mem_lines
+$(printf '%-34s %8d kB  %4d threads  (+%.1f kB per connection)\n' \
+			"$n open milter connections" "$rss" "$threads" \
+			"$(awk -v a="$rss" -v b="$rss0" -v n="$n" 'BEGIN { print (a - b) / n }')")"
+		[ "$n" = 500 ] && slope=$rss
+	done
+	for c in 1 10 100 500; do
+		args="-c $c -k 5 -m 5 -t 3 -u $USERS"
+		mload "noop$c" "$noop_pid" "$noop_sock" $args -x accept
+		mload "rg$c" "$rg_pid" "$rg_sock" $args
+	done
+	hwm=$(proc_kb "$rg_pid" VmHWM)
+	header "sessions (ratio: relayguard / noop-milter)"
+	for c in 1 10 100 500; do
+		row "noop-milter, $c sessions" "noop$c" "noop$c"
+		row "relayguard, $c sessions" "rg$c" "noop$c"
+	done
+	echo "(cpu us: the milter's CPU time per recipient; bad: mismatches + errors)"
+	echo
+	echo "relayguard memory (VmRSS from /proc/PID/status; audit on):"
+	echo "$mem_lines"
+	echo "peak (VmHWM) after all the runs above, up to 500 sessions: $hwm kB"
+	awk -v r="$slope" 'BEGIN { printf "aim: under 50 MB with 500 connections: %.1f MB (%s)\n",
+		r / 1024, r < 51200 ? "met" : "NOT met" }'
+	echo "1-minute load average at end: $(load_avg)"
+	echo "RESULT rss_idle_kb=$rss0 rss_500_kb=$slope hwm_kb=$hwm"
+	for c in 1 10 100 500; do
+		[ "${BAD[noop$c]}${BAD[rg$c]}" = 00 ] ||
+			{ echo "mismatched answers or protocol errors at $c sessions" >&2; exit 1; }
+	done
+}
+
+"part_$part"
