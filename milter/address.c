@@ -105,19 +105,6 @@ is_routing_char(unsigned char c)
 	return c == '@' || c == '%' || c == '!';
 }
 
-/* hex_value - value of one hex digit, -1 if it is not one */
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* utf8_check - -1 for invalid UTF-8, else 1 when any byte is >= 0x80 */
 static int
 utf8_check(const unsigned char *s, size_t n)
@@ -683,8 +670,8 @@ imcea_decode(struct address *addr, size_t dash, char *type)
 
 		if (c == '+') {
 			if (i + 2 >= n
-			    || (hi = hex_value((unsigned char)s[i + 1])) < 0
-			    || (lo = hex_value((unsigned char)s[i + 2])) < 0) {
+			    || (hi = rg_hex_digit((unsigned char)s[i + 1])) < 0
+			    || (lo = rg_hex_digit((unsigned char)s[i + 2])) < 0) {
 				why = "bad +XX escape in IMCEA address";
 				break;
 			}

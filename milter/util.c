@@ -130,6 +130,19 @@ rg_strcaseeq(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* rg_hex_digit - value of one hexadecimal digit, -1 if c is not one */
+int
+rg_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* rg_hash_lower - FNV-1a over ASCII-lowercased bytes */
 unsigned long
 rg_hash_lower(const char *s)

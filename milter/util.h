@@ -38,6 +38,9 @@ void    rg_lowercase(char *s);
 /* rg_strcaseeq - ASCII case-insensitive equality */
 int     rg_strcaseeq(const char *a, const char *b);
 
+/* rg_hex_digit - value of one hexadecimal digit, -1 if c is not one */
+int     rg_hex_digit(int c);
+
 /* rg_hash - FNV-1a over ASCII-lowercased bytes (case-insensitive tables) */
 unsigned long rg_hash_lower(const char *s);
 

@@ -74,18 +74,6 @@ run_str(const char *text, int flags, struct address *a)
 	return run(text, strlen(text), flags, a);
 }
 
-/* hexval - one hex digit or -1 */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* expand_repeats - {repeat:TEXT:N} into a new string (NULL on bad syntax) */
 static char *
 expand_repeats(const char *s)
@@ -133,9 +121,9 @@ unescape(char *s)
 	size_t i = 0, o = 0;
 
 	while (s[i]) {
-		if (s[i] == '\\' && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0
-		    && hexval(s[i + 3]) >= 0) {
-			s[o++] = (char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
+		if (s[i] == '\\' && s[i + 1] == 'x' && rg_hex_digit(s[i + 2]) >= 0
+		    && rg_hex_digit(s[i + 3]) >= 0) {
+			s[o++] = (char)(rg_hex_digit(s[i + 2]) * 16 + rg_hex_digit(s[i + 3]));
 			i += 4;
 		} else if (s[i] == '\\' && s[i + 1] == 't') {
 			s[o++] = '\t';

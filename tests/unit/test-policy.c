@@ -175,19 +175,6 @@ text_add(struct text *t, const char *p, size_t n)
 
 static int expand(const char *src, size_t srclen, struct text *out, int depth);
 
-/* hexval - value of a hex digit, -1 if none */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* expand_rep - "{rep N TEXT}" at src; returns bytes consumed, -1 on error */
 static long
 expand_rep(const char *src, size_t srclen, struct text *out, int depth)
@@ -236,9 +223,9 @@ expand(const char *src, size_t srclen, struct text *out, int depth)
 		if (c == '\\' && i + 1 < srclen) {
 			char e = src[i + 1];
 
-			if (e == 'x' && i + 3 < srclen && hexval(src[i + 2]) >= 0
-			    && hexval(src[i + 3]) >= 0) {
-				char b = (char)(hexval(src[i + 2]) * 16 + hexval(src[i + 3]));
+			if (e == 'x' && i + 3 < srclen && rg_hex_digit(src[i + 2]) >= 0
+			    && rg_hex_digit(src[i + 3]) >= 0) {
+				char b = (char)(rg_hex_digit(src[i + 2]) * 16 + rg_hex_digit(src[i + 3]));
 
 				if (text_add(out, &b, 1) < 0)
 					return -1;
