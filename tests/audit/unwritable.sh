@@ -57,9 +57,11 @@ rg_expect "full disk: integrity_check" "$(cat "$tmp/full.integrity")" ok
 rg_expect "full disk: every committed row is in the database" "$(cat "$tmp/full.count")" "$written"
 
 # --- disk full, audit_failure = tempfail ------------------------------------
+# a queue of 2000 rows keeps the submitters close behind the writer, so
+# that most rows are submitted after the failure is known
 unshare -m bash -c '
 	mount -t tmpfs -o size=1m rgfull "$tmp/full" || exit 1
-	"$load" -d "$tmp/full/a.db" -n 30000 -t 2 -b 500 -F tempfail > "$tmp/tf.out" 2> "$tmp/tf.err"
+	"$load" -d "$tmp/full/a.db" -n 30000 -t 2 -b 500 -q 2000 -F tempfail > "$tmp/tf.out" 2> "$tmp/tf.err"
 	"$sqlite" -batch "$tmp/full/a.db" "SELECT COUNT(*) FROM verdicts" > "$tmp/tf.count" 2>&1
 '
 written=$(field written "$tmp/tf.out")
