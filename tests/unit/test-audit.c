@@ -427,6 +427,22 @@ wait_written(struct audit *audit, uint64_t written, int ms)
 	return 0;
 }
 
+/* wait_diverted - poll until diverted reaches n or ms pass */
+static int
+wait_diverted(struct audit *audit, uint64_t n, int ms)
+{
+	struct audit_counters c;
+	int     i;
+
+	for (i = 0; i < ms / 10; i++) {
+		audit_get_counters(audit, &c);
+		if (c.diverted >= n)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
 /* wait_failing - poll until the failing state is state, or ms pass */
 static int
 wait_failing(struct audit *audit, int state, int ms)
@@ -548,6 +564,7 @@ test_lock_held(void)
 		test_assert_int(audit_submit(audit, &row), 0);
 	}
 	test_assert(wait_failing(audit, 1, 8000));
+	test_assert(wait_diverted(audit, 10, 5000));
 	audit_get_counters(audit, &c);
 	test_assert_int(c.diverted, 10);
 	test_assert_int(diverted_lines, 10);
@@ -605,7 +622,7 @@ reader_child(const char *path, int secs, int in_fd, int out_fd)
  * writer.  The issue speaks of a minute; RG_AUDIT_READER_SECONDS sets it
  * (default 10 s to keep make check short; the result does not depend on
  * the length, only on WAL letting the writer pass the reader).  A stalled
- * writer would show as bursts not committed within 2 s and, once the
+ * writer would show as bursts not committed within 3 s and, once the
  * queue is full, submitters blocked for as long as the reader lasts. */
 static void
 test_long_reader(void)
@@ -670,7 +687,7 @@ test_long_reader(void)
 			if (dt > max_ms)
 				max_ms = dt;
 		}
-		test_assert(wait_written(audit, 1 + (uint64_t) (i + 1) * 2500, 2000));
+		test_assert(wait_written(audit, 1 + (uint64_t) (i + 1) * 2500, 3000));
 		usleep(200000);
 	}
 	audit_get_counters(audit, &c);
