@@ -676,7 +676,7 @@ test_long_reader(void)
 	test_assert_str(line, "open 1\n");
 
 	/* while the reader holds its snapshot: bursts of rows, each must be
-	 * committed within 2 s; no single audit_submit() may wait long */
+	 * committed within 3 s; no single audit_submit() may wait long */
 	batches = secs * 4 - 4;
 	for (i = 0; i < batches; i++) {
 		for (j = 0; j < 2500; j++) {
