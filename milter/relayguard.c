@@ -52,6 +52,7 @@
 #include "dir_ldap.h"
 #include "milter_glue.h"
 #include "milter_text.h"
+#include "privileges.h"
 #include "rglog.h"
 #include "runtime.h"
 
@@ -164,11 +165,13 @@ audit_enabled(const struct rg_config *cfg)
 		&& strcmp(cfg->audit_db, "none") != 0;
 }
 
-/* check_only - -n: configuration, socket, user and directory, then exit */
+/* check_only - -n: configuration, socket, user, directory and audit
+ * database permissions, then exit */
 static void __attribute__((noreturn))
 check_only(void)
 {
 	struct directory *dir;
+	struct passwd *pw;
 	char err[1024];
 
 	if (start_cfg->user != NULL && start_cfg->user[0] != '\0'
@@ -178,6 +181,16 @@ check_only(void)
 	if ((dir = directory_open(start_cfg, backends, err, sizeof(err))) == NULL)
 		startup_fail("%s", err);
 	dir = directory_close(dir);
+	/* Whether the daemon's user may write it is only known as that user. */
+	if (audit_enabled(start_cfg)) {
+		pw = NULL;
+		if (start_cfg->user != NULL && start_cfg->user[0] != '\0')
+			pw = getpwnam(start_cfg->user);
+		if (priv_check_audit_db(start_cfg->audit_db, pw == NULL
+					|| pw->pw_uid == getuid(), err,
+					sizeof(err)) < 0)
+			startup_fail("%s", err);
+	}
 	printf("relayguard: configuration %s OK\n", config_path);
 	start_cfg = config_free(start_cfg);
 	exit(0);
@@ -550,6 +563,10 @@ start_services(void)
 		startup_fail("%s", err);
 	runtime_install(rt);
 	if (audit_enabled(start_cfg)) {
+		/* After the privilege drop: judged for the daemon's user. */
+		if (priv_check_audit_db(start_cfg->audit_db, 1, err,
+					sizeof(err)) < 0)
+			startup_fail("%s", err);
 		audit_set_logger(audit_logger, NULL);
 		if ((audit = audit_open(start_cfg, err, sizeof(err))) == NULL)
 			startup_fail("audit: %s", err);
