@@ -36,6 +36,10 @@ RG_RELAYGUARD=${RG_RELAYGUARD:-$top_builddir/milter/relayguard}
 # --log-file=FILE"); it must run the daemon in its own process, so that
 # the pid the library knows receives the signals.
 RG_DAEMON_WRAPPER=${RG_DAEMON_WRAPPER:-}
+# A test killed outright (SIGKILL) runs no trap: the daemons it started
+# get SIGTERM from the kernel when it dies (setpriv, util-linux).
+RG_E2E_ORPHAN_GUARD=""
+command -v setpriv >/dev/null 2>&1 && RG_E2E_ORPHAN_GUARD="setpriv --pdeathsig TERM"
 : "${POSTFIX:=$(command -v postfix || echo /usr/sbin/postfix)}"
 : "${SWAKS:=$(command -v swaks || echo swaks)}"
 
@@ -44,6 +48,7 @@ RG_E2E_EXIT_CMDS=""
 RG_E2E_POSTFIX_DIRS=""
 RG_E2E_SENDMAIL_DIRS=""
 RG_E2E_MILTER_PIDS=""
+RG_E2E_WATCHDOG=""
 RG_MILTER_PID=""
 RG_MILTER_SOCKET=""
 RG_MILTER_LOG=""
@@ -90,6 +95,8 @@ $RG_E2E_EXIT_CMDS"
 rg_e2e_cleanup() {
 	local status=$? cmd d
 	trap - EXIT INT TERM
+	kill "$RG_E2E_WATCHDOG" 2>/dev/null
+	wait "$RG_E2E_WATCHDOG" 2>/dev/null
 	if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
 		rg_e2e_dump_logs >&2
 	fi
@@ -145,9 +152,32 @@ rg_e2e_dump_logs() {
 	done
 }
 
+# rg_e2e_watchdog - a background guard for a test killed outright
+# (SIGKILL runs no trap): once the test's shell is gone, it stops the
+# daemons and Postfix instances listed in the temp dir's state files and
+# removes the dir.  The normal exit trap kills it first.
+rg_e2e_watchdog() {
+	local parent=$$ tmp=$RG_E2E_TMP
+	(
+		trap '' INT HUP
+		trap 'exit 0' TERM
+		while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+		[ -d "$tmp" ] || exit 0
+		kill -TERM $(cat "$tmp/.daemons" 2>/dev/null) 2>/dev/null
+		for d in $(cat "$tmp/.postfix" 2>/dev/null); do
+			"$POSTFIX" -c "$d/etc" stop
+		done
+		sleep 3
+		kill -9 $(cat "$tmp/.daemons" 2>/dev/null) 2>/dev/null
+		rm -rf "$tmp"
+	) </dev/null >/dev/null 2>&1 &
+	RG_E2E_WATCHDOG=$!
+}
+
 trap rg_e2e_cleanup EXIT
 trap 'exit 1' INT TERM
 rg_e2e_tmpdir >/dev/null
+rg_e2e_watchdog
 
 # rg_e2e_require_root - the MTAs need root (Postfix's master, Sendmail,
 # apt-get download): fail, or skip when RELAYGUARD_SKIP_MISSING=1
@@ -237,9 +267,11 @@ rg_start_relayguard() {
 	case "$sock" in
 	unix:*) rm -f "${sock#unix:}" ;;
 	esac
-	$RG_DAEMON_WRAPPER "$RG_RELAYGUARD" -f -s -c "$RG_MILTER_CONF" </dev/null >>"$RG_MILTER_LOG" 2>&1 &
+	$RG_E2E_ORPHAN_GUARD $RG_DAEMON_WRAPPER "$RG_RELAYGUARD" -f -s -c "$RG_MILTER_CONF" \
+	    </dev/null >>"$RG_MILTER_LOG" 2>&1 &
 	RG_MILTER_PID=$!
 	RG_E2E_MILTER_PIDS="$RG_E2E_MILTER_PIDS $RG_MILTER_PID"
+	echo "$RG_MILTER_PID" >>"$tmp/.daemons"
 	for i in $(seq 1 100); do
 		if ! kill -0 "$RG_MILTER_PID" 2>/dev/null; then
 			echo "relayguard exited at start:" >&2
@@ -418,6 +450,7 @@ EOF
 	done
 	rg_e2e_postfix_master_cf "$port" >"$dir/etc/master.cf"
 	RG_E2E_POSTFIX_DIRS="$RG_E2E_POSTFIX_DIRS $dir"
+	echo "$dir" >>"$(rg_e2e_tmpdir)/.postfix"
 	RG_POSTFIX_DIR=$dir
 	RG_POSTFIX_PORT=$port
 	RG_POSTFIX_LOG=$dir/maillog
@@ -659,11 +692,12 @@ rg_start_sendmail() {
 	RG_SENDMAIL_PORT=$port
 	RG_SENDMAIL_LOG=$dir/sendmail.log
 	# -bD: daemon in the foreground; -d0 would flood; -L names the log.
-	RG_SM_SASL="$dir/sasl" unshare -u ${mount:+-m} sh -c \
+	RG_SM_SASL="$dir/sasl" $RG_E2E_ORPHAN_GUARD unshare -u ${mount:+-m} sh -c \
 	    "$mount"' hostname mx.example.test && exec "$@"' sh \
 	    "$root/usr/libexec/sendmail/sendmail" -C "$dir/test.cf" -bD \
 	    -L sm-mta-test </dev/null >"$RG_SENDMAIL_LOG" 2>&1 &
 	RG_SENDMAIL_PID=$!
+	echo "$RG_SENDMAIL_PID" >>"$(rg_e2e_tmpdir)/.daemons"
 	echo "$RG_SENDMAIL_PID" >"$dir/child.pid"
 	if ! rg_e2e_wait_banner "$port" 20 "$RG_SENDMAIL_PID"; then
 		echo "sendmail does not answer on 127.0.0.1:$port:" >&2
