@@ -29,11 +29,13 @@ for t in address config policy reply dirfile; do
 		continue
 	fi
 	# shellcheck disable=SC2086
-	if out=$(timeout 120 "$prog" $dirs 2>&1); then
+	out=$(timeout 120 "$prog" $dirs 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
 		rg_pass "$t: $(printf '%s\n' "$out" | tail -n 1)"
 	else
 		printf '%s\n' "$out" | tail -n 40 >&2
-		rg_fail "$t: replay failed (exit $?)"
+		rg_fail "$t: replay failed (exit $rc)"
 	fi
 	for f in "$top_srcdir/tests/fuzz/regress/$t/open"/*; do
 		[ -f "$f" ] || continue
