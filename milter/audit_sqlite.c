@@ -4,9 +4,12 @@
  * Milter threads call audit_submit(): it copies the row into a single
  * allocation and appends it to a bounded ring under a mutex; nothing
  * there touches the disk.  One writer thread owns the connection: it
- * takes up to audit_batch_rows rows at a time, waiting at most
- * audit_flush_ms after the oldest one arrived, and inserts them with one
- * prepared statement inside one IMMEDIATE transaction.  Every value is
+ * commits as soon as audit_batch_rows rows wait, or audit_flush_ms after
+ * the oldest one arrived, inserting them with one prepared statement
+ * inside one IMMEDIATE transaction.  When a backlog has built up, one
+ * transaction takes up to AUDIT_BACKLOG_FACTOR times audit_batch_rows:
+ * index pages dirtied by a commit are shared by more rows, which cuts
+ * the WAL written per row by about three at 4000 rows.  Every value is
  * bound; no SQL is ever built from row text.
  *
  * WAL with synchronous=NORMAL: readers (an admin's sqlite3 shell inside
@@ -66,6 +69,7 @@
 #define AUDIT_CKPT_FORCE_PAGES	4096	/* the writer checkpoints itself */
 #define AUDIT_MOVED_CHECK_MS	1000	/* was the file renamed or deleted? */
 #define AUDIT_LOG_LINE		2048
+#define AUDIT_BACKLOG_FACTOR	8	/* largest batch, in audit_batch_rows */
 
 /* The string fields of a row, in INSERT parameter order (code, ?15,
  * sits between action and ecode). */
@@ -87,7 +91,8 @@ struct qrow {
 struct audit {
 	char   *path;
 	unsigned flush_ms;
-	unsigned batch_rows;
+	unsigned batch_rows;		/* commit when this many rows wait */
+	size_t  batch_max;		/* rows one transaction takes at most */
 	unsigned retention_days;
 	int     tempfail;		/* audit_failure = tempfail */
 
@@ -718,7 +723,7 @@ take_batch(struct audit *a, struct qrow **batch, int *done)
 	}
 	if (a->count > 0 && (a->count >= a->batch_rows || a->stopping
 	     || now_mono() >= a->ring[a->head]->queued_ms + a->flush_ms)) {
-		while (n < a->batch_rows && a->count > 0) {
+		while (n < a->batch_max && a->count > 0) {
 			batch[n++] = a->ring[a->head];
 			a->head = (a->head + 1) % a->cap;
 			a->count--;
@@ -735,7 +740,7 @@ static void *
 writer_main(void *arg)
 {
 	struct audit *a = arg;
-	struct qrow **batch = xcalloc(a->batch_rows, sizeof(*batch));
+	struct qrow **batch = xcalloc(a->batch_max, sizeof(*batch));
 	size_t  n;
 	int     done = 0;
 
@@ -811,6 +816,9 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 	a->cap = cfg->audit_queue_rows ? cfg->audit_queue_rows : 65536;
 	if (a->batch_rows > a->cap)	/* a batch must fit in the queue */
 		a->batch_rows = (unsigned) a->cap;
+	a->batch_max = (size_t) a->batch_rows * AUDIT_BACKLOG_FACTOR;
+	if (a->batch_max > a->cap)
+		a->batch_max = a->cap;
 	a->retention_days = cfg->audit_retention_days;
 	a->tempfail = (cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL);
 	a->ring = xcalloc(a->cap, sizeof(*a->ring));
