@@ -12,6 +12,7 @@
 #   rg_start_postfix MILTER [LINE...]  throwaway Postfix; rg_stop_postfix
 #   rg_start_sendmail MILTER [LINE...] throwaway Sendmail; rg_stop_sendmail
 #   rg_smtp PORT FROM TO[,TO] [ARG...] one swaks transaction, replies parsed
+#   rg_smtp_fast PORT FROM TO[,TO]     the same without swaks (faster)
 #   rg_smtp_dialog PORT CMD...         raw SMTP dialog, one command at a time
 #   rg_log_mark / rg_log_since MARK    the milter log lines of one step
 #   rg_log_wait REGEX [SECONDS]        wait for a milter log line
@@ -789,6 +790,38 @@ rg_smtp() {
 	grep -qiE 'closed connection unexpectedly|Remote host closed connection|connection closed by remote|EOF' "$RG_SMTP_OUT" &&
 		RG_SMTP_CLOSED=1
 	return "$status"
+}
+
+# rg_smtp_fast PORT FROM TO[,TO...] - the transaction of rg_smtp (EHLO,
+# MAIL, each RCPT, QUIT) through rg_smtp_dialog instead of swaks: five
+# times cheaper, for the many plain cases of a test.  Sets the same
+# RG_SMTP_* variables (RG_SMTP_OUT holds the C:/S: transcript); returns
+# 0 when every RCPT got 2xx.
+rg_smtp_fast() {
+	local port=$1 from=$2 to=$3 r
+	[ "$from" = "<>" ] && from=""
+	set -- "EHLO client.example.net" "MAIL FROM:<$from>"
+	local IFS=,
+	for r in $to; do set -- "$@" "RCPT TO:<$r>"; done
+	unset IFS
+	RG_SMTP_SEQ=$((RG_SMTP_SEQ + 1))
+	RG_SMTP_OUT="$(rg_e2e_tmpdir)/smtp.$RG_SMTP_SEQ.out"
+	rg_smtp_dialog "$port" "$@" QUIT >"$RG_SMTP_OUT"
+	RG_SMTP_REPLIES=$(awk '
+	/^C: / { verb = $2; next }
+	/^S: [0-9][0-9][0-9]( |$)/ {
+		line = substr($0, 4)
+		print (verb == "" ? "BANNER" : verb) " " line
+	}' "$RG_SMTP_OUT")
+	RG_SMTP_MAIL=$(printf '%s\n' "$RG_SMTP_REPLIES" | sed -n 's/^MAIL //p' | tail -n 1)
+	RG_SMTP_RCPTS=$(printf '%s\n' "$RG_SMTP_REPLIES" | sed -n 's/^RCPT //p')
+	RG_SMTP_RCPT=$(printf '%s\n' "$RG_SMTP_RCPTS" | tail -n 1)
+	RG_SMTP_DATA=""
+	RG_SMTP_CLOSED=0
+	case " $RG_DIALOG_CODES " in
+	*" EOF "*) RG_SMTP_CLOSED=1 ;;
+	esac
+	! printf '%s\n' "$RG_SMTP_RCPTS" | grep -qv '^2'
 }
 
 # rg_e2e_swaks_replies - read a swaks transcript, print "VERB REPLY" for
