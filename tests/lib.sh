@@ -42,11 +42,21 @@ rg_require() {
 	done
 }
 
-# rg_free_port - print a TCP port on 127.0.0.1 that nothing listens on
+# rg_free_port - print a TCP port on 127.0.0.1 that nothing uses.  It is
+# picked below the kernel's ephemeral range: a port inside it can be
+# taken at any moment as the local end of some outgoing connection.
 rg_free_port() {
-	local p i
+	local lo p i
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	case "$lo" in
+	''|*[!0-9]*) lo=32768 ;;
+	esac
+	[ "$lo" -gt 12000 ] || lo=42000
 	for i in $(seq 1 200); do
-		p=$(( (RANDOM % 20000) + 30000 ))
+		p=$(( lo - 10000 + RANDOM % 9999 ))
+		if command -v ss >/dev/null 2>&1; then
+			[ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || continue
+		fi
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"; return 0
 		fi
