@@ -55,26 +55,16 @@ parent_dir(const char *path, char *dir, size_t len)
 	dir[n] = '\0';
 }
 
-/* check_dir - the directory exists, is no one's to replace, is ours */
-static int
-check_dir(const char *path, const char *dir, int check_access,
-	  char *err, size_t errlen)
+/* priv_audit_db_safe - the directory, then the file */
+int
+priv_audit_db_safe(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	char who[128];
+	char dir[4096];
 
-	if (stat(dir, &st) < 0) {
-		rg_snprintf(err, errlen, "audit_db %s: directory %s: %s%s", path,
-			    dir, strerror(errno), errno == ENOENT
-			    ? " (create it, writable by the daemon's user)" : "");
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		rg_snprintf(err, errlen, "audit_db %s: %s is not a directory",
-			    path, dir);
-		return -1;
-	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+	parent_dir(path, dir, sizeof(dir));
+	if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH)
+	    && !(st.st_mode & S_ISVTX) && S_ISDIR(st.st_mode)) {
 		rg_snprintf(err, errlen, "audit_db %s: directory %s is "
 			    "world-writable (mode %04o): anyone could replace "
 			    "the audit trail; use a directory of the daemon's "
@@ -82,31 +72,8 @@ check_dir(const char *path, const char *dir, int check_access,
 			    (unsigned) (st.st_mode & 07777), dir);
 		return -1;
 	}
-	if (check_access && access(dir, W_OK | X_OK) < 0) {
-		user_name(who, sizeof(who));
-		rg_snprintf(err, errlen, "audit_db %s: directory %s is not "
-			    "writable by %s: SQLite creates the database and "
-			    "its -wal and -shm files there (chown the "
-			    "directory to that user)", path, dir, who);
-		return -1;
-	}
-	return 0;
-}
-
-/* check_file - an existing database is a regular file only we rewrite */
-static int
-check_file(const char *path, int check_access, char *err, size_t errlen)
-{
-	struct stat st;
-	char who[128];
-
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;	/* created at first start */
-		rg_snprintf(err, errlen, "audit_db %s: %s", path,
-			    strerror(errno));
-		return -1;
-	}
+	if (stat(path, &st) < 0)
+		return 0;		/* created at first start */
 	if (!S_ISREG(st.st_mode)) {
 		rg_snprintf(err, errlen, "audit_db %s: not a regular file",
 			    path);
@@ -119,25 +86,41 @@ check_file(const char *path, int check_access, char *err, size_t errlen)
 			    (unsigned) (st.st_mode & 07777), path);
 		return -1;
 	}
-	if (check_access && access(path, R_OK | W_OK) < 0) {
-		user_name(who, sizeof(who));
+	return 0;
+}
+
+/* priv_audit_db_usable - can we create, read and write it? */
+int
+priv_audit_db_usable(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char dir[4096], who[128];
+
+	parent_dir(path, dir, sizeof(dir));
+	user_name(who, sizeof(who));
+	if (stat(dir, &st) < 0) {
+		rg_snprintf(err, errlen, "audit_db %s: directory %s: %s "
+			    "(create it, writable by %s)", path, dir,
+			    strerror(errno), who);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		rg_snprintf(err, errlen, "audit_db %s: %s is not a directory",
+			    path, dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		rg_snprintf(err, errlen, "audit_db %s: directory %s is not "
+			    "writable by %s: SQLite creates the database and "
+			    "its -wal and -shm files there (chown the "
+			    "directory to that user)", path, dir, who);
+		return -1;
+	}
+	if (stat(path, &st) == 0 && access(path, R_OK | W_OK) < 0) {
 		rg_snprintf(err, errlen, "audit_db %s is not readable and "
 			    "writable by %s (chown the file to that user)",
 			    path, who);
 		return -1;
 	}
 	return 0;
-}
-
-/* priv_check_audit_db - directory first, then the file */
-int
-priv_check_audit_db(const char *path, int check_access, char *err,
-		    size_t errlen)
-{
-	char dir[4096];
-
-	parent_dir(path, dir, sizeof(dir));
-	if (check_dir(path, dir, check_access, err, errlen) < 0)
-		return -1;
-	return check_file(path, check_access, err, errlen);
 }

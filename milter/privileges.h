@@ -2,23 +2,28 @@
  * privileges - start-up checks on the files the daemon trusts
  *
  * The audit database is evidence: whoever can replace it can rewrite
- * history.  priv_check_audit_db() refuses a database that anyone may
+ * history.  priv_audit_db_safe() refuses a database that anyone may
  * replace (its directory world-writable without the sticky bit) or
- * rewrite (the file world-writable), and, when asked, one that the
- * daemon's own user could not write, with a message that says which
- * file, what is wrong and what to do.  Run after dropping privileges,
- * so that "writable" is judged for the user the daemon runs as.
+ * rewrite (the file world-writable).  priv_audit_db_usable() tells
+ * whether this process can create the database and its journal files
+ * and write them; when it cannot, the daemon still starts (audit_failure
+ * decides what happens to verdicts, as for a disk that fills up later)
+ * but says so loudly, naming the user and the fix.  Run after dropping
+ * privileges, so that access is judged for the user the daemon runs as.
  */
 #ifndef RG_PRIVILEGES_H
 #define RG_PRIVILEGES_H
 
 #include <stddef.h>
 
-/* priv_check_audit_db - 0 when the database at path (which may not exist
- * yet) is safe to use; -1 with err set when it is not.  check_access:
- * also require that this process can create files in the directory and
- * read and write the database (access(2), real ids). */
-int     priv_check_audit_db(const char *path, int check_access,
-			    char *err, size_t errlen);
+/* priv_audit_db_safe - 0 when no one but its owners can replace or
+ * rewrite the database at path (which may not exist yet); -1 with err
+ * set (file, mode, fix) when they can */
+int     priv_audit_db_safe(const char *path, char *err, size_t errlen);
+
+/* priv_audit_db_usable - 0 when this process (real ids, access(2)) can
+ * create files in the database's directory and read and write an
+ * existing database; -1 with err set (file, user, fix) when not */
+int     priv_audit_db_usable(const char *path, char *err, size_t errlen);
 
 #endif

@@ -181,15 +181,17 @@ check_only(void)
 	if ((dir = directory_open(start_cfg, backends, err, sizeof(err))) == NULL)
 		startup_fail("%s", err);
 	dir = directory_close(dir);
-	/* Whether the daemon's user may write it is only known as that user. */
 	if (audit_enabled(start_cfg)) {
+		if (priv_audit_db_safe(start_cfg->audit_db, err, sizeof(err)) < 0)
+			startup_fail("%s", err);
+		/* Access is only known as the daemon's user. */
 		pw = NULL;
 		if (start_cfg->user != NULL && start_cfg->user[0] != '\0')
 			pw = getpwnam(start_cfg->user);
-		if (priv_check_audit_db(start_cfg->audit_db, pw == NULL
-					|| pw->pw_uid == getuid(), err,
-					sizeof(err)) < 0)
-			startup_fail("%s", err);
+		if ((pw == NULL || pw->pw_uid == getuid())
+		    && priv_audit_db_usable(start_cfg->audit_db, err,
+					    sizeof(err)) < 0)
+			fprintf(stderr, "relayguard: warning: %s\n", err);
 	}
 	printf("relayguard: configuration %s OK\n", config_path);
 	start_cfg = config_free(start_cfg);
@@ -550,6 +552,23 @@ ldap_logger(int priority, const char *message)
 	rglog(priority, "%s%s", priority <= LOG_ERR ? "error: " : "", message);
 }
 
+/* audit_unusable - the daemon starts anyway (audit_failure decides, as
+ * for a disk that fills up later), but says so where the admin looks */
+static void
+audit_unusable(const char *why)
+{
+	char msg[1400];
+
+	(void) snprintf(msg, sizeof(msg), "error: %s; until this is fixed, "
+			"audit_failure = %s applies to every verdict", why,
+			start_cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL
+			? "tempfail (mail is deferred)" : "continue (verdicts "
+			"are logged instead)");
+	rglog(LOG_ERR, "%s", msg);
+	if (!opt_stderr)
+		fprintf(stderr, "relayguard: %s\n", msg);
+}
+
 /* start_services - directory, audit trail; exits on failure */
 static void
 start_services(void)
@@ -564,9 +583,11 @@ start_services(void)
 	runtime_install(rt);
 	if (audit_enabled(start_cfg)) {
 		/* After the privilege drop: judged for the daemon's user. */
-		if (priv_check_audit_db(start_cfg->audit_db, 1, err,
-					sizeof(err)) < 0)
+		if (priv_audit_db_safe(start_cfg->audit_db, err, sizeof(err)) < 0)
 			startup_fail("%s", err);
+		if (priv_audit_db_usable(start_cfg->audit_db, err,
+					 sizeof(err)) < 0)
+			audit_unusable(err);
 		audit_set_logger(audit_logger, NULL);
 		if ((audit = audit_open(start_cfg, err, sizeof(err))) == NULL)
 			startup_fail("audit: %s", err);

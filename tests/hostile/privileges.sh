@@ -9,9 +9,10 @@
 #  - a unix socket gets socket_mode and belongs to the user;
 #  - the audit database is refused, with a message naming the file and
 #    the fix, when its directory is world-writable without the sticky
-#    bit, when the file is world-writable, or when the user cannot write
-#    the directory; `relayguard -n` says the same; a private directory of
-#    the user's and a sticky one are accepted.
+#    bit or the file is world-writable (`relayguard -n` says the same); a
+#    private directory of the user's and a sticky one are accepted; when
+#    the user cannot write the directory or the file, the daemon starts
+#    (audit_failure applies) and logs an error naming the user and fix.
 # Without root only the permission checks that need no user switch run.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$top_srcdir/tests/lib.sh"
@@ -163,6 +164,16 @@ else
 	rg_fail "sticky directory: $(cat "$tmp/sticky.log")"
 fi
 
+# A missing directory: -n (judging as the user it runs as, when no user
+# is set) warns and still passes; the daemon itself would start with
+# audit_failure in force.
+if [ "$root" = 0 ]; then
+	conf missing "socket = inet:$port@127.0.0.1" "audit_db = $tmp/missing/audit.db"
+	out=$("$RG" -n -c "$tmp/missing.conf" 2>&1)
+	rg_expect "missing: -n exit 0" "$?" 0
+	rg_expect_match "missing: -n warns" "$out" "warning: audit_db $tmp/missing/audit.db: directory $tmp/missing: No such file"
+fi
+
 # A world-writable database file in a good directory.
 mkdir "$tmp/wwfile"
 [ "$root" = 1 ] && chown "$USER_RG" "$tmp/wwfile"
@@ -172,14 +183,27 @@ conf wwfile "socket = inet:$port@127.0.0.1" "audit_db = $tmp/wwfile/audit.db"
 refused wwfile "audit_db $tmp/wwfile/audit.db is world-writable \\(mode 0666\\)"
 
 if [ "$root" = 1 ]; then
-	# A root-owned directory the user cannot write: caught by name, not
-	# left to SQLite's "unable to open database file".
+	# A root-owned directory the user cannot write: the daemon starts
+	# (audit_failure decides, as for a disk that fills up later) but
+	# says why by name, instead of SQLite's "unable to open database
+	# file"; with audit_failure = tempfail, mail is deferred meanwhile.
 	mkdir -m 0755 "$tmp/rootdir"
-	conf rootdir "socket = inet:$port@127.0.0.1" "audit_db = $tmp/rootdir/audit.db"
-	refused rootdir "directory $tmp/rootdir is not writable by $USER_RG \\(uid $uid\\)"
+	conf rootdir "socket = inet:$port@127.0.0.1" "audit_db = $tmp/rootdir/audit.db" \
+	    "audit_failure = tempfail"
+	if start rootdir; then
+		rg_pass "rootdir: starts (audit_failure applies)"
+		stop
+	else
+		rg_fail "rootdir: did not start: $(cat "$tmp/rootdir.log")"
+	fi
+	rg_expect_match "rootdir: the error names directory, user and fix" \
+	    "$(grep -m1 'error: audit_db' "$tmp/rootdir.log")" \
+	    "error: audit_db $tmp/rootdir/audit.db: directory $tmp/rootdir is not writable by $USER_RG \\(uid $uid\\).*chown.*audit_failure = tempfail"
 	# -n runs as root: it cannot judge the user's access and does not.
 	out=$("$RG" -n -c "$tmp/rootdir.conf" 2>&1)
-	rg_expect "rootdir: -n (as root) does not judge the user's access" "$?" 0
+	rg_expect "rootdir: -n (as root) exit 0" "$?" 0
+	rg_expect "rootdir: -n (as root) does not judge the user's access" \
+	    "$(printf '%s\n' "$out" | grep -c 'not writable')" 0
 
 	# A database the user cannot write in its own directory.
 	mkdir -m 0750 "$tmp/rofile"
@@ -187,7 +211,12 @@ if [ "$root" = 1 ]; then
 	: >"$tmp/rofile/audit.db"
 	chmod 0644 "$tmp/rofile/audit.db"
 	conf rofile "socket = inet:$port@127.0.0.1" "audit_db = $tmp/rofile/audit.db"
-	refused rofile "audit_db $tmp/rofile/audit.db is not readable and writable by $USER_RG"
+	if start rofile; then
+		stop
+	fi
+	rg_expect_match "rofile: the error names file and user" \
+	    "$(grep -m1 'error: audit_db' "$tmp/rofile.log")" \
+	    "audit_db $tmp/rofile/audit.db is not readable and writable by $USER_RG.*audit_failure = continue"
 
 	# The user's own private directory: the database is created there,
 	# owned by the user, not world-readable beyond the umask.

@@ -2,10 +2,10 @@
  * test-privileges - the audit database checks made at start-up
  *
  * Real files in a temporary directory, one mode per case: a database
- * anyone could replace or rewrite is refused with a message naming the
- * file and the fix; a sticky world-writable directory is accepted; a
- * directory the daemon cannot write is refused (only checkable when not
- * running as root, which ignores modes).
+ * anyone could replace or rewrite is unsafe, with a message naming the
+ * file and the fix; a sticky world-writable directory is safe; a missing
+ * or read-only directory or database is unusable (read-only only
+ * checkable when not running as root, which ignores modes).
  */
 #include <sys/stat.h>
 
@@ -44,33 +44,43 @@ setup(const char *d, mode_t dmode, int fmode, char *path, size_t len)
 	chmod(dir, dmode);
 }
 
-/* check - run the check, return its result; err in buf */
+/* safe - priv_audit_db_safe(), err in buf */
 static int
-check(const char *path, int want_access, char *err, size_t len)
+safe(const char *path, char *err, size_t len)
 {
 	err[0] = '\0';
-	return priv_check_audit_db(path, want_access, err, len);
+	return priv_audit_db_safe(path, err, len);
 }
 
-/* test_modes - what is refused, what is accepted */
+/* usable - priv_audit_db_usable(), err in buf */
+static int
+usable(const char *path, char *err, size_t len)
+{
+	err[0] = '\0';
+	return priv_audit_db_usable(path, err, len);
+}
+
+/* test_safe - what anyone else could replace or rewrite is refused */
 static void
-test_modes(void)
+test_safe(void)
 {
 	char path[256], err[1024];
 
 	test_begin("private directory, no database yet");
 	setup("ok", 0755, -1, path, sizeof(path));
-	test_assert_int(check(path, 1, err, sizeof(err)), 0);
+	test_assert_int(safe(path, err, sizeof(err)), 0);
+	test_assert_int(usable(path, err, sizeof(err)), 0);
 	test_end();
 
 	test_begin("private directory, private database");
 	setup("okfile", 0750, 0640, path, sizeof(path));
-	test_assert_int(check(path, 1, err, sizeof(err)), 0);
+	test_assert_int(safe(path, err, sizeof(err)), 0);
+	test_assert_int(usable(path, err, sizeof(err)), 0);
 	test_end();
 
 	test_begin("world-writable directory refused");
 	setup("ww", 0777, -1, path, sizeof(path));
-	test_assert_int(check(path, 1, err, sizeof(err)), -1);
+	test_assert_int(safe(path, err, sizeof(err)), -1);
 	test_assert(strstr(err, "is world-writable (mode 0777)") != NULL);
 	test_assert(strstr(err, "chmod o-w") != NULL);
 	test_assert(strstr(err, path) != NULL);
@@ -78,61 +88,64 @@ test_modes(void)
 
 	test_begin("sticky world-writable directory accepted");
 	setup("sticky", 01777, -1, path, sizeof(path));
-	test_assert_int(check(path, 1, err, sizeof(err)), 0);
+	test_assert_int(safe(path, err, sizeof(err)), 0);
 	test_end();
 
 	test_begin("world-writable database refused");
 	setup("wwfile", 0755, 0666, path, sizeof(path));
-	test_assert_int(check(path, 1, err, sizeof(err)), -1);
+	test_assert_int(safe(path, err, sizeof(err)), -1);
 	test_assert(strstr(err, "audit.db is world-writable (mode 0666)") != NULL);
 	test_end();
 
 	test_begin("group-writable is the admin's choice");
 	setup("group", 0775, 0664, path, sizeof(path));
-	test_assert_int(check(path, 1, err, sizeof(err)), 0);
+	test_assert_int(safe(path, err, sizeof(err)), 0);
 	test_end();
 
-	test_begin("missing directory");
-	snprintf(path, sizeof(path), "%s/nonexistent/audit.db", base);
-	test_assert_int(check(path, 1, err, sizeof(err)), -1);
-	test_assert(strstr(err, "No such file or directory (create it") != NULL);
-	test_end();
-
-	test_begin("database that is a directory");
+	test_begin("database that is a directory refused");
 	setup("isdir", 0755, -1, path, sizeof(path));
 	mkdir(path, 0700);
-	test_assert_int(check(path, 1, err, sizeof(err)), -1);
+	test_assert_int(safe(path, err, sizeof(err)), -1);
 	test_assert(strstr(err, "not a regular file") != NULL);
-	test_end();
-
-	test_begin("bare file name: the current directory");
-	test_assert_int(check("no-such-dir-rg/x.db", 0, err, sizeof(err)), -1);
-	test_assert(strstr(err, "directory no-such-dir-rg:") != NULL);
 	test_end();
 }
 
-/* test_access - a directory the daemon cannot write (not as root) */
+/* test_usable - what the daemon cannot create or write */
 static void
-test_access(void)
+test_usable(void)
 {
 	char path[256], err[1024];
 
-	test_begin("read-only directory refused, unless access is not checked");
-	setup("ro", 0555, -1, path, sizeof(path));
-	if (geteuid() != 0) {
-		test_assert_int(check(path, 1, err, sizeof(err)), -1);
-		test_assert(strstr(err, "is not writable by") != NULL);
-	}
-	test_assert_int(check(path, 0, err, sizeof(err)), 0);
+	test_begin("missing directory: safe, not usable");
+	snprintf(path, sizeof(path), "%s/nonexistent/audit.db", base);
+	test_assert_int(safe(path, err, sizeof(err)), 0);
+	test_assert_int(usable(path, err, sizeof(err)), -1);
+	test_assert(strstr(err, "No such file or directory (create it, "
+			    "writable by ") != NULL);
 	test_end();
 
-	test_begin("read-only database refused");
-	setup("rofile", 0755, 0444, path, sizeof(path));
+	test_begin("bare file name: the current directory");
+	test_assert_int(usable("no-such-dir-rg/x.db", err, sizeof(err)), -1);
+	test_assert(strstr(err, "directory no-such-dir-rg:") != NULL);
+	test_end();
+
+	/* root ignores modes: these need an ordinary user */
+	test_begin("read-only directory not usable");
+	setup("ro", 0555, -1, path, sizeof(path));
+	test_assert_int(safe(path, err, sizeof(err)), 0);
 	if (geteuid() != 0) {
-		test_assert_int(check(path, 1, err, sizeof(err)), -1);
+		test_assert_int(usable(path, err, sizeof(err)), -1);
+		test_assert(strstr(err, "is not writable by") != NULL);
+	}
+	test_end();
+
+	test_begin("read-only database not usable");
+	setup("rofile", 0755, 0444, path, sizeof(path));
+	test_assert_int(safe(path, err, sizeof(err)), 0);
+	if (geteuid() != 0) {
+		test_assert_int(usable(path, err, sizeof(err)), -1);
 		test_assert(strstr(err, "is not readable and writable by") != NULL);
 	}
-	test_assert_int(check(path, 0, err, sizeof(err)), 0);
 	test_end();
 }
 
@@ -147,8 +160,8 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_modes();
-	test_access();
+	test_safe();
+	test_usable();
 	status = test_exit();
 	snprintf(cmd, sizeof(cmd), "chmod -R u+rwx %s && rm -rf %s", base, base);
 	if (system(cmd) != 0)
