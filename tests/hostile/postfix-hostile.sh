@@ -168,6 +168,13 @@ grep -q "can't read SMFIC_RCPT reply packet header" "$RG_POSTFIX_LOG" &&
 	rg_pass "64 KiB recipient: Postfix logs the dropped milter connection" ||
 	rg_fail "64 KiB recipient: Postfix did not log the milter drop"
 alive "64 KiB recipient"
+# libmilter still calls the close callback for the dropped session: its
+# state is freed, not leaked.
+if wait_live 0 10; then
+	rg_pass "64 KiB recipient: the dropped milter session was closed"
+else
+	rg_fail "64 KiB recipient: milter sessions still open: $(milter_live)"
+fi
 normal_client "after 64 KiB addresses"
 
 # --- NULs and control bytes -------------------------------------------------
@@ -277,14 +284,24 @@ rg_expect_match "2,000 recipients: RSS grew less than 5 MB ($rss_before -> $rss_
     "$((rss_after - rss_before < RSS_GROWTH_KB))" '^1$'
 
 # --- 500 concurrent connections ---------------------------------------------
-# Two identical rounds: the first may grow libmilter's thread stacks and
-# malloc's arenas; the second must not grow the daemon any further.
+# Two identical rounds: the first may grow libmilter's worker pool and
+# malloc's arenas; the second must not grow the daemon by more than a few
+# MB.  With the audit trail on, what growth remains is SQLite's page cache
+# on the writer's connection filling as the database grows (cache_size =
+# -16384: 16 MiB at most); without it the daemon's RSS levels off within
+# two rounds (measured: +32 kB in the sixth round of 200 sessions).
 live0=$(milter_live)
 for round in 1 2; do
+	mark=$(rg_log_mark)
 	$HOSTILE concurrent "$PORT" 500 >"$tmp/conc$round.out" 2>&1
 	cat "$tmp/conc$round.out"
 	rg_expect_match "500 concurrent, round $round: every session correct" \
 	    "$(head -n 1 "$tmp/conc$round.out")" '^sessions 500 ok 500 '
+	# The replies prove it (Postfix alone relays for 127.0.0.1 and knows
+	# no user): still, count relayguard's own verdicts, 3 per session.
+	rg_log_wait 'helo=c499\.example\.net .*to=<nobody499@' 10 "$mark" >/dev/null
+	rg_expect "500 concurrent, round $round: relayguard's RCPT verdicts" \
+	    "$(rg_log_since "$mark" | grep -cE 'stage=rcpt .* helo=c[0-9]+\.example\.net ')" 1500
 	hwm=$(rss "$PID" VmHWM)
 	wait_live "$live0" 30 || rg_fail "round $round: milter connections still open: $(milter_live)"
 	sleep 1
@@ -314,11 +331,12 @@ normal_client "while clients stall"
 $HOSTILE concurrent "$PORT" 50 >"$tmp/conc-stall.out" 2>&1
 rg_expect_match "50 concurrent while clients stall: every session correct" \
     "$(head -n 1 "$tmp/conc-stall.out")" '^sessions 50 ok 50 '
-# The 10 idle mid-transaction sessions (and maybe the stalled ones'
-# milter sessions) are still open; the vanished ones must be closed.
+# Postfix opens a milter session at SMTP connect: the 10 idle and the 10
+# stalled clients hold one each.  The 20 vanished ones must be closed, and
+# the raw milter-socket connections never become sessions at all.
 live=$(milter_live)
-rg_expect_match "vanished clients: their milter sessions closed (live=$live, 10 idle + 10 stalled at most + the milter-socket stall)" \
-    "$live" '^([0-9]|1[0-9]|2[0-1])$'
+rg_expect "vanished clients: their milter sessions closed (live = 10 idle + 10 stalled)" \
+    "$live" "$((live0 + 20))"
 alive "stalled and vanished clients"
 kill "$hold_pid" 2>/dev/null
 wait "$hold_pid" 2>/dev/null
