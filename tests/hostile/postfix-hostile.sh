@@ -29,6 +29,27 @@ started=$(date +%s)
 # The 500 concurrent clients and the test's own descriptors.
 ulimit -n 4096 2>/dev/null
 
+# Under AddressSanitizer (the --enable-sanitizers build) freed memory sits
+# in ASan's quarantine (256 MB by default) and the shadow memory counts in
+# RSS: the figures are printed, but the RSS bounds are not asserted there.
+# That build's own leak checker, and valgrind-e2e.sh in a plain build,
+# watch the memory instead.
+rss_checked=1
+if LC_ALL=C grep -qaE '__asan_init|__msan_init|__tsan_init' "$RG_RELAYGUARD"; then
+	rss_checked=0
+	echo "note: $RG_RELAYGUARD is sanitizer-instrumented: RSS bounds not asserted"
+fi
+
+# rss_bound NAME EXPR - assert the arithmetic EXPR (1 = within bounds),
+# or just print NAME in a sanitizer build
+rss_bound() {
+	if [ "$rss_checked" = 1 ]; then
+		rg_expect_match "$1" "$2" '^1$'
+	else
+		echo "not asserted (sanitizer build): $1"
+	fi
+}
+
 # rss PID FIELD - a /proc/PID/status field in kB (VmRSS, VmHWM, Threads)
 rss() {
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
@@ -280,8 +301,8 @@ rg_expect "null sender: relayguard's relay refusals (2 x 166)" \
     "$(rg_log_since "$mark" | grep -c 'stage=rcpt action=reject rule=relay')" 332
 rss_after=$(rss "$PID" VmRSS)
 echo "relayguard VmRSS around 2,000 recipients: $rss_before -> $rss_after kB"
-rg_expect_match "2,000 recipients: RSS grew less than 5 MB ($rss_before -> $rss_after kB)" \
-    "$((rss_after - rss_before < RSS_GROWTH_KB))" '^1$'
+rss_bound "2,000 recipients: RSS grew less than 5 MB ($rss_before -> $rss_after kB)" \
+    "$((rss_after - rss_before < RSS_GROWTH_KB))"
 
 # --- 500 concurrent connections ---------------------------------------------
 # Two identical rounds: the first may grow libmilter's worker pool and
@@ -296,7 +317,7 @@ for round in 1 2; do
 	$HOSTILE concurrent "$PORT" 500 >"$tmp/conc$round.out" 2>&1
 	cat "$tmp/conc$round.out"
 	rg_expect_match "500 concurrent, round $round: every session correct" \
-	    "$(head -n 1 "$tmp/conc$round.out")" '^sessions 500 ok 500 '
+	    "$(head -n 1 "$tmp/conc$round.out")" '^sessions 500 ok 500 together 500 '
 	# The replies prove it (Postfix alone relays for 127.0.0.1 and knows
 	# no user): still, count relayguard's own verdicts, 3 per session.
 	rg_log_wait 'helo=c499\.example\.net .*to=<nobody499@' 10 "$mark" >/dev/null
@@ -307,11 +328,11 @@ for round in 1 2; do
 	sleep 1
 	eval "rss_round$round=\$(rss \"\$PID\" VmRSS)"
 	eval "echo \"relayguard after round $round: VmRSS \$rss_round$round kB, peak VmHWM $hwm kB\""
-	rg_expect_match "500 concurrent, round $round: peak RSS under 100 MB ($hwm kB)" \
-	    "$((hwm < RSS_CEILING_KB))" '^1$'
+	rss_bound "500 concurrent, round $round: peak RSS under 100 MB ($hwm kB)" \
+	    "$((hwm < RSS_CEILING_KB))"
 done
-rg_expect_match "500 concurrent: round 2 added less than 5 MB ($rss_round1 -> $rss_round2 kB)" \
-    "$((rss_round2 - rss_round1 < RSS_GROWTH_KB))" '^1$'
+rss_bound "500 concurrent: round 2 added less than 5 MB ($rss_round1 -> $rss_round2 kB)" \
+    "$((rss_round2 - rss_round1 < RSS_GROWTH_KB))"
 alive "500 concurrent"
 
 # --- stalled and vanishing clients, garbage on the milter socket --------------
@@ -330,7 +351,7 @@ done
 normal_client "while clients stall"
 $HOSTILE concurrent "$PORT" 50 >"$tmp/conc-stall.out" 2>&1
 rg_expect_match "50 concurrent while clients stall: every session correct" \
-    "$(head -n 1 "$tmp/conc-stall.out")" '^sessions 50 ok 50 '
+    "$(head -n 1 "$tmp/conc-stall.out")" '^sessions 50 ok 50 together 50 '
 # Postfix opens a milter session at SMTP connect: the 10 idle and the 10
 # stalled clients hold one each.  The 20 vanished ones must be closed, and
 # the raw milter-socket connections never become sessions at all.
@@ -358,7 +379,7 @@ else
 fi
 rss_end=$(rss "$PID" VmRSS)
 echo "relayguard VmRSS: start $rss_start kB, end $rss_end kB, peak $(rss "$PID" VmHWM) kB, threads $(rss "$PID" Threads)"
-rg_expect_match "RSS at the end under 100 MB ($rss_end kB)" "$((rss_end < RSS_CEILING_KB))" '^1$'
+rss_bound "RSS at the end under 100 MB ($rss_end kB)" "$((rss_end < RSS_CEILING_KB))"
 
 rg_stop_relayguard
 rows=$("$SQLITE3_CLI" "$tmp/audit.db" "SELECT COUNT(*) FROM verdicts WHERE stage = 'rcpt'" 2>&1)

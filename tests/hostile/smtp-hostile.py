@@ -14,7 +14,8 @@
 #                              recipients; prints per-kind reply counts
 #   concurrent PORT N          N sessions at once (threads); every one
 #                              holds its connection until all are at RCPT;
-#                              prints "sessions N ok K" and failures
+#                              prints "sessions N ok K together T" and
+#                              failures
 #   hold PORT MPORT READYFILE  stalled and vanishing clients (SMTP on PORT,
 #                              milter protocol on MPORT), then sleep until
 #                              killed (at most 120 s)
@@ -129,9 +130,13 @@ def mode_many(port, sender, n, txns):
 
 def mode_concurrent(port, n):
     """n sessions; each must get 250/550 5.7.1/550 5.1.1 for its three
-    recipients; all are connected and past MAIL at the same time"""
-    barrier = threading.Barrier(n, timeout=90)
+    recipients; "together" counts the sessions that were all connected
+    and past MAIL at the same time (a barrier; 150 s for a loaded box
+    where the MTA starts n smtpd processes)"""
+    barrier = threading.Barrier(n, timeout=150)
     results = [None] * n
+    together = [0]
+    lock = threading.Lock()
 
     def one(i):
         want = [("RCPT TO:<%s>" % KNOWN[i % 3], "250 2.1.5"),
@@ -146,8 +151,10 @@ def mode_concurrent(port, n):
             got.append(code(c.cmd("MAIL FROM:<s%d@client.example.net>" % i)))
             try:
                 barrier.wait()
+                with lock:
+                    together[0] += 1
             except threading.BrokenBarrierError:
-                got.append("BARRIER")
+                pass
             for cmdline, _ in want:
                 got.append(code(c.cmd(cmdline)))
             got.append(code(c.cmd("QUIT")))
@@ -168,9 +175,10 @@ def mode_concurrent(port, n):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(150)
+        t.join(240)
     ok = sum(1 for r in results if r is not None and r[0])
-    print("sessions %d ok %d seconds %.1f" % (n, ok, time.monotonic() - start))
+    print("sessions %d ok %d together %d seconds %.1f"
+          % (n, ok, together[0], time.monotonic() - start))
     shown = 0
     for i, r in enumerate(results):
         if (r is None or not r[0]) and shown < 10:
