@@ -245,8 +245,9 @@ relay_check() {
 }
 
 part_e2e() {
-	local rounds=3 r i ldap_port alone_port rg_port native_port rgldap_port
-	local msgs=2000 serial=300 have_ldap=1 pf_alone pf_rg pf_native pf_rgldap
+	local rounds=2 r i ldap_port alone_port rg_port native_port rgldap_port
+	local msgs=1000 serial=200 have_ldap=1 pf_alone pf_rg pf_native pf_rgldap
+	local noop_port noop_sock="inet:$(rg_free_port)@127.0.0.1"
 	rg_require "$POSTFIX" "$SMTP_SOURCE"
 	. "$top_srcdir/tests/ldap/slapd.sh"
 	{ echo user@example.test; for i in 1 2 3 4 5; do echo "${i}user@example.test"; done
@@ -282,6 +283,9 @@ directory = file:$tmp/e2e-recipients
 audit_db = $tmp/e2e-audit.db"
 	rg_start_postfix none >&2 || exit 1
 	alone_port=$RG_POSTFIX_PORT pf_alone=$RG_POSTFIX_DIR
+	start_noop "$noop_sock"
+	rg_start_postfix "$noop_sock" >&2 || exit 1
+	noop_port=$RG_POSTFIX_PORT
 	start_rg "$conf" inet
 	rg_start_postfix "$RG_SOCK" >&2 || exit 1
 	rg_port=$RG_POSTFIX_PORT pf_rg=$RG_POSTFIX_DIR
@@ -316,7 +320,7 @@ audit_db = $tmp/e2e-audit-ldap.db" inet
 	echo "  native: the same with mynetworks = (empty) and"
 	echo "    relay_recipient_maps = ldap:CF (query_filter = (|(mail=%s)(mailLocalAddress=%s)))"
 	echo "  relayguard: local_domains = example.test, directory = file:FILE | ldap,"
-	echo "    audit_db = FILE"
+	echo "    audit_db = FILE; noop-milter: tests/bench/noop-milter (accepts all)"
 	echo
 	echo "sanity (swaks through each stack):"
 	relay_check "Postfix + relayguard (file)" "$rg_port"
@@ -326,23 +330,26 @@ audit_db = $tmp/e2e-audit-ldap.db" inet
 	fi
 	echo
 	# Warm up every stack (process pools, caches, LDAP connections).
-	for i in $alone_port $rg_port ${native_port:-} ${rgldap_port:-}; do
+	for i in $alone_port $noop_port $rg_port ${native_port:-} ${rgldap_port:-}; do
 		smtp_run warm "$i" 5 100
 	done
 	local d0_alone d0_rg
 	d0_alone=$(delivered "$pf_alone") d0_rg=$(delivered "$pf_rg")
 	for r in $(seq 1 $rounds); do
 		smtp_run alone "$alone_port" 10 $msgs
+		smtp_run noop "$noop_port" 10 $msgs
 		smtp_run rg "$rg_port" 10 $msgs
 		[ "$have_ldap" = 1 ] && smtp_run native "$native_port" 10 $msgs
 		[ "$have_ldap" = 1 ] && smtp_run rgldap "$rgldap_port" 10 $msgs
 		smtp_run alone "$alone_port" 1 $serial
+		smtp_run noop "$noop_port" 1 $serial
 		smtp_run rg "$rg_port" 1 $serial
 		[ "$have_ldap" = 1 ] && smtp_run native "$native_port" 1 $serial
 		[ "$have_ldap" = 1 ] && smtp_run rgldap "$rgldap_port" 1 $serial
 	done
 	printf '%-42s %10s %6s %12s %12s\n' "stack" "msgs/s" "ratio" "ms/msg (-s 1)" "added ms"
 	e2e_row "Postfix alone (baseline)" alone
+	e2e_row "Postfix + noop-milter (milter ceiling)" noop
 	e2e_row "Postfix + relayguard (file, audit on)" rg
 	if [ "$have_ldap" = 1 ]; then
 		e2e_row "Postfix native (relay_recipient_maps ldap:)" native
@@ -351,6 +358,9 @@ audit_db = $tmp/e2e-audit-ldap.db" inet
 		echo "(slapd not installed: the LDAP rows were not measured)"
 	fi
 	echo "(ratio and added ms: against Postfix alone)"
+	awk -v g="${MSGS[rg]}" -v n="${MSGS[noop]}" -v lg="${MSPM[rg]}" -v ln="${MSPM[noop]}" 'BEGIN {
+		printf "relayguard against the no-op milter: %.3f of its throughput, %+.3f ms per message\n",
+			g / n, lg - ln }'
 	echo
 	awk -v a="${MSGS[alone]}" -v g="${MSGS[rg]}" -v la="${MSPM[alone]}" -v lg="${MSPM[rg]}" 'BEGIN {
 		cost = (a - g) / a * 100; add = lg - la
@@ -409,7 +419,7 @@ part_scaling() {
 	echo "scaling: tests/bench/milter-load against relayguard (file directory,"
 	echo "audit on, inet socket) and noop-milter at 1, 10, 100 and 500 concurrent"
 	echo "sessions (one generator thread; 5 RCPT per transaction, 5 transactions"
-	echo "per connection, 3 s per run). 1-minute load average at start: $(load_avg)"
+	echo "per connection; best of 2 rounds of 3 s). 1-minute load average at start: $(load_avg)"
 	echo
 	echo "commands: milter-load -s SOCKET -c N -k 5 -m 5 -t 3 -u $USERS [-x accept]"
 	echo "          milter-load -s SOCKET -c N -H 1 -k 5 -u $USERS   (memory: hold N open)"
@@ -428,10 +438,12 @@ $(printf '%-34s %8d kB  %4d threads  (+%.1f kB per connection)\n' \
 			"$(awk -v a="$rss" -v b="$rss0" -v n="$n" 'BEGIN { print (a - b) / n }')")"
 		[ "$n" = 500 ] && slope=$rss
 	done
-	for c in 1 10 100 500; do
-		args="-c $c -k 5 -m 5 -t 3 -u $USERS"
-		mload "noop$c" "$noop_pid" "$noop_sock" $args -x accept
-		mload "rg$c" "$rg_pid" "$rg_sock" $args
+	for r in 1 2; do
+		for c in 1 10 100 500; do
+			args="-c $c -k 5 -m 5 -t 3 -u $USERS"
+			mload "noop$c" "$noop_pid" "$noop_sock" $args -x accept
+			mload "rg$c" "$rg_pid" "$rg_sock" $args
+		done
 	done
 	hwm=$(proc_kb "$rg_pid" VmHWM)
 	header "sessions (ratio: relayguard / noop-milter)"
