@@ -382,6 +382,12 @@ echo "relayguard VmRSS: start $rss_start kB, end $rss_end kB, peak $(rss "$PID" 
 rss_bound "RSS at the end under 100 MB ($rss_end kB)" "$((rss_end < RSS_CEILING_KB))"
 
 rg_stop_relayguard
+# A sanitizer build reports at exit (LeakSanitizer) or aborts on error.
+if grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$RG_MILTER_LOG"; then
+	rg_fail "sanitizer report: $(grep -m3 -E 'Sanitizer|runtime error:' "$RG_MILTER_LOG")"
+else
+	rg_pass "no sanitizer report in relayguard's log"
+fi
 rows=$("$SQLITE3_CLI" "$tmp/audit.db" "SELECT COUNT(*) FROM verdicts WHERE stage = 'rcpt'" 2>&1)
 rg_expect_match "audit trail: every RCPT verdict recorded ($rows rows)" "$rows" '^[0-9]{4,}$'
 echo "whole test: $(($(date +%s) - started)) s"
