@@ -169,14 +169,26 @@ file_load(struct dir_file *df, const char *path, char *err, size_t errlen)
 		rg_snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		size_t len = strlen(line);
+	for (;;) {
+		long before = ftell(fp), after;
+		size_t len;
 		const char *why = NULL;
 		char *entry;
 		size_t entry_len;
 		int r;
 
+		if (fgets(line, sizeof(line), fp) == NULL)
+			break;
+		len = strlen(line);
 		lineno++;
+		/* fgets cannot report a NUL byte: strlen stops at it.  The
+		 * file offset says how many bytes were really read. */
+		after = ftell(fp);
+		if (before >= 0 && after >= 0 && (size_t)(after - before) != len) {
+			rg_snprintf(err, errlen, "%s:%lu: NUL byte in line",
+				    path, lineno);
+			goto fail;
+		}
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
 		else if (!feof(fp)) {

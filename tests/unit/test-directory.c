@@ -119,6 +119,37 @@ expect_open_error(const char *name, const char *text, const char *want)
 	test_end();
 }
 
+/* test_nul_bytes - a NUL byte anywhere is refused, never a cut entry */
+static void
+test_nul_bytes(void)
+{
+	static const char middle[] = "alice@example.org\nbo\0b@example.org\nc@example.org\n";
+	static const char last[] = "alice@example.org\nbob@example.org\0junk";
+	const struct { const char *name, *data; size_t len; const char *want; } cases[] = {
+		{"nul-middle", middle, sizeof(middle) - 1, ":2: NUL byte in line"},
+		{"nul-last", last, sizeof(last) - 1, ":2: NUL byte in line"},
+	};
+	char path[512], err[512];
+	size_t i;
+
+	for (i = 0; i < RG_ARRAY_LEN(cases); i++) {
+		FILE *fp;
+
+		test_begin(cases[i].name);
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, cases[i].name);
+		if ((fp = fopen(path, "w")) == NULL) {
+			perror(path);
+			exit(1);
+		}
+		fwrite(cases[i].data, 1, cases[i].len, fp);
+		fclose(fp);
+		err[0] = '\0';
+		test_assert(open_spec(path, err, sizeof(err)) == NULL);
+		test_assert(strstr(err, cases[i].want) != NULL);
+		test_end();
+	}
+}
+
 static void
 test_errors(void)
 {
@@ -135,6 +166,8 @@ test_errors(void)
 	expect_open_error("two-at", "a@b@example.org\n", ":1: more than one @");
 	expect_open_error("empty-domain", "alice@\n", ":1: empty or malformed domain");
 	expect_open_error("ctrl", "ali\001ce@example.org\n", ":1: control character");
+
+	test_nul_bytes();
 
 	test_begin("file backend: missing file");
 	snprintf(text, sizeof(text), "%s/does-not-exist", tmpdir);
