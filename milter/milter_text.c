@@ -97,9 +97,16 @@ mt_reply_escape(const char *text, char *buf, size_t size)
 	return ob.cut ? -1 : 0;
 }
 
-/* copy_clean - shared body of mt_sanitize and mt_quote */
+/* How copy_clean treats characters a log reader could misread. */
+enum clean_mode {
+	CLEAN_PLAIN,			/* control characters as '?' */
+	CLEAN_QUOTED,			/* also \" and \\, inside "..." */
+	CLEAN_TOKEN,			/* also a space as \x20: one field */
+};
+
+/* copy_clean - shared body of mt_sanitize, mt_quote and log fields */
 static const char *
-copy_clean(const char *text, size_t len, size_t maxlen, int quote,
+copy_clean(const char *text, size_t len, size_t maxlen, enum clean_mode mode,
 	   char *buf, size_t size)
 {
 	struct outbuf ob;
@@ -113,13 +120,19 @@ copy_clean(const char *text, size_t len, size_t maxlen, int quote,
 	room = size > 4 ? size - 4 : 0;
 	for (i = 0; i < len && i < maxlen; i++) {
 		c = (unsigned char) text[i];
-		if (ob.len + 2 > room) {
+		if (ob.len + (mode == CLEAN_TOKEN && c == ' ' ? 4 : 2) > room) {
 			ob.cut = 1;
 			break;
 		}
 		if (is_control(c))
 			c = '?';
-		if (quote && (c == '"' || c == '\\'))
+		if (mode == CLEAN_TOKEN && c == ' ') {
+			/* A client's space must not start a forged field
+			 * ("HELO x action=accept"). */
+			(void) ob_putn(&ob, "\\x20", 4);
+			continue;
+		}
+		if (mode == CLEAN_QUOTED && (c == '"' || c == '\\'))
 			(void) ob_putn(&ob, "\\", 1);
 		(void) ob_putn(&ob, (const char *) &c, 1);
 	}
@@ -135,14 +148,14 @@ const char *
 mt_sanitize(const char *text, size_t len, size_t maxlen, char *buf,
 	    size_t size)
 {
-	return copy_clean(text, len, maxlen, 0, buf, size);
+	return copy_clean(text, len, maxlen, CLEAN_PLAIN, buf, size);
 }
 
 /* mt_quote - mt_sanitize plus backslash before '"' and '\' */
 const char *
 mt_quote(const char *text, size_t len, size_t maxlen, char *buf, size_t size)
 {
-	return copy_clean(text, len, maxlen, 1, buf, size);
+	return copy_clean(text, len, maxlen, CLEAN_QUOTED, buf, size);
 }
 
 /* mt_strip_brackets - drop one pair of surrounding angle brackets */
@@ -309,8 +322,8 @@ put_field(struct outbuf *ob, const char *key, const char *value)
 	if (value == NULL || *value == '\0')
 		ob_puts(ob, "-");
 	else
-		ob_puts(ob, mt_sanitize(value, strlen(value), MT_FIELD_MAX,
-					clean, sizeof(clean)));
+		ob_puts(ob, copy_clean(value, strlen(value), MT_FIELD_MAX,
+				       CLEAN_TOKEN, clean, sizeof(clean)));
 }
 
 /* put_path - " key=<value>", the value sanitised */
@@ -322,8 +335,8 @@ put_path(struct outbuf *ob, const char *key, const char *value)
 	ob_puts(ob, " ");
 	ob_puts(ob, key);
 	ob_puts(ob, "=<");
-	ob_puts(ob, mt_sanitize(value, strlen(value), MT_FIELD_MAX, clean,
-				sizeof(clean)));
+	ob_puts(ob, copy_clean(value, strlen(value), MT_FIELD_MAX, CLEAN_TOKEN,
+			       clean, sizeof(clean)));
 	ob_puts(ob, ">");
 }
 
@@ -350,9 +363,9 @@ mt_format_verdict(const struct mt_verdict_log *f, char *buf, size_t size)
 	put_field(&ob, "code", num);
 	put_field(&ob, "ecode", f->ecode);
 	ob_puts(&ob, " client=");
-	ob_puts(&ob, mt_sanitize(f->client_name ? f->client_name : "unknown",
-				 strlen(f->client_name ? f->client_name : "unknown"),
-				 MT_FIELD_MAX, clean, sizeof(clean)));
+	ob_puts(&ob, copy_clean(f->client_name ? f->client_name : "unknown",
+				strlen(f->client_name ? f->client_name : "unknown"),
+				MT_FIELD_MAX, CLEAN_TOKEN, clean, sizeof(clean)));
 	ob_puts(&ob, "[");
 	ob_puts(&ob, mt_sanitize(f->client_addr ? f->client_addr : "unknown",
 				 strlen(f->client_addr ? f->client_addr : "unknown"),

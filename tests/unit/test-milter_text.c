@@ -237,8 +237,17 @@ test_format_verdict(void)
 	test_assert_str(mt_format_verdict(&f, line, sizeof(line)),
 			"4Xyz12AbC: session=000000000001 stage=connect "
 			"action=accept rule=pass code=250 ecode=2.0.0 "
-			"client=unknown[unknown] helo=evil??NOQUEUE: forged "
+			"client=unknown[unknown] helo=evil??NOQUEUE:\\x20forged "
 			"auth=bob audit=unavailable");
+	/* Client text cannot add fields: its spaces are escaped, so every
+	 * field stays one token. */
+	f.helo = "x action=accept rule=local";
+	f.to = "\"a rule=local\"@example.org";
+	mt_format_verdict(&f, line, sizeof(line));
+	test_assert(strstr(line, " helo=x\\x20action=accept\\x20rule=local ") != NULL);
+	test_assert(strstr(line, " to=<\"a\\x20rule=local\"@example.org>") != NULL);
+	test_assert(strstr(line, " rule=local") == NULL);
+	f.to = NULL;
 	/* Blank sender is from=<>, not a missing field. */
 	f.from = "";
 	mt_format_verdict(&f, line, sizeof(line));
