@@ -1147,6 +1147,8 @@ static const struct keydef keys[] = {
 	{"pidfile", set_string, F(pidfile), NULL, 0, 0, 0, 0},
 	{"syslog_facility", set_facility, F(syslog_facility), NULL, 0, 0, 0, 0},
 	{"allow_root", set_bool, F(allow_root), NULL, 0, 0, 0, 0},
+	{"milter_timeout", set_duration, F(milter_timeout), NULL,
+	 1, 86400, 1000, 1000},
 	/* ldap */
 	{"ldap_uri", set_ldap_uri, F(ldap_uri), NULL, 0, 0, 0, 0},
 	{"ldap_base", set_string, F(ldap_base), NULL, 0, 0, 0, 0},
@@ -1486,6 +1488,7 @@ config_defaults(void)
 	cfg->socket_mode = 0660;
 	cfg->syslog_facility = xstrdup("mail");
 	cfg->allow_root = 0;
+	cfg->milter_timeout = 7210;	/* libmilter's own default */
 
 	cfg->ldap_scope = RG_LDAP_SCOPE_SUB;
 	cfg->ldap_filter = xstrdup("(|(mail=%s)(mailLocalAddress=%s))");

@@ -126,6 +126,7 @@ struct rg_config {
 	char   *pidfile;		/* NULL = none */
 	char   *syslog_facility;	/* default "mail" */
 	int     allow_root;
+	unsigned milter_timeout;	/* seconds the MTA may stay silent */
 
 	/* ldap directory */
 	char   *ldap_uri;		/* space-separated list: failover; NULL unset */

@@ -241,6 +241,10 @@ open_socket(const struct passwd *pw)
 		prepare_unix_socket(socket_path);
 	if (smfi_setconn(spec) != MI_SUCCESS)
 		startup_fail("socket %s: rejected by libmilter", spec);
+	/* Each silent MTA connection holds a worker thread this long. */
+	if (smfi_settimeout((int) start_cfg->milter_timeout) != MI_SUCCESS)
+		startup_fail("milter_timeout %u: rejected by libmilter",
+			     start_cfg->milter_timeout);
 	/* No window in which the socket is more open than socket_mode. */
 	old_mask = umask(0177);
 	if (smfi_opensocket(1) != MI_SUCCESS) {

@@ -278,6 +278,33 @@ wait_log "$tmp/live.log" "stats: "
 rg_expect_match "SIGUSR1 logs a stats line" "$(grep 'stats: ' "$tmp/live.log" | tail -1)" \
 	'stats: connections=[0-9]+ live=0 accept=[0-9]+ reject=[0-9]+ .*; directory: file '
 
+# ---- milter_timeout: a peer that stalls mid-command is let go -------------
+
+# stalled_closed PORT SECONDS - "closed" when the daemon closes, within
+# SECONDS, a connection that sent half a packet header and stalled (each
+# such connection holds one of libmilter's worker threads), else "open"
+stalled_closed() {
+	local rc
+	exec 5<>"/dev/tcp/127.0.0.1/$1" || { echo "no-connect"; return; }
+	printf '\000\000' >&5
+	timeout "$2" cat <&5 > /dev/null
+	rc=$?
+	exec 5<&-
+	if [ "$rc" -eq 0 ]; then echo closed; else echo open; fi
+}
+rg_expect "default milter_timeout: a stalled connection stays open" \
+	"$(stalled_closed "$port" 4)" open
+port3=$(rg_free_port) || rg_fail "no free port"
+sed "s/^socket = .*/socket = inet:$port3@127.0.0.1/" "$tmp/good.conf" > "$tmp/timeout.conf"
+echo "milter_timeout = 2s" >> "$tmp/timeout.conf"
+"$RG" -f -s -c "$tmp/timeout.conf" 2> "$tmp/timeout.log" &
+pid3=$!
+pids="$pids $pid3"
+rg_wait_port "$port3" 10 || rg_fail "milter with milter_timeout did not start"
+rg_expect "milter_timeout = 2s: a stalled connection is closed" \
+	"$(stalled_closed "$port3" 8)" closed
+kill -TERM "$pid3"
+
 kill -TERM "$pid"
 wait "$pid"
 rg_expect "exit status 0 after SIGTERM" "$?" 0

@@ -78,6 +78,7 @@ test_defaults(void)
 	test_assert(cfg->pidfile == NULL);
 	test_assert_str(cfg->syslog_facility, "mail");
 	test_assert_int(cfg->allow_root, 0);
+	test_assert_int(cfg->milter_timeout, 7210);
 	test_assert(cfg->ldap_uri == NULL);
 	test_assert_int(cfg->ldap_scope, RG_LDAP_SCOPE_SUB);
 	test_assert_str(cfg->ldap_filter, "(|(mail=%s)(mailLocalAddress=%s))");
@@ -234,6 +235,7 @@ test_every_key(void)
 	test_assert_str(cfg->pidfile, "/run/relayguard/relayguard.pid");
 	test_assert_str(cfg->syslog_facility, "local3");
 	test_assert_int(cfg->allow_root, 1);
+	test_assert_int(cfg->milter_timeout, 600);
 	test_assert_str(cfg->ldap_uri,
 			"ldap://ldap1.example.org LDAP://ldap2.example.org:3389");
 	test_assert_str(cfg->ldap_base, "ou=People, dc=example, dc=org");
@@ -1180,7 +1182,7 @@ test_docs_complete(void)
 		"blank_sender", "sender_deny", "local_sender_from_untrusted",
 		"harvest_limit", "directory", "directory_failure", "socket",
 		"socket_mode", "user", "pidfile", "syslog_facility",
-		"allow_root", "ldap_uri", "ldap_base", "ldap_scope",
+		"allow_root", "milter_timeout", "ldap_uri", "ldap_base", "ldap_scope",
 		"ldap_filter", "ldap_bind_dn", "ldap_bind_password_file",
 		"ldap_starttls", "ldap_timeout", "ldap_network_timeout",
 		"ldap_pool_size", "cache_positive_ttl", "cache_negative_ttl",
