@@ -457,20 +457,10 @@ cb_data(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* cb_eom - end of message: the transaction is over */
+/* cb_end_txn - end of message, RSET or an aborted transaction: the
+ * transaction is over (registered for both eom and abort) */
 static sfsistat
-cb_eom(SMFICTX *ctx)
-{
-	struct rg_conn *c = smfi_getpriv(ctx);
-
-	if (c != NULL)
-		conn_reset_txn(c);
-	return SMFIS_CONTINUE;
-}
-
-/* cb_abort - RSET or an aborted transaction */
-static sfsistat
-cb_abort(SMFICTX *ctx)
+cb_end_txn(SMFICTX *ctx)
 {
 	struct rg_conn *c = smfi_getpriv(ctx);
 
@@ -534,8 +524,8 @@ milter_glue_register(const char *name)
 	desc.xxfi_helo = cb_helo;
 	desc.xxfi_envfrom = cb_envfrom;
 	desc.xxfi_envrcpt = cb_envrcpt;
-	desc.xxfi_eom = cb_eom;
-	desc.xxfi_abort = cb_abort;
+	desc.xxfi_eom = cb_end_txn;
+	desc.xxfi_abort = cb_end_txn;
 	desc.xxfi_close = cb_close;
 	desc.xxfi_unknown = cb_unknown;
 	desc.xxfi_data = cb_data;

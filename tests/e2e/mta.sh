@@ -202,30 +202,6 @@ rg_e2e_wait_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
-# rg_e2e_free_port - print a free TCP port of 127.0.0.1 below the
-# kernel's ephemeral range: a port inside it may be the local end of some
-# client connection (a benchmark running beside the tests), which
-# connect() does not reveal but bind() refuses.  Falls back to
-# rg_free_port when the range leaves no room below it.
-rg_e2e_free_port() {
-	local lo p i
-	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
-	case "$lo" in
-	''|*[!0-9]*) lo=32768 ;;
-	esac
-	if [ "$lo" -le 12000 ]; then rg_free_port; return; fi
-	for i in $(seq 1 200); do
-		p=$(( lo - 10000 + RANDOM % 9999 ))
-		if command -v ss >/dev/null 2>&1; then
-			[ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || continue
-		fi
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"; return 0
-		fi
-	done
-	return 1
-}
-
 # rg_e2e_milter_postfix MILTER - libmilter socket spelling to Postfix's
 rg_e2e_milter_postfix() {
 	case "$1" in
@@ -257,7 +233,7 @@ rg_start_relayguard() {
 	"") sock=${RG_MILTER_SOCKET:-inet} ;;
 	esac
 	case "$sock" in
-	inet) sock="inet:$(rg_e2e_free_port)@127.0.0.1" ;;
+	inet) sock="inet:$(rg_free_port)@127.0.0.1" ;;
 	unix) sock="unix:$tmp/relayguard.sock" ;;
 	esac
 	RG_MILTER_SOCKET=$sock
@@ -401,7 +377,7 @@ rg_start_postfix() {
 	chmod 755 "$dir"
 	mkdir -p "$dir/etc" "$dir/queue" "$dir/data"
 	chown postfix "$dir/data"
-	port=$(rg_e2e_free_port) || return 1
+	port=$(rg_free_port) || return 1
 	case "$milter" in
 	""|none) pf_milter="" ;;
 	*) pf_milter=$(rg_e2e_milter_postfix "$milter") ;;
@@ -641,7 +617,7 @@ rg_start_sendmail() {
 		mount='mount --bind "$RG_SM_SASL" /usr/lib/sasl2 &&'
 	fi
 	: >"$dir/aliases"; : >"$dir/statistics"; : >"$dir/local-host-names"
-	port=$(rg_e2e_free_port) || return 1
+	port=$(rg_free_port) || return 1
 	{
 		echo "divert(-1)"
 		echo "define(\`_CF_DIR_', \`$root/usr/share/sendmail/cf/')"
