@@ -411,48 +411,35 @@ test_newer_refused(void)
 	test_end();
 }
 
-/* wait_written - poll until written reaches n or ms pass; 1 when it did */
-static int
-wait_written(struct audit *audit, uint64_t written, int ms)
-{
-	struct audit_counters c;
-	int     i;
+/* The counters a test can wait for. */
+enum counter { WRITTEN, DIVERTED, FAILING };
 
-	for (i = 0; i < ms / 10; i++) {
-		audit_get_counters(audit, &c);
-		if (c.written >= written)
-			return 1;
-		usleep(10000);
+/* counter_reached - has the counter reached want (FAILING: equals it)? */
+static int
+counter_reached(const struct audit_counters *c, enum counter which,
+		uint64_t want)
+{
+	switch (which) {
+	case WRITTEN:
+		return c->written >= want;
+	case DIVERTED:
+		return c->diverted >= want;
+	case FAILING:
+		return (uint64_t) c->failing == want;
 	}
 	return 0;
 }
 
-/* wait_diverted - poll until diverted reaches n or ms pass */
+/* wait_counter - poll until the counter is reached or ms pass; 1 when it was */
 static int
-wait_diverted(struct audit *audit, uint64_t n, int ms)
+wait_counter(struct audit *audit, enum counter which, uint64_t want, int ms)
 {
 	struct audit_counters c;
 	int     i;
 
 	for (i = 0; i < ms / 10; i++) {
 		audit_get_counters(audit, &c);
-		if (c.diverted >= n)
-			return 1;
-		usleep(10000);
-	}
-	return 0;
-}
-
-/* wait_failing - poll until the failing state is state, or ms pass */
-static int
-wait_failing(struct audit *audit, int state, int ms)
-{
-	struct audit_counters c;
-	int     i;
-
-	for (i = 0; i < ms / 10; i++) {
-		audit_get_counters(audit, &c);
-		if (c.failing == state)
+		if (counter_reached(&c, which, want))
 			return 1;
 		usleep(10000);
 	}
@@ -521,7 +508,7 @@ test_tempfail_recovers(void)
 	test_assert_int(audit_submit(audit, &row), -1);
 	/* the admin fixes the path; the writer retries on its own */
 	test_assert_int(rmdir(path), 0);
-	test_assert(wait_failing(audit, 0, 10000));
+	test_assert(wait_counter(audit, FAILING, 0, 10000));
 	fill_row(&row, session, sizeof(session), 4, 2);
 	test_assert_int(audit_submit(audit, &row), 0);
 	audit_get_counters(audit, &c);
@@ -563,14 +550,14 @@ test_lock_held(void)
 		fill_row(&row, session, sizeof(session), 5, i);
 		test_assert_int(audit_submit(audit, &row), 0);
 	}
-	test_assert(wait_failing(audit, 1, 8000));
-	test_assert(wait_diverted(audit, 10, 5000));
+	test_assert(wait_counter(audit, FAILING, 1, 8000));
+	test_assert(wait_counter(audit, DIVERTED, 10, 5000));
 	audit_get_counters(audit, &c);
 	test_assert_int(c.diverted, 10);
 	test_assert_int(diverted_lines, 10);
 	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(other);
-	test_assert(wait_failing(audit, 0, 10000));
+	test_assert(wait_counter(audit, FAILING, 0, 10000));
 	for (i = 10; i < 20; i++) {
 		fill_row(&row, session, sizeof(session), 5, i);
 		test_assert_int(audit_submit(audit, &row), 0);
@@ -669,7 +656,7 @@ test_long_reader(void)
 	}
 	fill_row(&row, session, sizeof(session), 6, 0);
 	audit_submit(audit, &row);
-	test_assert(wait_written(audit, 1, 5000));
+	test_assert(wait_counter(audit, WRITTEN, 1, 5000));
 	test_assert_int(write(to_reader[1], "g", 1), 1);
 	close(to_reader[1]);
 	test_assert(fgets(line, sizeof(line), reader) != NULL);
@@ -687,7 +674,7 @@ test_long_reader(void)
 			if (dt > max_ms)
 				max_ms = dt;
 		}
-		test_assert(wait_written(audit, 1 + (uint64_t) (i + 1) * 2500, 3000));
+		test_assert(wait_counter(audit, WRITTEN, 1 + (uint64_t) (i + 1) * 2500, 3000));
 		usleep(200000);
 	}
 	audit_get_counters(audit, &c);
@@ -734,7 +721,7 @@ test_renamed(void)
 		fill_row(&row, session, sizeof(session), 8, i);
 		audit_submit(audit, &row);
 	}
-	test_assert(wait_written(audit, 100, 5000));
+	test_assert(wait_counter(audit, WRITTEN, 100, 5000));
 	test_assert_int(rename(path, moved), 0);
 	usleep(1100000);		/* past the writer's once-a-second check */
 	for (i = 100; i < 250; i++) {
