@@ -161,26 +161,6 @@ audit_log(int priority, const char *fmt,...)
 		syslog(LOG_MAIL | priority, "%s", line);
 }
 
-/* now_mono - monotonic clock in milliseconds */
-static int64_t
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* now_real - wall clock in milliseconds since the epoch */
-static int64_t
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* format_time - 'YYYY-MM-DDTHH:MM:SS.mmmZ' (UTC) */
 static void
 format_time(int64_t ms, char *buf, size_t size)
@@ -234,7 +214,7 @@ row_copy(const struct audit_row *row)
 		total += len[i];
 	}
 	q = xmalloc(sizeof(*q) + total);
-	q->time_ms = row->time_ms > 0 ? row->time_ms : now_real();
+	q->time_ms = row->time_ms > 0 ? row->time_ms : rg_wall_ms();
 	q->code = row->code;
 	p = q->data;
 	for (i = 0; i < F_COUNT; i++) {
@@ -482,7 +462,7 @@ set_failing(struct audit *a, int failing, const char *why)
 		a->ctr.failures++;
 	pthread_mutex_unlock(&a->lock);
 	if (failing) {
-		a->retry_at = now_mono() + AUDIT_RETRY_MS;
+		a->retry_at = rg_mono_ms() + AUDIT_RETRY_MS;
 		if (!was)
 			audit_log(LOG_ERR, "audit: cannot write %s; %s", why,
 				  a->tempfail ? "deferring mail until it can be "
@@ -515,7 +495,7 @@ try_recover(struct audit *a)
 	pthread_mutex_lock(&a->lock);
 	a->ctr.failures++;
 	pthread_mutex_unlock(&a->lock);
-	a->retry_at = now_mono() + AUDIT_RETRY_MS;
+	a->retry_at = rg_mono_ms() + AUDIT_RETRY_MS;
 }
 
 /* row_time - q's time as text; the seconds part is formatted once per
@@ -595,9 +575,9 @@ check_moved(struct audit *a)
 	char    err[512];
 	int     moved = 0, fatal, rc;
 
-	if (a->db == NULL || now_mono() < a->moved_check_at)
+	if (a->db == NULL || rg_mono_ms() < a->moved_check_at)
 		return;
-	a->moved_check_at = now_mono() + AUDIT_MOVED_CHECK_MS;
+	a->moved_check_at = rg_mono_ms() + AUDIT_MOVED_CHECK_MS;
 	if (sqlite3_file_control(a->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved)
 	    != SQLITE_OK || !moved)
 		return;
@@ -620,7 +600,7 @@ write_batch(struct audit *a, struct qrow **batch, size_t n)
 	int     ok = 0;
 
 	check_moved(a);
-	if (a->failing && now_mono() >= a->retry_at)
+	if (a->failing && rg_mono_ms() >= a->retry_at)
 		try_recover(a);
 	if (!a->failing && a->db) {
 		if (insert_batch(a, batch, n, err, sizeof(err)) == 0)
@@ -648,7 +628,7 @@ purge_step(struct audit *a)
 	char    cutoff[32];
 	int     rc, deleted = 0;
 
-	format_time(now_real() - (int64_t) a->retention_days * 86400000, cutoff,
+	format_time(rg_wall_ms() - (int64_t) a->retention_days * 86400000, cutoff,
 		    sizeof(cutoff));
 	rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
@@ -669,14 +649,14 @@ purge_step(struct audit *a)
 	}
 	a->purge_busy = (deleted == AUDIT_PURGE_ROWS);
 	if (!a->purge_busy)
-		a->purge_at = now_mono() + AUDIT_PURGE_EVERY_MS;
+		a->purge_at = rg_mono_ms() + AUDIT_PURGE_EVERY_MS;
 }
 
 /* maintenance - retry a failing database; retention */
 static void
 maintenance(struct audit *a)
 {
-	int64_t now = now_mono();
+	int64_t now = rg_mono_ms();
 
 	if (a->failing && now >= a->retry_at)
 		try_recover(a);
@@ -689,7 +669,7 @@ maintenance(struct audit *a)
 static int64_t
 next_deadline(struct audit *a)
 {
-	int64_t when = now_mono() + AUDIT_PURGE_EVERY_MS;
+	int64_t when = rg_mono_ms() + AUDIT_PURGE_EVERY_MS;
 
 	if (a->count > 0)
 		when = a->ring[a->head]->queued_ms + a->flush_ms;
@@ -713,7 +693,7 @@ take_batch(struct audit *a, struct qrow **batch, int *done)
 	pthread_mutex_lock(&a->lock);
 	while (a->count < a->batch_rows && !a->stopping) {
 		deadline = next_deadline(a);
-		now = now_mono();
+		now = rg_mono_ms();
 		if (now >= deadline)
 			break;
 		ts = cond_deadline(deadline - now);
@@ -722,7 +702,7 @@ take_batch(struct audit *a, struct qrow **batch, int *done)
 		a->writer_waiting = 0;
 	}
 	if (a->count > 0 && (a->count >= a->batch_rows || a->stopping
-	     || now_mono() >= a->ring[a->head]->queued_ms + a->flush_ms)) {
+	     || rg_mono_ms() >= a->ring[a->head]->queued_ms + a->flush_ms)) {
 		while (n < a->batch_max && a->count > 0) {
 			batch[n++] = a->ring[a->head];
 			a->head = (a->head + 1) % a->cap;
@@ -839,7 +819,7 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 		}
 		set_failing(a, 1, why);
 	}
-	a->purge_at = now_mono();
+	a->purge_at = rg_mono_ms();
 	/* our threads take no asynchronous signal: those are the daemon's */
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
@@ -893,7 +873,7 @@ audit_submit(struct audit *a, const struct audit_row *row)
 		free(q);
 		return 0;
 	}
-	q->queued_ms = now_mono();
+	q->queued_ms = rg_mono_ms();
 	a->ring[(a->head + a->count) % a->cap] = q;
 	a->count++;
 	a->ctr.queued++;

@@ -115,16 +115,6 @@ dir_ldap_set_logger(dir_ldap_log_fn fn)
 	ldap_logger = fn;
 }
 
-/* now_ms - monotonic milliseconds */
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ms_timeval - milliseconds as a struct timeval */
 static struct timeval
 ms_timeval(unsigned ms)
@@ -507,7 +497,7 @@ checkout(struct dir_ldap *dl, uint64_t start, int *may_connect,
 
 	pthread_mutex_lock(&dl->lock);
 	for (;;) {
-		now = now_ms();
+		now = (uint64_t) rg_mono_ms();
 		for (i = 0; i < dl->nslots; i++) {
 			if (dl->slots[i].busy)
 				continue;
@@ -613,7 +603,8 @@ checkin(struct dir_ldap *dl, struct ldap_slot *slot, enum dir_result result,
 	dl->backoff_fails += trace->backoff_fails;
 	if (trace->connect_failures > 0 || trace->timeouts > 0) {
 		dl->failures++;
-		dl->retry_after_ms = now_ms() + backoff_delay(dl->failures);
+		dl->retry_after_ms = (uint64_t) rg_mono_ms()
+		    + backoff_delay(dl->failures);
 	} else if (slot != NULL && result != DIR_ERROR) {
 		dl->failures = 0;
 		dl->retry_after_ms = 0;
@@ -653,7 +644,7 @@ ldap_lookup(struct directory *dir, const char *address)
 	struct lookup_trace trace;
 	struct ldap_slot *slot;
 	enum dir_result result;
-	uint64_t start = now_ms();
+	uint64_t start = (uint64_t) rg_mono_ms();
 	unsigned wait_ms;
 	int found, may_connect;
 
@@ -686,7 +677,8 @@ ldap_lookup(struct directory *dir, const char *address)
 			     sizeof(err), &trace);
 	checkin(dl, slot, result, err, &trace);
 	if (result != DIR_ERROR)
-		cache_put(dl->cache, address, result == DIR_FOUND, now_ms());
+		cache_put(dl->cache, address, result == DIR_FOUND,
+			  (uint64_t) rg_mono_ms());
 	return result;
 }
 

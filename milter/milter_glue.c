@@ -91,16 +91,6 @@ macro(SMFICTX *ctx, const char *name)
 	return value;
 }
 
-/* now_ms - wall clock, milliseconds since the epoch (UTC) */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* conn_new - state for a new connection, holding the current runtime */
 static struct rg_conn *
 conn_new(void)
@@ -227,7 +217,7 @@ audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
 	int rc = 0;
 
 	memset(&row, 0, sizeof(row));
-	row.time_ms = now_ms();
+	row.time_ms = rg_wall_ms();
 	row.session_id = c->id;
 	row.queue_id = c->queue_id[0] ? c->queue_id : NULL;
 	row.mta = c->mta;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -128,6 +129,30 @@ rg_strcaseeq(const char *a, const char *b)
 		if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
 			return 0;
 	return *a == *b;
+}
+
+/* clock_ms - the given clock in milliseconds */
+static int64_t
+clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* rg_mono_ms - monotonic clock in milliseconds */
+int64_t
+rg_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+/* rg_wall_ms - wall clock in milliseconds since the epoch */
+int64_t
+rg_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
 }
 
 /* rg_hex_digit - value of one hexadecimal digit, -1 if c is not one */

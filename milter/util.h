@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #define RG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -37,6 +38,12 @@ void    rg_lowercase(char *s);
 
 /* rg_strcaseeq - ASCII case-insensitive equality */
 int     rg_strcaseeq(const char *a, const char *b);
+
+/* rg_mono_ms - monotonic clock in milliseconds (deadlines, intervals) */
+int64_t rg_mono_ms(void);
+
+/* rg_wall_ms - wall clock in milliseconds since the epoch (timestamps) */
+int64_t rg_wall_ms(void);
 
 /* rg_hex_digit - value of one hexadecimal digit, -1 if c is not one */
 int     rg_hex_digit(int c);
