@@ -384,36 +384,40 @@ remove_files(void)
 		      strerror(errno));
 }
 
+/* warn_restart - a setting changed that only a restart applies */
+static void
+warn_restart(const char *key)
+{
+	rglog(LOG_WARNING, "warning: reload: %s changed; it takes effect "
+	      "after a restart", key);
+}
+
+/* str_changed - two optional strings differ (NULL equals "") */
+static int
+str_changed(const char *was, const char *now)
+{
+	return strcmp(was ? was : "", now ? now : "") != 0;
+}
+
 /* warn_restart_keys - settings a reload cannot change */
 static void
 warn_restart_keys(const struct rg_config *cfg)
 {
-	static const char fmt[] = "warning: reload: %s changed; it takes "
-		"effect after a restart";
-	const char *a, *b;
-
-	a = start_cfg->socket ? start_cfg->socket : "";
-	b = cfg->socket ? cfg->socket : "";
-	if (strcmp(a, b) != 0)
-		rglog(LOG_WARNING, fmt, "socket");
-	a = start_cfg->user ? start_cfg->user : "";
-	b = cfg->user ? cfg->user : "";
-	if (strcmp(a, b) != 0)
-		rglog(LOG_WARNING, fmt, "user");
-	a = start_cfg->pidfile ? start_cfg->pidfile : "";
-	b = cfg->pidfile ? cfg->pidfile : "";
-	if (strcmp(a, b) != 0)
-		rglog(LOG_WARNING, fmt, "pidfile");
-	a = start_cfg->syslog_facility ? start_cfg->syslog_facility : "";
-	b = cfg->syslog_facility ? cfg->syslog_facility : "";
-	if (strcmp(a, b) != 0)
-		rglog(LOG_WARNING, fmt, "syslog_facility");
+	if (str_changed(start_cfg->socket, cfg->socket))
+		warn_restart("socket");
 	if (start_cfg->socket_mode != cfg->socket_mode)
-		rglog(LOG_WARNING, fmt, "socket_mode");
-	a = start_cfg->audit_db ? start_cfg->audit_db : "";
-	b = cfg->audit_db ? cfg->audit_db : "";
-	if (strcmp(a, b) != 0 || start_cfg->audit_failure != cfg->audit_failure)
-		rglog(LOG_WARNING, fmt, "audit_db/audit_failure");
+		warn_restart("socket_mode");
+	if (str_changed(start_cfg->user, cfg->user))
+		warn_restart("user");
+	if (str_changed(start_cfg->pidfile, cfg->pidfile))
+		warn_restart("pidfile");
+	if (str_changed(start_cfg->syslog_facility, cfg->syslog_facility))
+		warn_restart("syslog_facility");
+	if (start_cfg->milter_timeout != cfg->milter_timeout)
+		warn_restart("milter_timeout");
+	if (str_changed(start_cfg->audit_db, cfg->audit_db)
+	    || start_cfg->audit_failure != cfg->audit_failure)
+		warn_restart("audit_db/audit_failure");
 }
 
 /* do_reload - load the new configuration and directory, or keep the old */

@@ -209,6 +209,15 @@ rg_expect_match "broken reload logged with FILE:LINE" \
 	"$(grep -F 'reload failed' "$tmp/live.log")" \
 	"reload failed: $tmp/live.conf:6: .*; keeping the old configuration"
 rg_expect "broken reload keeps the old configuration serving" "$(dave)" dave=accepted
+
+# A restart-only key changed by a reload: applied later, and said so.
+{ cat "$tmp/good.conf"; echo "milter_timeout = 60s"; } > "$tmp/live.conf"
+kill -HUP "$pid"
+wait_log "$tmp/live.log" "milter_timeout changed" \
+	&& rg_pass "reload warns that milter_timeout needs a restart" \
+	|| rg_fail "no restart warning for a changed milter_timeout"
+rg_expect "no warning for keys that did not change" \
+	"$(grep -c 'socket changed\|user changed\|pidfile changed' "$tmp/live.log")" 0
 cp "$tmp/good.conf" "$tmp/live.conf"
 
 for i in $(seq 1 25); do kill -HUP "$pid"; done
