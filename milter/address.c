@@ -748,6 +748,7 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 	if (addr->status != ADDR_OK)
 		return addr->status;
 	addr->steps = 0;
+	addr->final_ours = 0;
 	if (addr->kind == ADDR_NULL) {
 		addr->final_local[0] = '\0';
 		addr->final_domain.type = ADDR_DOM_NONE;
@@ -763,7 +764,10 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 		int     high = 0;
 		size_t  i, dash = 0;
 
-		if (is_local == NULL || !is_local(&addr->final_domain, ctx))
+		/* Every exit below keeps the answer for the final domain. */
+		addr->final_ours = is_local != NULL
+		    && is_local(&addr->final_domain, ctx);
+		if (!addr->final_ours)
 			break;
 		for (i = 0; s[i]; i++) {
 			if (s[i] == '@')

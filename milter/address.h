@@ -95,6 +95,7 @@ struct address {
 	/* Final destination, filled by addr_resolve(). */
 	char    final_local[ADDR_PATH_MAX + 1];
 	struct addr_domain final_domain;
+	int     final_ours;		/* is_local() said yes to final_domain */
 	unsigned tricks;		/* ADDR_TRICK_* found */
 	unsigned steps;			/* unwrapping steps taken */
 

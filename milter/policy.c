@@ -287,7 +287,7 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 		return;
 	}
 	priv = privilege(cfg, s);
-	v->local = config_is_local(&a->final_domain, (void *)cfg);
+	v->local = a->final_ours;	/* addr_resolve asked config_is_local */
 	if ((a->tricks & ADDR_TRICK_ROUTING) && priv == RG_RULE_PASS
 	    && cfg->routing == RG_ROUTING_REJECT) {
 		verdict_refuse(cfg, v, RG_RULE_ROUTING, RG_REPLY_ROUTING);

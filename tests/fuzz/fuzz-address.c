@@ -252,6 +252,9 @@ check_resolved(const struct address *parsed, const struct address *a,
 		return;
 	FUZZ_CHECK(terminated(a->final_local, sizeof(a->final_local)));
 	check_domain(&a->final_domain);
+	/* final_ours is the predicate's answer for the final destination. */
+	FUZZ_CHECK(a->final_ours == (a->kind != ADDR_NULL
+				     && pred(&a->final_domain, NULL)));
 	/* Nothing ours: a qualified address is its own final destination. */
 	if (pred == pred_none && parsed->domain.type != ADDR_DOM_NONE) {
 		FUZZ_CHECK(strcmp(a->final_local, parsed->local) == 0);
