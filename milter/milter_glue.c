@@ -1,12 +1,11 @@
 /*
  * milter_glue - libmilter callbacks around the policy engine
  *
- * One struct rg_conn per SMTP connection, created at connect and freed at
- * close, carries the policy session, a session id, the MTA's name and
- * the runtime (configuration + directory) the connection started with.
- * Each judged step (connect, HELO, MAIL, RCPT) goes through judge():
- * policy_decide(), one audit row, one log line, policy_commit(), and the
- * SMTP reply.
+ * One struct rg_conn (judge.h) per SMTP connection, created at connect
+ * and freed at close, kept with smfi_setpriv.  Each judged step
+ * (connect, HELO, MAIL, RCPT) goes through judge_step() -- decision,
+ * audit row, log line, commit, as for the policy delegation door -- and
+ * the verdict becomes the SMTP reply here.
  *
  * Macros: {daemon_name} (else j) names the MTA, i is the queue id
  * (NOQUEUE until the MTA has one), {auth_authen} marks an authenticated
@@ -37,45 +36,8 @@
 #include "milter_text.h"
 #include "rglog.h"
 #include "runtime.h"
+#include "judge.h"
 #include "milter_glue.h"
-
-#define SENDER_KEEP	1024		/* address text kept for logs/audit */
-
-/* Per-connection state, owned by libmilter's context via smfi_setpriv. */
-struct rg_conn {
-	struct rg_runtime *rt;		/* held until close */
-	struct rg_session s;
-	char    id[MT_SESSION_ID_LEN + 1];
-	char    mta[RG_NAME_MAX];
-	char    client_addr[64];
-	char    queue_id[64];
-	char    sender[SENDER_KEEP];	/* as written, for the audit */
-	char    sender_path[SENDER_KEEP];	/* without <>, for logs */
-	int     sender_set;
-	const char *sender_class;	/* blank, local, foreign; NULL before MAIL */
-};
-
-/* The audit handle; the lock lets shutdown detach it safely. */
-static pthread_rwlock_t audit_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct audit *audit_handle;
-static int audit_detached;		/* shutdown took the handle away */
-
-/* Counters for the stats line. */
-static unsigned long stat_actions[RG_WOULD_REJECT + 1];
-static unsigned long stat_connections;
-static unsigned long stat_audit_deferred;
-static unsigned stat_live;
-static unsigned session_counter;
-
-static const char audit_defer_ecode[] = "4.3.0";
-static const char audit_defer_text[] = "Audit trail unavailable, try again later";
-
-/* counter_add - thread-safe increment */
-static void
-counter_add(unsigned long *counter)
-{
-	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
-}
 
 /* macro - a macro's value, or NULL when the MTA did not send it */
 static const char *
@@ -91,42 +53,6 @@ macro(SMFICTX *ctx, const char *name)
 	return value;
 }
 
-/* conn_new - state for a new connection, holding the current runtime */
-static struct rg_conn *
-conn_new(void)
-{
-	struct rg_conn *c;
-	struct rg_runtime *rt;
-	unsigned n;
-
-	if ((rt = runtime_acquire()) == NULL)
-		return NULL;
-	c = xcalloc(1, sizeof(*c));
-	c->rt = rt;
-	policy_session_init(&c->s);
-	n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
-	mt_session_id((uint64_t) time(NULL), (unsigned) getpid(), n, c->id,
-		      sizeof(c->id));
-	rg_strlcpy(c->client_addr, "unknown", sizeof(c->client_addr));
-	rg_strlcpy(c->s.client_name, "unknown", sizeof(c->s.client_name));
-	rg_strlcpy(c->mta, "-", sizeof(c->mta));
-	__atomic_add_fetch(&stat_live, 1, __ATOMIC_RELAXED);
-	counter_add(&stat_connections);
-	return c;
-}
-
-/* conn_free - release the runtime and the state; returns NULL */
-static struct rg_conn *
-conn_free(struct rg_conn *c)
-{
-	if (c == NULL)
-		return NULL;
-	c->rt = runtime_release(c->rt);
-	free(c);
-	__atomic_sub_fetch(&stat_live, 1, __ATOMIC_RELAXED);
-	return NULL;
-}
-
 /* conn_get - this connection's state; created on the fly when an MTA
  * skipped connect, so no callback order can crash us */
 static struct rg_conn *
@@ -134,46 +60,9 @@ conn_get(SMFICTX *ctx)
 {
 	struct rg_conn *c = smfi_getpriv(ctx);
 
-	if (c == NULL && (c = conn_new()) != NULL)
+	if (c == NULL && (c = judge_conn_new()) != NULL)
 		smfi_setpriv(ctx, c);
 	return c;
-}
-
-/* conn_reset_txn - forget the current transaction */
-static void
-conn_reset_txn(struct rg_conn *c)
-{
-	policy_reset_txn(&c->s);
-	c->queue_id[0] = '\0';
-	c->sender[0] = '\0';
-	c->sender_path[0] = '\0';
-	c->sender_set = 0;
-	c->sender_class = NULL;
-}
-
-/* client_trust - trusted, authenticated or untrusted, as the policy sees it */
-static const char *
-client_trust(const struct rg_conn *c)
-{
-	const struct rg_config *cfg = c->rt->cfg;
-
-	if (!policy_client_privileged(cfg, &c->s))
-		return "untrusted";
-	if (c->s.client_ip_known
-	    && netlist_match(&cfg->trusted_networks, &c->s.client_ip))
-		return "trusted";
-	return "authenticated";
-}
-
-/* sender_class - blank, local or foreign for a MAIL verdict */
-static const char *
-sender_class(const struct rg_verdict *v)
-{
-	if (v->addr.status != ADDR_OK)
-		return NULL;
-	if (v->addr.kind == ADDR_NULL)
-		return "blank";
-	return v->local ? "local" : "foreign";
 }
 
 /* conn_note_macros - pick up queue id, MTA name and auth when sent */
@@ -207,82 +96,6 @@ join_args(char **argv, size_t *len)
 	return buf;
 }
 
-/* audit_verdict - one audit row; -1 when the mail must be deferred */
-static int
-audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
-	      const char *rcpt, const char *trace)
-{
-	struct audit_row row;
-	char rcptbuf[SENDER_KEEP];
-	int rc = 0;
-
-	memset(&row, 0, sizeof(row));
-	row.time_ms = rg_wall_ms();
-	row.session_id = c->id;
-	row.queue_id = c->queue_id[0] ? c->queue_id : NULL;
-	row.mta = c->mta;
-	row.client_addr = c->client_addr;
-	row.client_name = c->s.client_name;
-	row.helo = c->s.helo;
-	row.auth_user = c->s.auth_user;
-	row.stage = rg_stage_name(v->stage);
-	row.sender = c->sender_set ? c->sender : NULL;
-	row.rcpt = rcpt ? (rg_strlcpy(rcptbuf, rcpt, sizeof(rcptbuf)), rcptbuf) : NULL;
-	row.rcpt_normalized = v->stage == RG_STAGE_RCPT ? v->normalized : NULL;
-	row.rule = rg_rule_name(v->rule);
-	row.action = rg_action_name(v->action);
-	row.code = v->code;
-	row.ecode = v->ecode;
-	row.text = v->text;
-	row.directory_result = v->dir_consulted ? dir_result_name(v->dir_result)
-		: NULL;
-	row.trace = trace;
-	row.client_trust = client_trust(c);
-	row.sender_class = c->sender_class;
-
-	pthread_rwlock_rdlock(&audit_lock);
-	if (audit_handle != NULL)
-		rc = audit_submit(audit_handle, &row);
-	else if (audit_detached
-		 && c->rt->cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL)
-		rc = -1;		/* nothing may pass unrecorded */
-	pthread_rwlock_unlock(&audit_lock);
-	return rc;
-}
-
-/* log_verdict - the one log line of a verdict */
-static void
-log_verdict(struct rg_conn *c, const struct rg_verdict *v, const char *rcpt,
-	    const char *trace, const char *extra)
-{
-	struct mt_verdict_log f;
-	char line[MT_LINE_MAX], to[SENDER_KEEP];
-
-	memset(&f, 0, sizeof(f));
-	f.queue_id = c->queue_id;
-	f.session_id = c->id;
-	f.stage = rg_stage_name(v->stage);
-	f.action = rg_action_name(v->action);
-	f.rule = rg_rule_name(v->rule);
-	f.code = v->code;
-	f.ecode = v->ecode;
-	f.client_name = c->s.client_name;
-	f.client_addr = c->client_addr;
-	f.helo = c->s.helo;
-	f.auth = c->s.auth_user;
-	if (c->sender_set)
-		f.from = c->sender_path;
-	if (v->stage == RG_STAGE_RCPT) {
-		f.to = mt_strip_brackets(rcpt, to, sizeof(to));
-		f.normalized = v->normalized[0] ? v->normalized : NULL;
-		f.dir = v->dir_consulted ? dir_result_name(v->dir_result) : "-";
-	}
-	f.trace = trace;
-	f.extra = extra;
-	rglog_line(policy_refused(v) ? LOG_NOTICE : LOG_INFO,
-		   mt_format_verdict(&f, line, sizeof(line)));
-}
-
 /* reply - hand a refusal to the MTA; the return value must agree with
  * the reply's class or libmilter silently drops the text */
 static sfsistat
@@ -301,33 +114,14 @@ reply(SMFICTX *ctx, struct rg_conn *c, const struct rg_verdict *v)
 	return v->code >= 500 ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-/* judge - decide one step, audit it, log it, commit it, answer it */
+/* judge - decide, audit, log and commit one step, then answer it */
 static sfsistat
 judge(SMFICTX *ctx, struct rg_conn *c, enum rg_stage stage,
       const char *input, size_t len, const char *rcpt)
 {
 	struct rg_verdict v;
-	char trace[ADDR_TRACE_MAX * (ADDR_TRACE_LEN + 2)];
-	const char *extra = NULL;
 
-	memset(&v, 0, sizeof(v));
-	policy_decide(c->rt->cfg, c->rt->dir, &c->s, stage, input, len, &v);
-	if (stage == RG_STAGE_MAIL)
-		c->sender_class = sender_class(&v);
-	mt_join_trace(&v.addr, trace, sizeof(trace));
-	if (audit_verdict(c, &v, rcpt, trace) < 0 && !policy_refused(&v)) {
-		/* audit_failure = tempfail: nothing passes unrecorded */
-		v.action = RG_TEMPFAIL;
-		v.code = 451;
-		v.ecode = audit_defer_ecode;
-		v.text = audit_defer_text;
-		extra = "audit=unavailable";
-		counter_add(&stat_audit_deferred);
-	}
-	if ((unsigned) v.action < RG_ARRAY_LEN(stat_actions))
-		counter_add(&stat_actions[v.action]);
-	log_verdict(c, &v, rcpt, trace, extra);
-	policy_commit(&c->s, &v);
+	judge_step(c, stage, input, len, rcpt, &v);
 	return reply(ctx, c, &v);
 }
 
@@ -364,8 +158,8 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct rg_conn *c;
 
 	if ((c = smfi_getpriv(ctx)) != NULL)	/* a second connect: start over */
-		c = conn_free(c);
-	if ((c = conn_new()) == NULL)
+		c = judge_conn_free(c);
+	if ((c = judge_conn_new()) == NULL)
 		return SMFIS_TEMPFAIL;
 	smfi_setpriv(ctx, c);
 	if (hostname != NULL && *hostname != '\0')
@@ -401,13 +195,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 
 	if ((c = conn_get(ctx)) == NULL)
 		return SMFIS_TEMPFAIL;
-	conn_reset_txn(c);
+	judge_reset_txn(c);
 	conn_note_macros(ctx, c);
 	if (argv != NULL && argv[0] != NULL) {
-		/* Strip <> before bounding: a cut text has no closing '>'. */
-		rg_strlcpy(c->sender, argv[0], sizeof(c->sender));
-		mt_strip_brackets(argv[0], c->sender_path, sizeof(c->sender_path));
-		c->sender_set = 1;
+		judge_set_sender(c, argv[0]);
 	}
 	/* Parameters (SMTPUTF8, AUTH=, ...) arrive as separate strings. */
 	input = join_args(argv, &len);
@@ -455,7 +246,7 @@ cb_end_txn(SMFICTX *ctx)
 	struct rg_conn *c = smfi_getpriv(ctx);
 
 	if (c != NULL)
-		conn_reset_txn(c);
+		judge_reset_txn(c);
 	return SMFIS_CONTINUE;
 }
 
@@ -466,7 +257,7 @@ cb_close(SMFICTX *ctx)
 	struct rg_conn *c = smfi_getpriv(ctx);
 
 	smfi_setpriv(ctx, NULL);
-	c = conn_free(c);
+	c = judge_conn_free(c);
 	return SMFIS_CONTINUE;
 }
 
@@ -521,65 +312,4 @@ milter_glue_register(const char *name)
 	desc.xxfi_data = cb_data;
 	desc.xxfi_negotiate = cb_negotiate;
 	return smfi_register(desc) == MI_SUCCESS ? 0 : -1;
-}
-
-/* milter_glue_set_audit - verdicts go to this handle from now on */
-void
-milter_glue_set_audit(struct audit *audit)
-{
-	pthread_rwlock_wrlock(&audit_lock);
-	audit_handle = audit;
-	pthread_rwlock_unlock(&audit_lock);
-}
-
-/* milter_glue_take_audit - detach the handle (waits for submitters) */
-struct audit *
-milter_glue_take_audit(void)
-{
-	struct audit *audit;
-
-	pthread_rwlock_wrlock(&audit_lock);
-	audit = audit_handle;
-	audit_handle = NULL;
-	audit_detached = audit != NULL;
-	pthread_rwlock_unlock(&audit_lock);
-	return audit;
-}
-
-/* milter_glue_live - open connections */
-unsigned
-milter_glue_live(void)
-{
-	return __atomic_load_n(&stat_live, __ATOMIC_RELAXED);
-}
-
-/* milter_glue_stats - counters, directory and audit statistics */
-void
-milter_glue_stats(char *buf, size_t size)
-{
-	char dirstats[512] = "-", auditstats[512] = "off";
-	struct rg_runtime *rt;
-	unsigned long a[RG_WOULD_REJECT + 1];
-	size_t i;
-
-	for (i = 0; i < RG_ARRAY_LEN(a); i++)
-		a[i] = __atomic_load_n(&stat_actions[i], __ATOMIC_RELAXED);
-	if ((rt = runtime_acquire()) != NULL) {
-		directory_stats(rt->dir, dirstats, sizeof(dirstats));
-		if (dirstats[0] == '\0')
-			rg_strlcpy(dirstats, "-", sizeof(dirstats));
-		rt = runtime_release(rt);
-	}
-	pthread_rwlock_rdlock(&audit_lock);
-	if (audit_handle != NULL)
-		audit_stats(audit_handle, auditstats, sizeof(auditstats));
-	pthread_rwlock_unlock(&audit_lock);
-	(void) snprintf(buf, size, "stats: connections=%lu live=%u accept=%lu "
-			"reject=%lu tempfail=%lu drop=%lu would-reject=%lu "
-			"audit-deferred=%lu; directory: %s; %s",
-			__atomic_load_n(&stat_connections, __ATOMIC_RELAXED),
-			milter_glue_live(), a[RG_ACCEPT], a[RG_REJECT],
-			a[RG_TEMPFAIL], a[RG_DROP], a[RG_WOULD_REJECT],
-			__atomic_load_n(&stat_audit_deferred, __ATOMIC_RELAXED),
-			dirstats, auditstats);
 }

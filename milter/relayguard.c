@@ -50,6 +50,7 @@
 #include "config.h"
 #include "directory.h"
 #include "dir_ldap.h"
+#include "judge.h"
 #include "milter_glue.h"
 #include "milter_text.h"
 #include "privileges.h"
@@ -447,7 +448,7 @@ log_stats(void)
 {
 	char line[2048];
 
-	milter_glue_stats(line, sizeof(line));
+	judge_stats(line, sizeof(line));
 	rglog_line(LOG_INFO, line);
 }
 
@@ -599,7 +600,7 @@ start_services(void)
 		audit_set_logger(audit_logger, NULL);
 		if ((audit = audit_open(start_cfg, err, sizeof(err))) == NULL)
 			startup_fail("audit: %s", err);
-		milter_glue_set_audit(audit);
+		judge_set_audit(audit);
 	}
 }
 
@@ -611,9 +612,9 @@ stop_services(void)
 	unsigned i;
 
 	/* Sessions still in a callback finish with what they hold. */
-	for (i = 0; i < STOP_GRACE_SEC * 10 && milter_glue_live() > 0; i++)
+	for (i = 0; i < STOP_GRACE_SEC * 10 && judge_live() > 0; i++)
 		usleep(100000);
-	if ((audit = milter_glue_take_audit()) != NULL)
+	if ((audit = judge_take_audit()) != NULL)
 		audit = audit_close(audit);
 	runtime_shutdown();
 }

@@ -1,0 +1,86 @@
+/*
+ * judge - one SMTP step of one connection, whichever door it came in by
+ *
+ * The milter callbacks (milter_glue.c) and the policy delegation server
+ * (policy_server.c) both turn what the MTA tells them into a struct
+ * rg_conn and hand each step to judge_step(): policy_decide(), one audit
+ * row, one log line, the counters, policy_commit().  Only the answer to
+ * the MTA differs between the doors, so everything an administrator
+ * reads (log lines, audit rows, the stats line) is the same for both.
+ *
+ * Ownership: judge_conn_new() takes a reference to the current runtime
+ * and judge_conn_free() drops it, so a connection finishes on the
+ * configuration it started with, whatever SIGHUP does meanwhile.  The
+ * struct is owned by the door that created it and is used by one thread
+ * at a time.
+ */
+#ifndef RG_JUDGE_H
+#define RG_JUDGE_H
+
+#include <stddef.h>
+
+#include "milter_text.h"
+#include "policy.h"
+#include "runtime.h"
+
+#define JUDGE_SENDER_KEEP 1024		/* address text kept for logs/audit */
+
+struct audit;
+
+/* Per-connection state. */
+struct rg_conn {
+	struct rg_runtime *rt;		/* held until judge_conn_free */
+	struct rg_session s;
+	char    id[MT_SESSION_ID_LEN + 1];
+	char    mta[RG_NAME_MAX];
+	char    client_addr[64];
+	char    queue_id[64];
+	char    sender[JUDGE_SENDER_KEEP];	/* as written, for the audit */
+	char    sender_path[JUDGE_SENDER_KEEP];	/* without <>, for logs */
+	int     sender_set;
+	const char *sender_class;	/* blank, local, foreign; NULL before MAIL */
+};
+
+/* judge_conn_new - state for a new connection holding the current
+ * runtime; NULL when there is none (shutting down) */
+struct rg_conn *judge_conn_new(void);
+
+/* judge_conn_new_session - forget the connection's session facts and
+ * counters and take a new session id (a new SMTP session on a
+ * connection that lives longer, as a policy client's does) */
+void    judge_conn_new_session(struct rg_conn *c);
+
+/* judge_conn_free - release the runtime and the state; returns NULL */
+struct rg_conn *judge_conn_free(struct rg_conn *c);
+
+/* judge_reset_txn - forget the current transaction */
+void    judge_reset_txn(struct rg_conn *c);
+
+/* judge_set_sender - MAIL FROM's path as written (for logs and audit) */
+void    judge_set_sender(struct rg_conn *c, const char *path);
+
+/* judge_client_ip - set the client's address from its text form;
+ * unparsable or NULL text leaves the address unknown */
+void    judge_client_ip_text(struct rg_conn *c, const char *text);
+
+/* judge_step - decide one step, audit it, log it, commit it; the verdict
+ * is what the MTA must be told (an audit failure with audit_failure =
+ * tempfail has already turned an acceptance into a 451) */
+void    judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
+		   size_t len, const char *rcpt, struct rg_verdict *v);
+
+/* judge_set_audit - the audit handle verdicts go to (NULL: none) */
+void    judge_set_audit(struct audit *audit);
+
+/* judge_take_audit - detach the audit handle for closing; once it
+ * returns, no step uses the handle any more */
+struct audit *judge_take_audit(void);
+
+/* judge_live - connections currently open, both doors */
+unsigned judge_live(void);
+
+/* judge_stats - the stats line: counters per action, directory and
+ * audit statistics */
+void    judge_stats(char *buf, size_t size);
+
+#endif
