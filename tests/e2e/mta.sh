@@ -43,6 +43,7 @@ RG_E2E_ORPHAN_GUARD=""
 command -v setpriv >/dev/null 2>&1 && RG_E2E_ORPHAN_GUARD="setpriv --pdeathsig TERM"
 : "${POSTFIX:=$(command -v postfix || echo /usr/sbin/postfix)}"
 : "${SWAKS:=$(command -v swaks || echo swaks)}"
+RG_POSTCONF=$(dirname "$POSTFIX")/postconf
 
 RG_E2E_TMP=""
 RG_E2E_EXIT_CMDS=""
@@ -166,7 +167,7 @@ rg_e2e_watchdog() {
 		[ -d "$tmp" ] || exit 0
 		kill -TERM $(cat "$tmp/.daemons" 2>/dev/null) 2>/dev/null
 		for d in $(cat "$tmp/.postfix" 2>/dev/null); do
-			"$POSTFIX" -c "$d/etc" stop
+			rg_e2e_postfix_down "$d"
 		done
 		sleep 3
 		kill -9 $(cat "$tmp/.daemons" 2>/dev/null) 2>/dev/null
@@ -363,14 +364,16 @@ rg_log_wait() {
 # transport for everything.  It relays for 127.0.0.0/8 on its own
 # (permit_mynetworks, reject_unauth_destination), so the milter alone
 # guards; milter_default_action = tempfail.  MILTER is "inet:PORT@HOST",
-# "unix:PATH" or "none".  Extra lines are appended to main.cf (later
-# lines win); an extra argument "sasl=USER:PASSWORD" instead enables
+# "unix:PATH" or "none".  Extra "key = value" lines replace the base
+# main.cf's value or add the key (postconf -e: each key is written once,
+# see rg_e2e_postfix_check); an extra argument "sasl=USER:PASSWORD" instead enables
 # SMTP AUTH (PLAIN, LOGIN) through Cyrus SASL with a sasldb holding that
 # one account (saslpasswd2, Debian package sasl2-bin), so the milter gets
 # {auth_authen} from a real AUTH.
 # Sets RG_POSTFIX_DIR, RG_POSTFIX_PORT, RG_POSTFIX_LOG.
 rg_start_postfix() {
 	local milter=$1 dir port pf_milter i
+	local -a keys=()
 	shift
 	[ -x "$POSTFIX" ] || { echo "postfix not installed" >&2; return 1; }
 	dir=$(mktemp -d "$(rg_e2e_tmpdir)/postfix.XXXXXX") || return 1
@@ -422,10 +425,16 @@ EOF
 	for i in "$@"; do
 		case "$i" in
 		sasl=*:*) rg_e2e_postfix_sasl "$dir" "${i#sasl=}" || return 1 ;;
-		*) printf '%s\n' "$i" >>"$dir/etc/main.cf" ;;
+		*) keys+=("$i") ;;
 		esac
 	done
+	if [ "${#keys[@]}" -gt 0 ] &&
+	    ! "$RG_POSTCONF" -c "$dir/etc" -e "${keys[@]}"; then
+		echo "postconf -e refused: ${keys[*]}" >&2
+		return 1
+	fi
 	rg_e2e_postfix_master_cf "$port" >"$dir/etc/master.cf"
+	rg_e2e_postfix_check "$dir" || return 1
 	RG_E2E_POSTFIX_DIRS="$RG_E2E_POSTFIX_DIRS $dir"
 	echo "$dir" >>"$(rg_e2e_tmpdir)/.postfix"
 	RG_POSTFIX_DIR=$dir
@@ -435,6 +444,11 @@ EOF
 	if ! "$POSTFIX" -c "$dir/etc" start >"$dir/start.out" 2>&1; then
 		echo "postfix did not start:" >&2
 		cat "$dir/start.out" "$dir/maillog" >&2 2>/dev/null
+		return 1
+	fi
+	if grep -q 'warning:' "$dir/start.out"; then
+		echo "postfix start warned (see rg_e2e_postfix_check):" >&2
+		cat "$dir/start.out" >&2
 		return 1
 	fi
 	if ! rg_e2e_wait_banner "$port" 20; then
@@ -465,14 +479,30 @@ auxprop_plugin: sasldb
 sasldb_path: $dir/sasl/sasldb2
 mech_list: PLAIN LOGIN
 EOF
-	cat >>"$dir/etc/main.cf" <<EOF
-smtpd_sasl_auth_enable = yes
-smtpd_sasl_type = cyrus
-smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = $dir/etc/sasl
-smtpd_sasl_security_options = noanonymous
-smtpd_tls_auth_only = no
-EOF
+	"$RG_POSTCONF" -c "$dir/etc" -e \
+	    "smtpd_sasl_auth_enable = yes" \
+	    "smtpd_sasl_type = cyrus" \
+	    "smtpd_sasl_path = smtpd" \
+	    "cyrus_sasl_config_path = $dir/etc/sasl" \
+	    "smtpd_sasl_security_options = noanonymous" \
+	    "smtpd_tls_auth_only = no"
+}
+
+# rg_e2e_postfix_check DIR - 1, with the warnings printed, unless
+# postconf -n reads the instance's main.cf and master.cf without a
+# warning.  Every Postfix process logs the warnings of main.cf as it
+# starts, postlogd among them, and postlogd sends what it logs before it
+# has opened maillog_file through its own socket: with the kernel's short
+# datagram queue (net.unix.max_dgram_qlen, 10 by default) a few warnings
+# per process fill it, and postlogd, then master and every smtpd, block
+# on it for good.
+rg_e2e_postfix_check() {
+	local out
+	out=$("$RG_POSTCONF" -c "$1/etc" -n 2>&1 >/dev/null)
+	[ -z "$out" ] && return 0
+	echo "the main.cf or master.cf of $1/etc is not warning-free (postconf -n):" >&2
+	printf '%s\n' "$out" >&2
+	return 1
 }
 
 # rg_e2e_postfix_master_cf PORT - print a master.cf: smtpd on
@@ -515,24 +545,38 @@ rg_e2e_proc_with_env() {
 }
 
 # rg_stop_postfix [DIR] - stop the Postfix of DIR (default: the last one
-# started) with postfix stop, then make sure none of its processes is left
+# started) with postfix stop (15 s at most: it logs through postlogd, and
+# a Postfix that hangs on its logging hangs there too), then kill its
+# master by pid and whatever of its processes is left
 rg_stop_postfix() {
-	local dir=${1:-$RG_POSTFIX_DIR} pid pids i
+	local dir=${1:-$RG_POSTFIX_DIR}
 	[ -n "$dir" ] && [ -d "$dir/etc" ] || return 0
 	case " $RG_E2E_POSTFIX_DIRS " in
 	*" $dir "*) ;;
 	*) return 0 ;;
 	esac
 	RG_E2E_POSTFIX_DIRS=$(echo " $RG_E2E_POSTFIX_DIRS " | sed "s| $dir | |")
-	"$POSTFIX" -c "$dir/etc" stop >/dev/null 2>&1
-	for i in $(seq 1 50); do
+	rg_e2e_postfix_down "$dir"
+}
+
+# rg_e2e_postfix_down DIR - stop the Postfix of DIR, bounded: postfix stop
+# for 15 s, then SIGKILL to its master (by pid) and to every process that
+# carries its MAIL_CONFIG; returns once none is left (or after 5 s more)
+rg_e2e_postfix_down() {
+	local dir=$1 pid pids i
+	pid=$(cat "$dir/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
+	timeout -k 2 15 "$POSTFIX" -c "$dir/etc" stop >/dev/null 2>&1 || {
+		echo "postfix stop of $dir/etc failed or hung: killing master $pid" >&2
+		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	}
+	for i in $(seq 1 80); do
 		pids=$(rg_e2e_proc_with_env "MAIL_CONFIG=$dir/etc")
-		[ -z "$pids" ] && break
-		[ "$i" = 30 ] && kill -9 $pids 2>/dev/null
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && pids="$pids $pid"
+		[ -z "${pids// /}" ] && return 0
+		[ "$i" -ge 30 ] && kill -9 $pids 2>/dev/null
 		sleep 0.1
 	done
-	pid=$(cat "$dir/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+	echo "Postfix of $dir/etc still running: $pids" >&2
 	return 0
 }
 
