@@ -220,6 +220,8 @@ domain_copy(struct addr_domain *dst, const struct addr_domain *src)
 {
 	dst->type = src->type;
 	rg_strlcpy(dst->name, src->name, sizeof(dst->name));
+	dst->canonical = src->canonical;
+	dst->ulabels = src->ulabels;
 	if (src->type == ADDR_DOM_LITERAL)
 		dst->ip = src->ip;
 }
@@ -255,9 +257,12 @@ parse_literal(const char *d, size_t dn, struct addr_domain *out)
 	if (out != NULL) {
 		out->type = ADDR_DOM_LITERAL;
 		out->ip = ip;
+		out->ulabels = 0;
 		rg_ip_format(&ip, ipbuf, sizeof(ipbuf));
 		snprintf(out->name, sizeof(out->name), "[%s%s]",
 			 v6 ? "ipv6:" : "", ipbuf);
+		/* Sendmail matches $=w as text: "[IPv6:0::1]" is not "[IPv6:::1]" */
+		out->canonical = strcasecmp(text + (v6 ? 5 : 0), ipbuf) == 0;
 	}
 	return NULL;
 }
@@ -306,6 +311,8 @@ parse_domain(const char *d, size_t dn, struct addr_domain *out)
 	if (out != NULL) {
 		out->name[dn] = '\0';
 		out->type = ADDR_DOM_NAME;
+		out->canonical = 1;
+		out->ulabels = 0;
 	}
 	return NULL;
 }
@@ -451,6 +458,11 @@ parse_route(struct address *addr, const char *p, size_t n)
 			return 0;
 		}
 		start = ++i;
+		if (i + 5 < n && p[i] == '[' && strncasecmp(p + i + 1, "IPv6:", 5) == 0) {
+			/* Postfix ends the route at the first ':' inside it */
+			fail(addr, "IPv6 literal in a source route");
+			return 0;
+		}
 		if (i < n && p[i] == '[') {
 			while (i < n && p[i] != ']')
 				i++;
@@ -495,7 +507,7 @@ parse_path(struct address *addr, const char *p, size_t n, int flags,
 		addr->kind = ADDR_NULL;
 		return ADDR_OK;
 	}
-	if (n > ADDR_PATH_MAX)
+	if (n > ADDR_PATH_TEXT_MAX)
 		return fail(addr, "path longer than 256 bytes");
 	if ((utf = utf8_check((const unsigned char *)p, n)) < 0)
 		return fail(addr, "invalid UTF-8 in address");
@@ -512,7 +524,8 @@ parse_path(struct address *addr, const char *p, size_t n, int flags,
 	if (used > 0)
 		trace_add(addr, "source route ignored (RFC 5321 4.1.1.3): %.*s",
 			  (int)(used - 1), p);
-	if (addr->eightbit && !(flags & ADDR_F_SMTPUTF8) && !addr->param_smtputf8) {
+	/* Only MAIL's SMTPUTF8 counts (RFC 6531 3.4): the caller says so. */
+	if (addr->eightbit && !(flags & ADDR_F_SMTPUTF8)) {
 		addr->status = ADDR_8BIT;
 		addr->error = err_8bit;
 		return ADDR_8BIT;
@@ -520,23 +533,44 @@ parse_path(struct address *addr, const char *p, size_t n, int flags,
 	return ADDR_OK;
 }
 
-/* scan_params - note SMTPUTF8 among the ESMTP parameters */
-static void
+/* scan_params - check the ESMTP parameters (RFC 5321 4.1.2, values as
+ * RFC 6531 3.3 widens them) and note SMTPUTF8 among them.  Anything else
+ * after the path -- a phrase, a second address, a comment -- is not an
+ * address the MTA would take, so it is a syntax error, not ignored. */
+static enum addr_status
 scan_params(struct address *addr, const char *p, size_t n)
 {
 	size_t  i = 0, start;
+	unsigned char c;
 
 	while (i < n) {
 		while (i < n && (p[i] == ' ' || p[i] == '\t'))
 			i++;
+		if (i >= n)
+			break;
 		start = i;
-		while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != '=')
+		if (!is_alnum((unsigned char)p[i]))
+			return fail(addr, "text after the address that is not "
+				    "an ESMTP parameter");
+		while (i < n && (is_alnum((unsigned char)p[i]) || p[i] == '-'))
 			i++;
 		if (i - start == 8 && strncasecmp(p + start, "SMTPUTF8", 8) == 0)
 			addr->param_smtputf8 = 1;
-		while (i < n && p[i] != ' ' && p[i] != '\t')
-			i++;
+		if (i < n && p[i] == '=') {
+			if (++i >= n || p[i] == ' ' || p[i] == '\t')
+				return fail(addr, "empty ESMTP parameter value");
+			for (; i < n && p[i] != ' ' && p[i] != '\t'; i++) {
+				c = (unsigned char)p[i];
+				if (c < 33 || c == '=' || c == 0x7f)
+					return fail(addr, "invalid character in "
+						    "an ESMTP parameter value");
+			}
+		}
+		if (i < n && p[i] != ' ' && p[i] != '\t')
+			return fail(addr, "text after the address that is not "
+				    "an ESMTP parameter");
 	}
+	return ADDR_OK;
 }
 
 /* addr_init - set every field a caller may read, and nothing more */
@@ -558,6 +592,9 @@ addr_init(struct address *addr)
 	addr->final_local[0] = '\0';
 	addr->final_domain.type = ADDR_DOM_NONE;
 	addr->final_domain.name[0] = '\0';
+	addr->deliver_local[0] = '\0';
+	addr->deliver_domain.type = ADDR_DOM_NONE;
+	addr->deliver_domain.name[0] = '\0';
 	addr->tricks = 0;
 	addr->steps = 0;
 	addr->ntrace = 0;
@@ -582,7 +619,7 @@ addr_parse(const char *text, size_t len, int flags, struct address *addr)
 		/* Find the closing '>', outside quotes; give up past the limit. */
 		bracketed = 1;
 		path = ++p;
-		for (; p < end && p - path <= ADDR_PATH_MAX; p++) {
+		for (; p < end && p - path <= ADDR_PATH_TEXT_MAX; p++) {
 			if (inquote && *p == '\\' && p + 1 < end)
 				p++;
 			else if (*p == '"')
@@ -590,7 +627,7 @@ addr_parse(const char *text, size_t len, int flags, struct address *addr)
 			else if (!inquote && *p == '>')
 				break;
 		}
-		if (p - path > ADDR_PATH_MAX)
+		if (p - path > ADDR_PATH_TEXT_MAX)
 			return fail(addr, "path longer than 256 bytes");
 		if (p >= end)
 			return fail(addr, inquote ? "unbalanced quote" :
@@ -600,7 +637,7 @@ addr_parse(const char *text, size_t len, int flags, struct address *addr)
 			return fail(addr, "text after the closing angle bracket");
 	} else {
 		path = p;
-		for (; p < end && p - path <= ADDR_PATH_MAX; p++) {
+		for (; p < end && p - path <= ADDR_PATH_TEXT_MAX; p++) {
 			if (inquote && *p == '\\' && p + 1 < end)
 				p++;
 			else if (*p == '"')
@@ -608,7 +645,7 @@ addr_parse(const char *text, size_t len, int flags, struct address *addr)
 			else if (!inquote && (*p == ' ' || *p == '\t'))
 				break;
 		}
-		if (p - path > ADDR_PATH_MAX)
+		if (p - path > ADDR_PATH_TEXT_MAX)
 			return fail(addr, "path longer than 256 bytes");
 		path_end = p;
 	}
@@ -617,7 +654,8 @@ addr_parse(const char *text, size_t len, int flags, struct address *addr)
 	if (p < end) {
 		addr->params = p;
 		addr->params_len = (size_t)(end - p);
-		scan_params(addr, p, addr->params_len);
+		if (scan_params(addr, p, addr->params_len) != ADDR_OK)
+			return ADDR_SYNTAX;
 	}
 	return parse_path(addr, path, (size_t)(path_end - path), flags,
 			  bracketed);
@@ -737,13 +775,45 @@ split(struct address *addr, size_t pos, int domain_first, const char *what)
 	return ADDR_OK;
 }
 
+/* keep_delivered - the first time only: what the MTA delivers is the
+ * address before relayguard's own steps.  *state: 0 not yet, 1 kept
+ * equal to the final destination, 2 kept before a step of our own. */
+static void
+keep_delivered(struct address *addr, int *state)
+{
+	if (*state != 0)
+		return;
+	rg_strlcpy(addr->deliver_local, addr->final_local,
+		   sizeof(addr->deliver_local));
+	domain_copy(&addr->deliver_domain, &addr->final_domain);
+	*state = 2;
+}
+
+/* finish_delivered - at the end: the final destination when no step of
+ * our own was taken; a trace line when the two differ */
+static void
+finish_delivered(struct address *addr, int state)
+{
+	if (state == 0) {
+		rg_strlcpy(addr->deliver_local, addr->final_local,
+			   sizeof(addr->deliver_local));
+		domain_copy(&addr->deliver_domain, &addr->final_domain);
+	} else if (strcmp(addr->deliver_local, addr->final_local) != 0
+		   || strcmp(addr->deliver_domain.name, addr->final_domain.name) != 0) {
+		trace_add(addr, "the MTA delivers %s%s%s as written (relayguard's "
+			  "own unwrapping is not the mailbox)", addr->deliver_local,
+			  addr->deliver_domain.type != ADDR_DOM_NONE ? "@" : "",
+			  addr->deliver_domain.name);
+	}
+}
+
 /* addr_resolve - unwrap relay tricks into final_local/final_domain */
 enum addr_status
 addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 {
 	char    type[24];
 	char    before[ADDR_PATH_MAX + 1];
-	int     from_imcea = 0, r;
+	int     from_imcea = 0, r, delivered = 0;
 
 	if (addr->status != ADDR_OK)
 		return addr->status;
@@ -753,6 +823,8 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 		addr->final_local[0] = '\0';
 		addr->final_domain.type = ADDR_DOM_NONE;
 		addr->final_domain.name[0] = '\0';
+		addr->deliver_local[0] = '\0';
+		addr->deliver_domain = addr->final_domain;
 		return ADDR_OK;
 	}
 	rg_strlcpy(addr->final_local, addr->local, sizeof(addr->final_local));
@@ -780,6 +852,7 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 				high = 1;
 		}
 		if (high && has_lookalike((const unsigned char *)s, i)) {
+			keep_delivered(addr, &delivered);
 			fold_lookalikes(addr);
 			continue;		/* rescan the folded text */
 		}
@@ -789,25 +862,32 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 		if (addr->steps >= ADDR_STEPS_MAX)
 			return fail(addr, "too many routing steps");
 		addr->steps++;
+		/* The MTAs' own order: @, then bang paths, then % (Postfix's
+		 * resolve loop and Sendmail's ruleset 3 both undo ! first). */
 		if (last_at != NULL) {
 			r = split(addr, (size_t)(last_at - s), 0, from_imcea ?
 				  "IMCEA @" : addr->quoted ? "quoted @" : "extra @");
-		} else if (last_pct != NULL) {
-			addr->tricks |= ADDR_TRICK_PERCENT;
-			r = split(addr, (size_t)(last_pct - s), 0, "percent hack");
 		} else if (first_bang != NULL) {
 			addr->tricks |= ADDR_TRICK_BANG;
 			r = split(addr, (size_t)(first_bang - s), 1, "bang path");
+		} else if (last_pct != NULL) {
+			addr->tricks |= ADDR_TRICK_PERCENT;
+			r = split(addr, (size_t)(last_pct - s), 0, "percent hack");
 		} else {
 			addr->tricks |= ADDR_TRICK_IMCEA;
+			keep_delivered(addr, &delivered);
 			rg_strlcpy(before, s, sizeof(before));
 			if ((r = imcea_decode(addr, dash, type)) < 0)
 				return ADDR_SYNTAX;
 			if (r == 0) {
+				/* Not an address: the mailbox is the text as
+				 * written, and so is what the MTA delivers. */
 				trace_add(addr, "IMCEA%s encapsulation: %s@%s "
 					  "decodes to %s (not unwrapped)", type,
 					  before, addr->final_domain.name,
 					  addr->final_local);
+				rg_strlcpy(addr->final_local, before,
+					   sizeof(addr->final_local));
 				break;
 			}
 			trace_add(addr, "IMCEA%s encapsulation: %s@%s -> %s@%s",
@@ -819,6 +899,7 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 		if (r != ADDR_OK)
 			return ADDR_SYNTAX;
 	}
+	finish_delivered(addr, delivered);
 	return ADDR_OK;
 }
 

@@ -29,7 +29,8 @@
 
 #define ADDR_LOCAL_MAX	64		/* RFC 5321 4.5.3.1.1 */
 #define ADDR_DOMAIN_MAX	255		/* RFC 5321 4.5.3.1.2 */
-#define ADDR_PATH_MAX	256		/* RFC 5321 4.5.3.1.3 */
+#define ADDR_PATH_MAX	256		/* RFC 5321 4.5.3.1.3, brackets included */
+#define ADDR_PATH_TEXT_MAX (ADDR_PATH_MAX - 2)	/* between the brackets */
 #define ADDR_TRACE_MAX	16		/* trace lines kept */
 #define ADDR_TRACE_LEN	160		/* bytes per trace line */
 #define ADDR_STEPS_MAX	16		/* unwrapping steps before giving up */
@@ -59,8 +60,11 @@ enum addr_dtype {
 
 struct addr_domain {
 	enum addr_dtype type;
-	char    name[ADDR_DOMAIN_MAX + 1];	/* literal: canonical "[...]" */
+	char    name[ADDR_DOMAIN_MAX + 1];	/* literal: canonical "[...]";
+						 * name: A-labels (IDNA) */
 	struct rg_ip ip;		/* ADDR_DOM_LITERAL only */
+	int     canonical;		/* literal written in canonical form */
+	int     ulabels;		/* name was written with U-labels */
 };
 
 /* Routing found in the local part (addr.tricks).  ADDR_TRICK_ROUTE marks
@@ -95,6 +99,13 @@ struct address {
 	/* Final destination, filled by addr_resolve(). */
 	char    final_local[ADDR_PATH_MAX + 1];
 	struct addr_domain final_domain;
+
+	/* What the MTA itself delivers to, filled by addr_resolve(): the
+	 * unwrapping MTAs do (extra or quoted @, bang path, percent hack),
+	 * without relayguard's own steps (look-alikes, IMCEA).  Equal to
+	 * the final destination unless one of those steps was taken. */
+	char    deliver_local[ADDR_PATH_MAX + 1];
+	struct addr_domain deliver_domain;
 	int     final_ours;		/* is_local() said yes to final_domain */
 	unsigned tricks;		/* ADDR_TRICK_* found */
 	unsigned steps;			/* unwrapping steps taken */

@@ -428,7 +428,8 @@ test_steps(void)
 	test_assert_int(a.ntrace, ADDR_TRACE_MAX);
 	test_assert(strstr(a.trace[0], "source route") != NULL);
 	test_assert(strstr(a.trace[1], "U+FF05") != NULL);
-	test_assert(strstr(a.trace[ADDR_TRACE_MAX - 1], "-> u@a") != NULL);
+	/* the newest line: what the MTA delivers, the look-alike unfolded */
+	test_assert(strstr(a.trace[ADDR_TRACE_MAX - 1], "the MTA delivers") != NULL);
 	for (i = 0; i < ADDR_TRACE_MAX; i++)
 		test_assert(strlen(a.trace[i]) < ADDR_TRACE_LEN);
 	test_end();
