@@ -41,6 +41,7 @@
 #include "netlist.h"
 #include "address.h"
 #include "config.h"
+#include "policy.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -54,6 +55,7 @@
 #define CONFIG_SHOW_MAX	60			/* item bytes quoted in errors */
 
 _Static_assert(sizeof(enum rg_routing_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum rg_unqualified_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum rg_blank_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum rg_dirfail_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum rg_auditfail_mode) == sizeof(int), "enum size");
@@ -118,6 +120,7 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_SYNTAX] = "syntax",
 	[RG_RULE_UTF8] = "utf8",
 	[RG_RULE_DIRECTORY] = "directory_unavailable",
+	[RG_RULE_UNQUALIFIED] = "unqualified",
 };
 
 static const char *const reply_names[RG_REPLY_COUNT] = {
@@ -132,6 +135,7 @@ static const char *const reply_names[RG_REPLY_COUNT] = {
 	[RG_REPLY_SYNTAX] = "syntax",
 	[RG_REPLY_UTF8] = "utf8",
 	[RG_REPLY_DIRECTORY] = "directory_unavailable",
+	[RG_REPLY_UNQUALIFIED] = "unqualified",
 };
 
 static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
@@ -152,10 +156,13 @@ static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
 	[RG_REPLY_UTF8] = {553, "5.6.7", "Non-ASCII address requires SMTPUTF8"},
 	[RG_REPLY_DIRECTORY] = {451, "4.4.3",
 	    "Directory unavailable, try again later"},
+	[RG_REPLY_UNQUALIFIED] = {550, "5.1.3",
+	    "Recipient address must include a domain"},
 };
 
 static const char *const mode_names[] = {"enforce", "monitor", NULL};
 static const char *const routing_names[] = {"reject", "resolve", NULL};
+static const char *const unqualified_names[] = {"reject", "qualify", NULL};
 static const char *const blank_names[] = {
 	"accept", "single-recipient", "reject", "drop", NULL,
 };
@@ -1017,6 +1024,32 @@ set_netlist(struct parser *ps, const struct keydef *kd)
 	return r;
 }
 
+/* set_hosts - local_addresses: an address literal names one host, so a
+ * network here would make every address in it "ours" */
+static int
+set_hosts(struct parser *ps, const struct keydef *kd)
+{
+	char   *item, buf[80];
+	size_t  pos = 0;
+	unsigned line;
+	int     r;
+
+	while ((r = next_item(ps, &pos, &item, &line)) > 0) {
+		if (strchr(item, '/') != NULL) {
+			parse_error(ps, line, "%s: \"%s\": a network: list "
+				    "each of our addresses on its own (an "
+				    "address literal names one host)",
+				    kd->name, show(item, buf, sizeof(buf)));
+			free(item);
+			return -1;
+		}
+		free(item);
+	}
+	if (r < 0)
+		return -1;
+	return set_netlist(ps, kd);
+}
+
 /* set_domains - local_domains: exact names and .suffix entries */
 static int
 set_domains(struct parser *ps, const struct keydef *kd)
@@ -1125,13 +1158,15 @@ static const struct keydef keys[] = {
 	/* policy */
 	{"mode", set_enum, F(monitor), mode_names, 0, 0, 0, 0},
 	{"local_domains", set_domains, F(local_domains), NULL, 0, 0, 0, 0},
-	{"local_addresses", set_netlist, F(local_addresses), NULL, 0, 0, 0, 0},
+	{"local_addresses", set_hosts, F(local_addresses), NULL, 0, 0, 0, 0},
 	{"trusted_networks", set_netlist, F(trusted_networks), NULL, 0, 0, 0, 0},
 	{"never_relay_networks", set_netlist, F(never_relay_networks), NULL,
 	 0, 0, 0, 0},
 	{"relay_authenticated", set_bool, F(relay_authenticated), NULL,
 	 0, 0, 0, 0},
 	{"routing", set_enum, F(routing), routing_names, 0, 0, 0, 0},
+	{"unqualified_recipient", set_enum, F(unqualified_recipient),
+	 unqualified_names, 0, 0, 0, 0},
 	{"blank_sender", set_enum, F(blank_sender), blank_names, 0, 0, 0, 0},
 	{"sender_deny", set_patterns, F(sender_deny), NULL, 0, 0, 0, 0},
 	{"local_sender_from_untrusted", set_enum, F(local_sender_reject),
@@ -1192,11 +1227,18 @@ set_reply(struct parser *ps, enum rg_reply_id id)
 	unsigned line;
 	char   *v = scalar_value(ps, &line), reason[256];
 	struct rg_reply reply;
+	const char *why;
 
 	if (v == NULL)
 		return -1;
 	if (config_parse_reply(v, &reply, reason, sizeof(reason)) < 0) {
 		parse_error(ps, line, "%s: %s", ps->key, reason);
+		free(v);
+		return -1;
+	}
+	if ((why = policy_reply_problem(id, &reply)) != NULL) {
+		parse_error(ps, line, "%s: \"%d %s\": %s", ps->key, reply.code,
+			    reply.ecode, why);
 		free(v);
 		return -1;
 	}
@@ -1477,6 +1519,7 @@ config_defaults(void)
 	cfg->monitor = 0;
 	cfg->relay_authenticated = 1;
 	cfg->routing = RG_ROUTING_REJECT;
+	cfg->unqualified_recipient = RG_UNQUALIFIED_REJECT;
 	cfg->blank_sender = RG_BLANK_SINGLE;
 	cfg->local_sender_reject = 0;
 	cfg->harvest_limit = 20;
@@ -1741,7 +1784,11 @@ config_is_local(const struct addr_domain *domain, void *ctx)
 	case ADDR_DOM_NONE:
 		return 1;
 	case ADDR_DOM_LITERAL:
-		return netlist_match(&cfg->local_addresses, &domain->ip);
+		/* As the MTA matches it: written in its canonical form (Sendmail
+		 * compares $=w as text), the very address (no IPv4-mapped
+		 * folding: [IPv6:::ffff:192.0.2.25] is not [192.0.2.25]). */
+		return domain->canonical
+		    && netlist_match_exact(&cfg->local_addresses, &domain->ip);
 	case ADDR_DOM_NAME:
 		return config_local_domain(cfg, domain->name);
 	}

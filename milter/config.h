@@ -44,6 +44,7 @@ enum rg_rule {
 	RG_RULE_SYNTAX,
 	RG_RULE_UTF8,
 	RG_RULE_DIRECTORY,		/* directory unavailable */
+	RG_RULE_UNQUALIFIED,		/* rcpt without a domain (not postmaster) */
 	RG_RULE_COUNT,
 };
 
@@ -61,6 +62,7 @@ enum rg_reply_id {
 	RG_REPLY_SYNTAX,
 	RG_REPLY_UTF8,
 	RG_REPLY_DIRECTORY,		/* reply.directory_unavailable */
+	RG_REPLY_UNQUALIFIED,
 	RG_REPLY_COUNT,
 };
 
@@ -71,6 +73,7 @@ struct rg_reply {
 };
 
 enum rg_routing_mode { RG_ROUTING_REJECT, RG_ROUTING_RESOLVE };
+enum rg_unqualified_mode { RG_UNQUALIFIED_REJECT, RG_UNQUALIFIED_QUALIFY };
 enum rg_blank_mode {
 	RG_BLANK_ACCEPT, RG_BLANK_SINGLE, RG_BLANK_REJECT, RG_BLANK_DROP,
 };
@@ -106,11 +109,12 @@ struct rg_config {
 	int     rule_monitor[RG_RULE_COUNT];	/* -1 inherit, 0 enforce, 1 monitor */
 	struct domain_list local_domains;
 	char   *qualify_domain;		/* first exact local domain, or NULL */
-	struct netlist local_addresses;
+	struct netlist local_addresses;	/* single hosts, no networks */
 	struct netlist trusted_networks;
 	struct netlist never_relay_networks;
 	int     relay_authenticated;	/* default yes */
 	enum rg_routing_mode routing;	/* default reject */
+	enum rg_unqualified_mode unqualified_recipient;	/* default reject */
 	enum rg_blank_mode blank_sender;	/* default single-recipient */
 	struct pattern_list sender_deny;
 	int     local_sender_reject;	/* local_sender_from_untrusted = reject */

@@ -208,6 +208,25 @@ netlist_match(const struct netlist *list, const struct rg_ip *ip)
 	return 0;
 }
 
+/* netlist_match_exact - ip is one of the host entries, unfolded */
+int
+netlist_match_exact(const struct netlist *list, const struct rg_ip *ip)
+{
+	size_t i, len = ip->family == AF_INET ? 4 : 16;
+	unsigned host = ip->family == AF_INET ? 32 : 128;
+
+	if (list == NULL)
+		return 0;
+	for (i = 0; i < list->count; i++) {
+		const struct rg_cidr *c = &list->items[i];
+
+		if (c->net.family == ip->family && c->prefix == host
+		    && memcmp(c->net.addr, ip->addr, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* netlist_free - release the items; the list may be reused empty */
 void
 netlist_free(struct netlist *list)

@@ -43,6 +43,10 @@ int     netlist_add(struct netlist *list, const char *text,
 /* netlist_match - 1 when ip lies in any network of the list */
 int     netlist_match(const struct netlist *list, const struct rg_ip *ip);
 
+/* netlist_match_exact - 1 when ip is one of the list's host entries, same
+ * family, no IPv4-mapped folding (an address literal names one host) */
+int     netlist_match_exact(const struct netlist *list, const struct rg_ip *ip);
+
 /* netlist_free - release the items; the list may be reused empty */
 void    netlist_free(struct netlist *list);
 

@@ -200,6 +200,36 @@ sender_as_written(struct address *a)
 	a->final_domain = a->domain;
 }
 
+/* resolve_everywhere - addr_is_local_fn that unwraps every hop */
+static int
+resolve_everywhere(const struct addr_domain *domain, void *ctx)
+{
+	(void)domain;
+	(void)ctx;
+	return 1;
+}
+
+/* sender_denied_resolved - sender_deny against the sender with every
+ * hidden route undone, whatever its domain: "spammer%example.net@
+ * gmail.com" is spammer@example.net's mail to whoever reads it */
+static int
+sender_denied_resolved(const struct rg_config *cfg, const struct address *a)
+{
+	struct address r;
+	char key[ADDR_PATH_MAX * 2];
+
+	if (!(a->tricks & ADDR_TRICK_ROUTING) && strpbrk(a->local, "%!@") == NULL)
+		return 0;
+	r = *a;
+	r.ntrace = 0;
+	if (addr_resolve(&r, resolve_everywhere, NULL) != ADDR_OK
+	    || r.final_domain.type == ADDR_DOM_NONE)
+		return 0;
+	join_address(key, sizeof(key), r.final_local, r.final_domain.name);
+	rg_lowercase(key);
+	return config_sender_denied(cfg, key);
+}
+
 /* decide_mail - MAIL FROM */
 static void
 decide_mail(const struct rg_config *cfg, const struct rg_session *s,
@@ -239,7 +269,8 @@ decide_mail(const struct rg_config *cfg, const struct rg_session *s,
 	v->local = config_is_local(&a->domain, (void *)cfg);
 	join_address(key, sizeof(key), a->local, domain_for_key(cfg, &a->domain));
 	rg_lowercase(key);
-	if (cfg->sender_deny.count > 0 && config_sender_denied(cfg, key)) {
+	if (cfg->sender_deny.count > 0 && (config_sender_denied(cfg, key)
+					   || sender_denied_resolved(cfg, a))) {
 		verdict_refuse(cfg, v, RG_RULE_SENDER_DENY, RG_REPLY_SENDER_DENY);
 		return;
 	}
@@ -300,6 +331,14 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 			verdict_accept(v, priv);
 		return;
 	}
+	if (a->kind == ADDR_UNQUALIFIED
+	    && cfg->unqualified_recipient == RG_UNQUALIFIED_REJECT) {
+		/* RFC 5321 4.1.1.3: only <postmaster> may lack a domain, and
+		 * each MTA qualifies the rest with a name of its own,
+		 * which need not be the domain relayguard would pick */
+		verdict_refuse(cfg, v, RG_RULE_UNQUALIFIED, RG_REPLY_UNQUALIFIED);
+		return;
+	}
 	if (is_postmaster(a)) {
 		verdict_accept(v, RG_RULE_POSTMASTER);
 		return;
@@ -310,8 +349,9 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 		return;
 	}
 
-	join_address(v->dir_key, sizeof(v->dir_key), a->final_local,
-		     domain_for_key(cfg, &a->final_domain));
+	/* The mailbox the MTA delivers to, not relayguard's own reading. */
+	join_address(v->dir_key, sizeof(v->dir_key), a->deliver_local,
+		     domain_for_key(cfg, &a->deliver_domain));
 	v->dir_consulted = 1;
 	v->dir_result = directory_lookup(dir, v->dir_key);
 	switch (v->dir_result) {
@@ -390,6 +430,30 @@ policy_commit(struct rg_session *s, const struct rg_verdict *v)
 	default:
 		break;
 	}
+}
+
+/* policy_reply_problem - the class each reply must keep */
+const char *
+policy_reply_problem(enum rg_reply_id id, const struct rg_reply *reply)
+{
+	switch (id) {
+	case RG_REPLY_DIRECTORY:
+		if (reply->code / 100 != 4)
+			return "must be a 4xx reply: a directory that cannot "
+			    "answer is a temporary failure, never a 5xx";
+		break;
+	case RG_REPLY_HARVEST:
+	case RG_REPLY_BLANK_SENDER_DROP:
+		if (reply->code != 421)
+			return "must be a 421 reply: this rule closes the "
+			    "connection";
+		break;
+	default:
+		if (reply->code / 100 != 4 && reply->code / 100 != 5)
+			return "must be a 4xx or 5xx reply";
+		break;
+	}
+	return NULL;
 }
 
 /* policy_refused - the MTA must refuse (reject, tempfail or drop) */

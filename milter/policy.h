@@ -103,6 +103,13 @@ void    policy_decide(const struct rg_config *cfg, struct directory *dir,
 		      const struct rg_session *s, enum rg_stage stage,
 		      const char *input, size_t len, struct rg_verdict *v);
 
+/* policy_reply_problem - why reply cannot serve as reply.NAME (id), or
+ * NULL: directory_unavailable must be 4xx (never 5xx for an outage),
+ * harvest and blank_sender_drop 421 (they close the connection), the
+ * other refusals 4xx or 5xx.  config.c calls it for every reply key. */
+const char *policy_reply_problem(enum rg_reply_id id,
+				 const struct rg_reply *reply);
+
 /* policy_commit - apply a verdict to the session's state and counters */
 void    policy_commit(struct rg_session *s, const struct rg_verdict *v);
 

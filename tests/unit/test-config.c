@@ -130,6 +130,8 @@ test_default_replies(void)
 		 "Non-ASCII address requires SMTPUTF8"},
 		{RG_REPLY_DIRECTORY, "directory_unavailable", 451, "4.4.3",
 		 "Directory unavailable, try again later"},
+		{RG_REPLY_UNQUALIFIED, "unqualified", 550, "5.1.3",
+		 "Recipient address must include a domain"},
 	};
 	struct rg_config *cfg = config_defaults();
 	size_t  i;
@@ -155,7 +157,7 @@ test_rule_names(void)
 		"pass", "local", "trusted", "authenticated", "postmaster",
 		"directory_accept", "relay", "routing", "unknown",
 		"blank_sender", "sender_deny", "spoof", "harvest", "syntax",
-		"utf8", "directory_unavailable",
+		"utf8", "directory_unavailable", "unqualified",
 	};
 	size_t  i;
 
@@ -533,12 +535,13 @@ test_errors(void)
 		{"monitor.pass = yes\n",
 		 "t.conf:1: unknown key \"monitor.pass\" (the rules are monitor. "
 		 "followed by relay, routing, unknown, blank_sender, sender_deny, "
-		 "spoof, harvest, syntax, utf8 or directory_unavailable)"},
+		 "spoof, harvest, syntax, utf8, directory_unavailable or "
+		 "unqualified)"},
 		{"reply.nope = \"550 5.7.1 x\"\n",
 		 "t.conf:1: unknown key \"reply.nope\" (the replies are reply. "
 		 "followed by relay, routing, unknown, blank_sender, "
-		 "blank_sender_drop, sender_deny, spoof, harvest, syntax, utf8 or "
-		 "directory_unavailable)"},
+		 "blank_sender_drop, sender_deny, spoof, harvest, syntax, utf8, "
+		 "directory_unavailable or unqualified)"},
 		{"mode = monitor\nreply.relay = \"550 5.7.1 x\n",
 		 "t.conf:2: a quoted string does not end on this line (missing \")"},
 		{"mode = monitor\nuser = a\0b\n",
@@ -768,13 +771,14 @@ test_is_local(void)
 	test_begin("config_is_local: names, literals, no domain");
 	cfg = parse("local_domains = example.org\n"
 		    "local_addresses = 192.0.2.25 [IPv6:2001:db8::25]\n"
-		    "  198.51.100.0/24\n", err, sizeof(err));
+		    "  198.51.100.77\n", err, sizeof(err));
 	test_assert(cfg != NULL);
 	if (cfg == NULL) {
 		test_end();
 		return;
 	}
 	memset(&d, 0, sizeof(d));
+	d.canonical = 1;
 	d.type = ADDR_DOM_NONE;
 	test_assert_int(config_is_local(&d, cfg), 1);
 	d.type = ADDR_DOM_NAME;
@@ -794,8 +798,39 @@ test_is_local(void)
 	test_assert_int(config_is_local(&d, cfg), 1);
 	test_assert(rg_ip_parse("2001:db8::26", &d.ip));
 	test_assert_int(config_is_local(&d, cfg), 0);
+	/* A literal names one host, as the MTA reads it: no IPv4-mapped
+	 * folding, and only in its canonical spelling. */
 	test_assert(rg_ip_parse("::ffff:192.0.2.25", &d.ip));
-	test_assert_int(config_is_local(&d, cfg), 1);
+	test_assert_int(config_is_local(&d, cfg), 0);
+	test_assert(rg_ip_parse("192.0.2.25", &d.ip));
+	d.canonical = 0;
+	test_assert_int(config_is_local(&d, cfg), 0);
+	cfg = config_free(cfg);
+	cfg = parse("local_addresses = 192.0.2.25\n  198.51.100.0/24\n", err,
+		    sizeof(err));
+	test_assert(cfg == NULL);
+	test_assert_str(err, "t.conf:2: local_addresses: \"198.51.100.0/24\": a "
+			"network: list each of our addresses on its own (an "
+			"address literal names one host)");
+	cfg = config_free(cfg);
+	cfg = parse("reply.directory_unavailable = \"550 5.4.3 Down\"\n", err,
+		    sizeof(err));
+	test_assert(cfg == NULL);
+	test_assert_str(err, "t.conf:1: reply.directory_unavailable: \"550 "
+			"5.4.3\": must be a 4xx reply: a directory that cannot "
+			"answer is a temporary failure, never a 5xx");
+	cfg = parse("reply.harvest = \"550 5.7.1 Go away\"\n", err, sizeof(err));
+	test_assert(cfg == NULL);
+	test_assert(strstr(err, "t.conf:1: reply.harvest: \"550 5.7.1\": must be "
+			   "a 421 reply") != NULL);
+	cfg = parse("reply.blank_sender_drop = \"450 4.7.0 Later\"\n", err,
+		    sizeof(err));
+	test_assert(cfg == NULL);
+	test_assert(strstr(err, "must be a 421 reply") != NULL);
+	cfg = parse("reply.relay = \"421 4.7.1 Bye\"\nreply.harvest = \"421 "
+		    "4.7.0 Bye\"\nreply.directory_unavailable = \"421 4.4.3 "
+		    "Bye\"\n", err, sizeof(err));
+	test_assert(cfg != NULL);
 	cfg = config_free(cfg);
 	test_end();
 }

@@ -565,6 +565,8 @@ static void
 test_keys_and_replies(void)
 {
 	struct corpus_config *cc = unit_config("default-enforce");
+	struct corpus_config *qualify = unit_config("unqualified-qualify");
+	struct corpus_config *resolve = unit_config("routing-resolve");
 	struct corpus_config *mon = unit_config("monitor");
 	static struct rg_verdict v;
 	struct rg_session s;
@@ -573,8 +575,20 @@ test_keys_and_replies(void)
 	policy_session_init(&s);
 	decide(cc, &s, RG_STAGE_MAIL, "<sender@remote.test>", &v);
 	policy_decide(cc->cfg, cc->dir, &s, RG_STAGE_RCPT, "<alice>", 7, &v);
+	test_assert_str(rg_rule_name(v.rule), "unqualified");
+	test_assert_int(v.dir_consulted, 0);
+	test_assert_str(v.ecode, "5.1.3");
+	policy_decide(qualify->cfg, qualify->dir, &s, RG_STAGE_RCPT, "<alice>", 7,
+		      &v);
 	test_assert_str(v.dir_key, "alice@example.org");
 	test_assert_str(rg_rule_name(v.rule), "local");
+	/* the key is the mailbox the MTA delivers to, not our own reading */
+	policy_decide(resolve->cfg, resolve->dir, &s, RG_STAGE_RCPT,
+		      "<IMCEAEX-alice@example.org>", 27, &v);
+	test_assert_str(v.dir_key, "IMCEAEX-alice@example.org");
+	policy_decide(resolve->cfg, resolve->dir, &s, RG_STAGE_RCPT,
+		      "<example.org!alice%example.net@example.org>", 43, &v);
+	test_assert_str(v.dir_key, "alice@example.net");
 	policy_decide(cc->cfg, cc->dir, &s, RG_STAGE_RCPT,
 		      "<alice@[192.0.2.25]>", 20, &v);
 	test_assert_str(v.dir_key, "alice@example.org");
