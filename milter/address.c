@@ -28,6 +28,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <idn2.h>
+
 #include "util.h"
 #include "address.h"
 
@@ -267,9 +269,72 @@ parse_literal(const char *d, size_t dn, struct addr_domain *out)
 	return NULL;
 }
 
-/* parse_domain - validate d[0..dn); fill out (lower-cased) unless NULL */
+/* idna_alabels - U-labels (valid UTF-8) to A-labels, IDNA2008 proper:
+ * no TR46 mapping, so full-width dots and hyphens, U+2488, joiners,
+ * private use, U+FFFD and unassigned code points are refused, as they
+ * are by Postfix.  NULL ok, else the reason. */
+static const char *
+idna_alabels(const char *d, size_t dn, char *out, size_t size)
+{
+	char    in[ADDR_DOMAIN_MAX + 1], *alabels = NULL;
+	size_t  i;
+	int     rc;
+
+	if (dn > ADDR_DOMAIN_MAX)
+		return "domain longer than 255 bytes";
+	for (i = 0; i < dn; i++)
+		in[i] = (char)(d[i] >= 'A' && d[i] <= 'Z' ? d[i] + 32 : d[i]);
+	in[dn] = '\0';
+	/* libidn2 returns its result in memory of its own (idn2_free). */
+	rc = idn2_to_ascii_8z(in, &alabels, IDN2_NO_TR46);
+	if (rc != IDN2_OK) {
+		idn2_free(alabels);
+		return "invalid internationalized domain name (IDNA2008)";
+	}
+	if (rg_strlcpy(out, alabels, size) >= size) {
+		idn2_free(alabels);
+		return "domain longer than 255 bytes in A-labels";
+	}
+	idn2_free(alabels);
+	return NULL;
+}
+
+static const char *parse_ascii_domain(const char *d, size_t dn,
+				      struct addr_domain *out);
+
+/* parse_domain - validate d[0..dn); fill out (lower-cased, A-labels)
+ * unless NULL */
 static const char *
 parse_domain(const char *d, size_t dn, struct addr_domain *out)
+{
+	char    alabels[ADDR_DOMAIN_MAX + 1];
+	const char *why;
+	size_t  i;
+
+	if (dn == 0)
+		return "empty domain";
+	if (dn > ADDR_DOMAIN_MAX)
+		return "domain longer than 255 bytes";
+	if (d[0] == '[')
+		return parse_literal(d, dn, out);
+	for (i = 0; i < dn && (unsigned char)d[i] < 0x80; i++)
+		continue;
+	if (i == dn)
+		return parse_ascii_domain(d, dn, out);
+	if (dn > 0 && d[dn - 1] == '.')
+		dn--;				/* one trailing dot is fine */
+	if ((why = idna_alabels(d, dn, alabels, sizeof(alabels))) != NULL)
+		return why;
+	if ((why = parse_ascii_domain(alabels, strlen(alabels), out)) != NULL)
+		return why;
+	if (out != NULL)
+		out->ulabels = 1;
+	return NULL;
+}
+
+/* parse_ascii_domain - an ASCII host name d[0..dn) */
+static const char *
+parse_ascii_domain(const char *d, size_t dn, struct addr_domain *out)
 {
 	size_t  i, label = 0;
 	unsigned char c, prev = '.';
@@ -278,8 +343,6 @@ parse_domain(const char *d, size_t dn, struct addr_domain *out)
 		return "empty domain";
 	if (dn > ADDR_DOMAIN_MAX)
 		return "domain longer than 255 bytes";
-	if (d[0] == '[')
-		return parse_literal(d, dn, out);
 	if (d[dn - 1] == '.')
 		dn--;				/* one trailing dot is fine */
 	if (dn == 0 || d[dn - 1] == '.')
@@ -292,7 +355,7 @@ parse_domain(const char *d, size_t dn, struct addr_domain *out)
 			if (prev == '-')
 				return "domain label ends with a hyphen";
 			label = 0;
-		} else if (cclass[c] & CC_LABEL) {
+		} else if (c < 0x80 && (cclass[c] & CC_LABEL)) {
 			if (c == '-' && label == 0)
 				return "domain label starts with a hyphen";
 			if (++label > 63)
@@ -923,6 +986,23 @@ is_dot_atom(const char *s)
 		prev = c;
 	}
 	return prev != '.';
+}
+
+/* addr_domain_alabels - a configured domain name in A-labels */
+const char *
+addr_domain_alabels(const char *name, char *out, size_t size)
+{
+	struct addr_domain d;
+	const char *why;
+	size_t  n = strlen(name);
+
+	if ((why = parse_domain(name, n, &d)) != NULL)
+		return why;
+	if (d.type != ADDR_DOM_NAME)
+		return "an address literal, not a domain name";
+	if (rg_strlcpy(out, d.name, size) >= size)
+		return "domain longer than 255 bytes";
+	return NULL;
 }
 
 /* addr_format_final - "local@domain" of the final destination */

@@ -15,9 +15,14 @@
  * look-alikes of @ % !).  Each step appends a line to the trace.  Source
  * routes are ignored as RFC 5321 4.1.1.3 says, and noted in the trace.
  *
- * Both functions are pure: no allocation, no I/O, bounded time and memory
- * for any input (every loop is bounded by the input length or by
- * ADDR_STEPS_MAX).  A struct address is self-contained (fixed buffers), so
+ * Domains are compared in A-labels: under SMTPUTF8 a domain written in
+ * U-labels is converted with libidn2 (IDNA2008, no TR46 mapping) and an
+ * invalid U-label is a syntax error.
+ *
+ * Both functions are pure: no I/O, bounded time and memory for any
+ * input, and no allocation of their own (libidn2 allocates its result
+ * for a domain in U-labels, freed at once; ASCII domains never reach it).
+ * Every loop is bounded by the input length or by ADDR_STEPS_MAX.  A struct address is self-contained (fixed buffers), so
  * it can be copied or placed on the stack.
  */
 #ifndef RG_ADDRESS_H
@@ -133,6 +138,12 @@ enum addr_status addr_resolve(struct address *addr, addr_is_local_fn is_local,
  * when it does not fit. */
 const char *addr_format_final(const struct address *addr, char *buf,
 			      size_t size);
+
+/* addr_domain_alabels - name (a host name, U-labels allowed) lower-cased
+ * in A-labels into out, as addresses are compared; NULL ok, else the
+ * reason (an invalid IDNA2008 label is refused, never mapped).  For
+ * local_domains and directory entries, so both spellings meet. */
+const char *addr_domain_alabels(const char *name, char *out, size_t size);
 
 /* addr_kind_name, addr_trick_names - for traces, logs and JSON */
 const char *addr_kind_name(enum addr_kind kind);

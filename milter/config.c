@@ -332,8 +332,7 @@ domain_problem(const char *s)
 			continue;
 		}
 		if (c >= 0x80)
-			return "not ASCII: write an internationalized domain "
-			    "in its xn-- form";
+			return "not ASCII";	/* U-labels were converted */
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		      c == '-'))
 			return "only letters, digits, \"-\" and \".\" are "
@@ -1050,6 +1049,33 @@ set_hosts(struct parser *ps, const struct keydef *kd)
 	return set_netlist(ps, kd);
 }
 
+/* has_8bit - any byte >= 0x80 */
+static int
+has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* to_alabels - *item (after skip bytes: a leading dot) in A-labels, as
+ * recipients' domains are compared; NULL ok, else the reason */
+static const char *
+to_alabels(char **item, size_t skip)
+{
+	char    alabels[ADDR_DOMAIN_MAX + 2];
+	const char *why;
+
+	alabels[0] = '.';
+	if ((why = addr_domain_alabels(*item + skip, alabels + skip,
+				       sizeof(alabels) - skip)) != NULL)
+		return why;
+	free(*item);
+	*item = xstrdup(alabels);
+	return NULL;
+}
+
 /* set_domains - local_domains: exact names and .suffix entries */
 static int
 set_domains(struct parser *ps, const struct keydef *kd)
@@ -1069,6 +1095,12 @@ set_domains(struct parser *ps, const struct keydef *kd)
 		rg_lowercase(item);
 		if (len > 1 && item[len - 1] == '.')
 			item[--len] = '\0';
+		if (has_8bit(item) && (why = to_alabels(&item, suffix)) != NULL) {
+			parse_error(ps, line, "%s: \"%s\": %s", kd->name,
+				    show(item, buf, sizeof(buf)), why);
+			free(item);
+			return -1;
+		}
 		if ((why = domain_problem(item + suffix)) != NULL) {
 			parse_error(ps, line, "%s: \"%s\": %s", kd->name,
 				    show(item, buf, sizeof(buf)), why);

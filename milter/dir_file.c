@@ -9,6 +9,10 @@
  * space inside, longer than DIR_FILE_LINE_MAX) makes the open fail with
  * "PATH:LINE: reason": a typo must not silently drop a user.
  *
+ * A domain written in U-labels (jörg@bücher.example) is stored in
+ * A-labels (jörg@xn--bcher-kva.example), the form every lookup key has,
+ * so either spelling in the file matches.
+ *
  * The entries are stored lower-cased, NUL-separated, in one arena, and
  * indexed by an open-addressing hash table (linear probing, load <= 1/2).
  * After open the handle is read-only, so lookups from many threads at
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "address.h"
 #include "directory.h"
 
 #define DIR_FILE_LINE_MAX	320	/* longest entry accepted */
@@ -156,11 +161,38 @@ line_parse(char *line, char **entry, size_t *entry_len, const char **why)
 	return 1;
 }
 
+/* domain_alabels - an entry whose domain is in U-labels, rewritten with
+ * A-labels into out (the form every lookup key has); out[0] = '\0' when
+ * the entry is ASCII.  NULL ok, else the reason. */
+static const char *
+domain_alabels(const char *entry, size_t *len, char *out, size_t size)
+{
+	const char *at = strrchr(entry, '@'), *p;
+	size_t  local_len;
+
+	out[0] = '\0';
+	for (p = at + 1; *p != '\0' && (unsigned char)*p < 0x80; p++)
+		continue;
+	if (*p == '\0')
+		return NULL;
+	local_len = (size_t)(at + 1 - entry);
+	if (local_len >= size)
+		return "entry too long";
+	memcpy(out, entry, local_len);
+	if (addr_domain_alabels(at + 1, out + local_len, size - local_len) != NULL) {
+		out[0] = '\0';
+		return "invalid internationalized domain name (IDNA2008)";
+	}
+	*len = strlen(out);
+	return NULL;
+}
+
 /* file_load - read every line of path into df */
 static int
 file_load(struct dir_file *df, const char *path, char *err, size_t errlen)
 {
 	char line[DIR_FILE_LINE_MAX + 256];
+	char idn[DIR_FILE_LINE_MAX + 256];
 	unsigned long lineno = 0;
 	size_t nentries = 0;
 	FILE *fp;
@@ -205,8 +237,13 @@ file_load(struct dir_file *df, const char *path, char *err, size_t errlen)
 			rg_snprintf(err, errlen, "%s:%lu: %s", path, lineno, why);
 			goto fail;
 		}
+		if (r > 0 && (why = domain_alabels(entry, &entry_len,
+						   idn, sizeof(idn))) != NULL) {
+			rg_snprintf(err, errlen, "%s:%lu: %s", path, lineno, why);
+			goto fail;
+		}
 		if (r > 0) {
-			arena_add(df, entry, entry_len);
+			arena_add(df, idn[0] ? idn : entry, entry_len);
 			nentries++;
 		}
 	}

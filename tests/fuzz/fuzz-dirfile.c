@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
+#include "address.h"
 #include "config.h"
 #include "directory.h"
 #include "fuzz.h"
@@ -90,11 +92,21 @@ is_blank(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* has_8bit - any byte >= 0x80 */
+static int
+has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 /* check_line - the first word of a line is found */
 static void
 check_line(struct directory *dir, const char *line, size_t len)
 {
-	char word[400], key[420];
+	char word[400], key[420], *at;
 	size_t i = 0, n = 0;
 
 	while (i < len && is_blank((unsigned char)line[i]))
@@ -110,6 +122,13 @@ check_line(struct directory *dir, const char *line, size_t len)
 		snprintf(key, sizeof(key), "Some.One%s", word);
 	else
 		snprintf(key, sizeof(key), "%s", word);
+	/* a domain in U-labels is looked up in A-labels, as policy keys are */
+	if ((at = strrchr(key, '@')) != NULL && has_8bit(at + 1)) {
+		char alabels[300];
+
+		FUZZ_CHECK(addr_domain_alabels(at + 1, alabels, sizeof(alabels)) == NULL);
+		rg_strlcpy(at + 1, alabels, sizeof(key) - (size_t)(at + 1 - key));
+	}
 	if (directory_lookup(dir, key) != DIR_FOUND) {
 		fprintf(stderr, "line \"%.*s\": \"%s\" not found\n",
 			(int)len, line, key);

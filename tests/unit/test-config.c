@@ -562,9 +562,9 @@ test_errors(void)
 		{"local_domains = x_y.example\n",
 		 "t.conf:1: local_domains: \"x_y.example\": only letters, digits, "
 		 "\"-\" and \".\" are allowed in a host name"},
-		{"local_domains = b\xc3\xa4r.example\n",
-		 "t.conf:1: local_domains: \"b??r.example\": not ASCII: write an "
-		 "internationalized domain in its xn-- form"},
+		{"local_domains = b\xc3\xa4r\xef\xbc\x8e" "example\n",
+		 "t.conf:1: local_domains: \"b??r???example\": invalid "
+		 "internationalized domain name (IDNA2008)"},
 		{"local_domains = user@example.org\n",
 		 "t.conf:1: local_domains: \"user@example.org\": an address, not a "
 		 "domain"},
@@ -812,6 +812,16 @@ test_is_local(void)
 	test_assert_str(err, "t.conf:2: local_addresses: \"198.51.100.0/24\": a "
 			"network: list each of our addresses on its own (an "
 			"address literal names one host)");
+	cfg = config_free(cfg);
+	cfg = parse("local_domains = b\xc3\xbc" "cher.example, .xn--caf-dma.example\n",
+		    err, sizeof(err));
+	test_assert(cfg != NULL);
+	if (cfg != NULL) {
+		/* U-labels in the file, compared in A-labels */
+		test_assert_int(config_local_domain(cfg, "xn--bcher-kva.example"), 1);
+		test_assert_int(config_local_domain(cfg, "a.xn--caf-dma.example"), 1);
+		test_assert_int(config_local_domain(cfg, "bucher.example"), 0);
+	}
 	cfg = config_free(cfg);
 	cfg = parse("reply.directory_unavailable = \"550 5.4.3 Down\"\n", err,
 		    sizeof(err));
