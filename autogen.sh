@@ -7,10 +7,11 @@
 set -e
 cd "$(dirname "$0")"
 
-# Build: compiler, autotools, the three libraries.  Tests: the real MTAs,
+# Build: compiler, autotools, the libraries, Chart.js for the dashboard.
+# Tests: the real MTAs, browser, Prometheus tools,
 # directory server, SMTP clients and database shell the tests drive.
-BUILD_PKGS="gcc make autoconf automake pkgconf m4 libmilter-dev libldap2-dev libsqlite3-dev libidn2-dev"
-TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3"
+BUILD_PKGS="gcc make autoconf automake pkgconf m4 libmilter-dev libldap2-dev libsqlite3-dev libidn2-dev libmicrohttpd-dev libcrypt-dev libjs-chart.js"
+TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3 chromium fonts-dejavu-core prometheus"
 
 install_deps() {
 	missing=""

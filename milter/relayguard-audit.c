@@ -15,7 +15,8 @@
  *	bytes are replaced before they reach a terminal.
  *
  *	Commands: summary, top, search, relay-attempts, tail, export,
- *	schema; see usage() and docs/relayguard-audit.1.
+ *	schema, serve (the web dashboard, audit_serve.c); see usage() and
+ *	docs/relayguard-audit.1.
  *
  * DIAGNOSTICS
  *	Exit 0 on success, 1 on a runtime error (missing database, wrong
@@ -37,6 +38,7 @@
 
 #include "util.h"
 #include "audit_schema.h"
+#include "audit_serve.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
@@ -89,6 +91,8 @@ usage(const char *why)
 		"  tail [-f] [-n N]\n"
 		"  export --format csv|json [--since T] [--until T]\n"
 		"  schema\n"
+		"  serve [--listen ADDR:PORT] [--password-file FILE] [--web-root DIR]\n"
+		"        [--chartjs FILE]   the web dashboard (default 127.0.0.1:8026)\n"
 		"T: 2026-11-20, 2026-11-20T08:00[:00] (local time; Z suffix = UTC),\n"
 		"   today, yesterday, or relative: 90s, 30m, 24h, 7d, 2w.\n"
 		"DB defaults to %s.\n", progname, DEFAULT_DB);
@@ -788,6 +792,8 @@ main(int argc, char **argv)
 	argv += optind;
 	memset(&o, 0, sizeof(o));
 	o.limit = -1;
+	if (strcmp(cmd, "serve") == 0)
+		return audit_serve_main(db_name, argc, argv);
 
 	if (strcmp(cmd, "summary") == 0) {
 		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL, &o);
