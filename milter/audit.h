@@ -11,8 +11,11 @@
  * reports failure so the caller defers the mail (audit_failure =
  * tempfail).
  *
- * Ownership: audit_submit() copies every string; the row and its strings
- * stay the caller's.  audit_close() flushes the queue and returns NULL.
+ * A row is the verdict's one record (verdict.h): the same record the log
+ * line takes, so the two cannot disagree.
+ *
+ * Ownership: audit_submit() copies every string; the record and its
+ * strings stay the caller's.  audit_close() flushes the queue and returns NULL.
  */
 #ifndef RG_AUDIT_H
 #define RG_AUDIT_H
@@ -22,29 +25,7 @@
 
 struct rg_config;
 
-struct audit_row {
-	int64_t time_ms;		/* UTC, milliseconds since the epoch */
-	const char *session_id;		/* stable per SMTP connection */
-	const char *queue_id;		/* may be NULL or "" */
-	const char *mta;		/* {daemon_name} */
-	const char *client_addr;
-	const char *client_name;
-	const char *helo;
-	const char *auth_user;
-	const char *stage;		/* connect, helo, mail, rcpt */
-	const char *sender;		/* as the client wrote it */
-	const char *rcpt;		/* as the client wrote it */
-	const char *rcpt_normalized;	/* final destination */
-	const char *rule;
-	const char *action;		/* accept, reject, tempfail, drop, would-reject */
-	int     code;
-	const char *ecode;
-	const char *text;
-	const char *directory_result;	/* found, not-found, error, or NULL */
-	const char *trace;		/* trace lines joined with "; " */
-	const char *client_trust;	/* trusted, authenticated, untrusted */
-	const char *sender_class;	/* blank, local, foreign (NULL before MAIL) */
-};
+struct verdict_record;
 
 struct audit;
 
@@ -53,10 +34,14 @@ struct audit;
  * schema newer than this program). */
 struct audit *audit_open(const struct rg_config *cfg, char *err, size_t errlen);
 
-/* audit_submit - queue a copy of row.  0 queued (or diverted to syslog
+/* audit_submit - queue a copy of the record's columns (verdict.h).  0 queued (or diverted to syslog
  * under audit_failure = continue); -1 the row could not be recorded and
  * audit_failure = tempfail: the caller must defer the mail. */
-int     audit_submit(struct audit *audit, const struct audit_row *row);
+int     audit_submit(struct audit *audit, const struct verdict_record *row);
+
+/* audit_defers - 1 when this handle refuses rows it cannot record
+ * (audit_failure = tempfail, as read once at audit_open()) */
+int     audit_defers(const struct audit *audit);
 
 /* audit_stats - one line for logs: queued, written, diverted, failures */
 void    audit_stats(struct audit *audit, char *buf, size_t size);

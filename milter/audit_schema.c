@@ -12,12 +12,14 @@
  *      clients that are neither trusted nor authenticated and classifies
  *      the sender; new view relayed (privileged relaying).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "util.h"
+#include "verdict.h"
 #include "audit_schema.h"
 
 /* "RGrd": marks a file as a relayguard audit database. */
@@ -163,13 +165,42 @@ static const char migrate_1_2_sql[] =
 	VIEWS_V2
 	"PRAGMA user_version = 2;\n";
 
-const char audit_insert_sql[] =
-	"INSERT INTO verdicts (time, session_id, queue_id, mta, client_addr,"
-	" client_name, helo, auth_user, stage, sender, rcpt, rcpt_normalized,"
-	" rule, action, code, ecode, text, directory_result, trace,"
-	" client_trust, sender_class)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+/* The INSERT, from verdict.h's column table: built once. */
+static char insert_sql[1024];
+static pthread_once_t insert_once = PTHREAD_ONCE_INIT;
+
+/* build_insert - "INSERT INTO verdicts (c1, ...) VALUES (?1, ...)" */
+static void
+build_insert(void)
+{
+	size_t  i, len;
+	char    params[VERDICT_NCOLUMNS * 6];
+
+	len = (size_t) snprintf(insert_sql, sizeof(insert_sql),
+				"INSERT INTO verdicts (");
+	params[0] = '\0';
+	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+		len += (size_t) snprintf(insert_sql + len, sizeof(insert_sql) - len,
+					 "%s%s", i ? ", " : "",
+					 verdict_columns[i].name);
+		snprintf(params + strlen(params), sizeof(params) - strlen(params),
+			 "%s?%zu", i ? ", " : "", i + 1);
+		if (len >= sizeof(insert_sql))
+			rg_fatal("audit: the INSERT does not fit its buffer");
+	}
+	len += (size_t) snprintf(insert_sql + len, sizeof(insert_sql) - len,
+				 ") VALUES (%s)", params);
+	if (len >= sizeof(insert_sql))
+		rg_fatal("audit: the INSERT does not fit its buffer");
+}
+
+/* audit_schema_insert_sql - the INSERT for one verdict_record */
+const char *
+audit_schema_insert_sql(void)
+{
+	pthread_once(&insert_once, build_insert);
+	return insert_sql;
+}
 
 /* pragma_int - run a PRAGMA returning one integer; -1 on error */
 static long long

@@ -23,8 +23,9 @@ extern const char audit_schema_v1_sql[];
 /* The current schema, as created in an empty database. */
 extern const char audit_schema_sql[];
 
-/* The INSERT the writer prepares: 21 parameters, in column order. */
-extern const char audit_insert_sql[];
+/* audit_schema_insert_sql - the INSERT the writer prepares: every column
+ * of verdict.h's table, parameter N for the table's entry N-1 */
+const char *audit_schema_insert_sql(void);
 
 /* audit_schema_version - PRAGMA user_version; -1 + err on error */
 int     audit_schema_version(sqlite3 *db, const char *path,

@@ -58,6 +58,8 @@
 #include "config.h"
 #include "audit.h"
 #include "audit_schema.h"
+#include "milter_text.h"
+#include "verdict.h"
 
 #define AUDIT_BUSY_MS		2000	/* wait for a lock held elsewhere */
 #define AUDIT_RETRY_MS		2000	/* reopen/probe a failing database */
@@ -71,20 +73,14 @@
 #define AUDIT_LOG_LINE		2048
 #define AUDIT_BACKLOG_FACTOR	8	/* largest batch, in audit_batch_rows */
 
-/* The string fields of a row, in INSERT parameter order (code, ?15,
- * sits between action and ecode). */
-enum audit_field {
-	F_SESSION, F_QUEUE, F_MTA, F_CLIENT_ADDR, F_CLIENT_NAME, F_HELO,
-	F_AUTH, F_STAGE, F_SENDER, F_RCPT, F_RCPT_NORM, F_RULE, F_ACTION,
-	F_ECODE, F_TEXT, F_DIR, F_TRACE, F_TRUST, F_SENDER_CLASS, F_COUNT,
-};
-
-/* A queued row: the fields point into data, one allocation. */
+/* A queued row: one value per column of verdict.h's table (strings
+ * point into data), one allocation. */
 struct qrow {
-	int64_t time_ms;
 	int64_t queued_ms;		/* monotonic, for the flush timer */
-	int     code;
-	const char *f[F_COUNT];
+	union {
+		const char *text;
+		int64_t num;
+	} v[VERDICT_NCOLUMNS];
 	char    data[];
 };
 
@@ -161,20 +157,6 @@ audit_log(int priority, const char *fmt,...)
 		syslog(LOG_MAIL | priority, "%s", line);
 }
 
-/* format_time - 'YYYY-MM-DDTHH:MM:SS.mmmZ' (UTC) */
-static void
-format_time(int64_t ms, char *buf, size_t size)
-{
-	time_t  secs = (time_t) (ms / 1000);
-	struct tm tm;
-	size_t  len;
-
-	if (gmtime_r(&secs, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	rg_snprintf(buf + len, size - len, ".%03dZ", (int) (ms % 1000));
-}
-
 /* cond_deadline - absolute CLOCK_MONOTONIC time ms milliseconds on */
 static struct timespec
 cond_deadline(int64_t ms)
@@ -191,78 +173,70 @@ cond_deadline(int64_t ms)
 	return ts;
 }
 
-/* row_copy - one allocation holding the row and all its strings */
-static struct qrow *
-row_copy(const struct audit_row *row)
+/* is_text - a column held as a string */
+static int
+is_text(const struct verdict_column *col)
 {
-	const char *src[F_COUNT] = {
-		row->session_id, row->queue_id, row->mta, row->client_addr,
-		row->client_name, row->helo, row->auth_user, row->stage,
-		row->sender, row->rcpt, row->rcpt_normalized, row->rule,
-		row->action, row->ecode, row->text, row->directory_result,
-		row->trace, row->client_trust, row->sender_class,
-	};
-	size_t  len[F_COUNT], total = 0;
+	return col->kind == VERDICT_KIND_TEXT || col->kind == VERDICT_KIND_PROSE;
+}
+
+/* row_copy - one allocation holding every column of the record */
+static struct qrow *
+row_copy(const struct verdict_record *rec)
+{
+	const char *src[VERDICT_NCOLUMNS];
+	size_t  len[VERDICT_NCOLUMNS], total = 0;
 	struct qrow *q;
 	char   *p;
-	int     i;
+	size_t  i;
 
-	if (src[F_QUEUE] && *src[F_QUEUE] == '\0')
-		src[F_QUEUE] = NULL;
-	for (i = 0; i < F_COUNT; i++) {
+	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+		src[i] = verdict_column_text(rec, &verdict_columns[i]);
 		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
 		total += len[i];
 	}
 	q = xmalloc(sizeof(*q) + total);
-	q->time_ms = row->time_ms > 0 ? row->time_ms : rg_wall_ms();
-	q->code = row->code;
 	p = q->data;
-	for (i = 0; i < F_COUNT; i++) {
+	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+		if (!is_text(&verdict_columns[i])) {
+			q->v[i].num = verdict_column_int(rec, &verdict_columns[i]);
+			continue;
+		}
 		if (src[i] == NULL) {
-			q->f[i] = NULL;
+			q->v[i].text = NULL;
 			continue;
 		}
 		memcpy(p, src[i], len[i]);
-		q->f[i] = p;
+		q->v[i].text = p;
 		p += len[i];
 	}
+	if (q->v[VERDICT_COL_queue_id].text != NULL
+	    && *q->v[VERDICT_COL_queue_id].text == '\0')
+		q->v[VERDICT_COL_queue_id].text = NULL;
+	if (q->v[VERDICT_COL_time_ms].num <= 0)
+		q->v[VERDICT_COL_time_ms].num = rg_wall_ms();
 	return q;
-}
-
-/* log_value - a field for a log line: "-" for NULL, no control bytes */
-static const char *
-log_value(const char *s, char *buf, size_t size)
-{
-	size_t  i;
-
-	if (s == NULL)
-		return "-";
-	for (i = 0; s[i] && i + 1 < size; i++)
-		buf[i] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
 }
 
 /* divert_row - the row as one log line, so it is not lost */
 static void
 divert_row(const struct qrow *q)
 {
-	char    t[32], v[F_COUNT][256];
-	const char *f[F_COUNT];
-	int     i;
+	struct verdict_record rec;
+	char    line[AUDIT_LOG_LINE * 4];
+	size_t  i;
 
-	format_time(q->time_ms, t, sizeof(t));
-	for (i = 0; i < F_COUNT; i++)
-		f[i] = log_value(q->f[i], v[i], sizeof(v[i]));
-	audit_log(LOG_WARNING, "audit: diverted: time=%s session=%s queue=%s "
-		  "stage=%s rule=%s action=%s code=%d ecode=%s client=%s[%s] "
-		  "trust=%s helo=%s auth=%s from=%s sender_class=%s to=%s "
-		  "normalized=%s dir=%s mta=%s text=\"%s\" trace=\"%s\"",
-		  t, f[F_SESSION], f[F_QUEUE], f[F_STAGE], f[F_RULE],
-		  f[F_ACTION], q->code, f[F_ECODE], f[F_CLIENT_NAME],
-		  f[F_CLIENT_ADDR], f[F_TRUST], f[F_HELO], f[F_AUTH],
-		  f[F_SENDER], f[F_SENDER_CLASS], f[F_RCPT], f[F_RCPT_NORM],
-		  f[F_DIR], f[F_MTA], f[F_TEXT], f[F_TRACE]);
+	memset(&rec, 0, sizeof(rec));
+	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+		if (is_text(&verdict_columns[i]))
+			verdict_column_set_text(&rec, &verdict_columns[i],
+						q->v[i].text);
+		else
+			verdict_column_set_int(&rec, &verdict_columns[i],
+					       q->v[i].num);
+	}
+	audit_log(LOG_WARNING, "%s",
+		  mt_format_record("audit: diverted:", &rec, line, sizeof(line)));
 }
 
 /* db_close - finalize the statements and close the connection */
@@ -412,7 +386,7 @@ db_open(struct audit *a, int *fatal, char *err, size_t errlen)
 	if (audit_schema_prepare(a->db, a->path, fatal, err, errlen) < 0)
 		goto fail_msg;
 	sqlite3_wal_hook(a->db, wal_hook, a);	/* replaces autocheckpoint */
-	if ((rc = sqlite3_prepare_v3(a->db, audit_insert_sql, -1,
+	if ((rc = sqlite3_prepare_v3(a->db, audit_schema_insert_sql(), -1,
 				     SQLITE_PREPARE_PERSISTENT, &a->insert,
 				     NULL)) != SQLITE_OK)
 		goto fail;
@@ -498,40 +472,48 @@ try_recover(struct audit *a)
 	a->retry_at = rg_mono_ms() + AUDIT_RETRY_MS;
 }
 
-/* row_time - q's time as text; the seconds part is formatted once per
+/* row_time - a time as text; the seconds part is formatted once per
  * second of rows, not once per row */
 static void
-row_time(struct audit *a, const struct qrow *q, char *buf, size_t size)
+row_time(struct audit *a, int64_t ms, char *buf, size_t size)
 {
-	int64_t secs = q->time_ms / 1000;
+	int64_t secs = ms / 1000;
 
 	if (secs != a->time_secs || a->time_text[0] == '\0') {
-		format_time(secs * 1000, a->time_text, sizeof(a->time_text));
+		rg_format_utc_ms(secs * 1000, a->time_text, sizeof(a->time_text));
 		a->time_secs = secs;
 	}
 	/* "YYYY-MM-DDTHH:MM:SS." is the first 20 bytes */
-	rg_snprintf(buf, size, "%.20s%03dZ", a->time_text, (int) (q->time_ms % 1000));
+	rg_snprintf(buf, size, "%.20s%03dZ", a->time_text, (int) (ms % 1000));
 }
 
-/* bind_row - bind every value of q to the INSERT */
+/* bind_row - bind every column of q to the INSERT, in table order */
 static int
 bind_row(struct audit *a, sqlite3_stmt *st, const struct qrow *q)
 {
 	char    t[32];
-	int     i, rc;
+	int     rc = SQLITE_OK, param;
+	size_t  i;
 
-	row_time(a, q, t, sizeof(t));
-	rc = sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
-	for (i = 0; rc == SQLITE_OK && i < F_COUNT; i++) {
-		int     param = i + 2 + (i >= F_ECODE);
-
-		if (q->f[i])
-			rc = sqlite3_bind_text(st, param, q->f[i], -1, SQLITE_STATIC);
-		else
-			rc = sqlite3_bind_null(st, param);
+	for (i = 0; rc == SQLITE_OK && i < VERDICT_NCOLUMNS; i++) {
+		param = (int) i + 1;
+		switch (verdict_columns[i].kind) {
+		case VERDICT_KIND_TIME:
+			row_time(a, q->v[i].num, t, sizeof(t));
+			rc = sqlite3_bind_text(st, param, t, -1, SQLITE_TRANSIENT);
+			break;
+		case VERDICT_KIND_INT:
+			rc = sqlite3_bind_int64(st, param, q->v[i].num);
+			break;
+		default:
+			if (q->v[i].text)
+				rc = sqlite3_bind_text(st, param, q->v[i].text, -1,
+						       SQLITE_STATIC);
+			else
+				rc = sqlite3_bind_null(st, param);
+			break;
+		}
 	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(st, 15, q->code);
 	return rc;
 }
 
@@ -628,7 +610,7 @@ purge_step(struct audit *a)
 	char    cutoff[32];
 	int     rc, deleted = 0;
 
-	format_time(rg_wall_ms() - (int64_t) a->retention_days * 86400000, cutoff,
+	rg_format_utc_ms(rg_wall_ms() - (int64_t) a->retention_days * 86400000, cutoff,
 		    sizeof(cutoff));
 	rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
@@ -844,9 +826,16 @@ audit_open(const struct rg_config *cfg, char *err, size_t errlen)
 	return a;
 }
 
+/* audit_defers - audit_failure = tempfail, as this handle was opened */
+int
+audit_defers(const struct audit *a)
+{
+	return a != NULL && a->tempfail;
+}
+
 /* audit_submit - queue a copy of row; -1 when the caller must defer */
 int
-audit_submit(struct audit *a, const struct audit_row *row)
+audit_submit(struct audit *a, const struct verdict_record *row)
 {
 	struct qrow *q;
 	struct timespec ts;

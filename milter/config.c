@@ -121,6 +121,7 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_UTF8] = "utf8",
 	[RG_RULE_DIRECTORY] = "directory_unavailable",
 	[RG_RULE_UNQUALIFIED] = "unqualified",
+	[RG_RULE_AUDIT] = "audit_unavailable",
 };
 
 static const char *const reply_names[RG_REPLY_COUNT] = {
@@ -136,6 +137,7 @@ static const char *const reply_names[RG_REPLY_COUNT] = {
 	[RG_REPLY_UTF8] = "utf8",
 	[RG_REPLY_DIRECTORY] = "directory_unavailable",
 	[RG_REPLY_UNQUALIFIED] = "unqualified",
+	[RG_REPLY_AUDIT] = "audit_unavailable",
 };
 
 static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
@@ -158,6 +160,8 @@ static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
 	    "Directory unavailable, try again later"},
 	[RG_REPLY_UNQUALIFIED] = {550, "5.1.3",
 	    "Recipient address must include a domain"},
+	[RG_REPLY_AUDIT] = {451, "4.3.0",
+	    "Audit trail unavailable, try again later"},
 };
 
 static const char *const mode_names[] = {"enforce", "monitor", NULL};

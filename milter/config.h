@@ -45,6 +45,7 @@ enum rg_rule {
 	RG_RULE_UTF8,
 	RG_RULE_DIRECTORY,		/* directory unavailable */
 	RG_RULE_UNQUALIFIED,		/* rcpt without a domain (not postmaster) */
+	RG_RULE_AUDIT,			/* audit trail unavailable */
 	RG_RULE_COUNT,
 };
 
@@ -63,6 +64,7 @@ enum rg_reply_id {
 	RG_REPLY_UTF8,
 	RG_REPLY_DIRECTORY,		/* reply.directory_unavailable */
 	RG_REPLY_UNQUALIFIED,
+	RG_REPLY_AUDIT,			/* reply.audit_unavailable */
 	RG_REPLY_COUNT,
 };
 

@@ -22,6 +22,7 @@
 #include "netlist.h"
 #include "policy.h"
 #include "milter_text.h"
+#include "verdict.h"
 #include "rglog.h"
 #include "runtime.h"
 #include "judge.h"
@@ -29,7 +30,8 @@
 /* The audit handle; the lock lets shutdown detach it safely. */
 static pthread_rwlock_t audit_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct audit *audit_handle;
-static int audit_detached;		/* shutdown took the handle away */
+static int audit_detached_defers;	/* shutdown took away a handle that
+					 * refused what it could not record */
 
 /* Counters for the stats line. */
 static unsigned long stat_actions[RG_WOULD_REJECT + 1];
@@ -37,9 +39,6 @@ static unsigned long stat_connections;
 static unsigned long stat_audit_deferred;
 static unsigned stat_live;
 static unsigned session_counter;
-
-static const char audit_defer_ecode[] = "4.3.0";
-static const char audit_defer_text[] = "Audit trail unavailable, try again later";
 
 /* counter_add - thread-safe increment */
 static void
@@ -107,18 +106,14 @@ judge_reset_txn(struct rg_conn *c)
 	policy_reset_txn(&c->s);
 	c->queue_id[0] = '\0';
 	c->sender[0] = '\0';
-	c->sender_path[0] = '\0';
 	c->sender_set = 0;
-	c->sender_class = NULL;
 }
 
 /* judge_set_sender - MAIL FROM's path as written */
 void
 judge_set_sender(struct rg_conn *c, const char *path)
 {
-	/* Strip <> before bounding: a cut text has no closing '>'. */
 	rg_strlcpy(c->sender, path, sizeof(c->sender));
-	mt_strip_brackets(path, c->sender_path, sizeof(c->sender_path));
 	c->sender_set = 1;
 }
 
@@ -135,69 +130,17 @@ judge_client_ip_text(struct rg_conn *c, const char *text)
 		rg_strlcpy(c->client_addr, "unknown", sizeof(c->client_addr));
 }
 
-/* client_trust - trusted, authenticated or untrusted, as the policy sees it */
-static const char *
-client_trust(const struct rg_conn *c)
-{
-	const struct rg_config *cfg = c->rt->cfg;
-
-	if (!policy_client_privileged(cfg, &c->s))
-		return "untrusted";
-	if (c->s.client_ip_known
-	    && netlist_match(&cfg->trusted_networks, &c->s.client_ip))
-		return "trusted";
-	return "authenticated";
-}
-
-/* sender_class - blank, local or foreign for a MAIL verdict */
-static const char *
-sender_class(const struct rg_verdict *v)
-{
-	if (v->addr.status != ADDR_OK)
-		return NULL;
-	if (v->addr.kind == ADDR_NULL)
-		return "blank";
-	return v->local ? "local" : "foreign";
-}
-
-/* audit_verdict - one audit row; -1 when the mail must be deferred */
+/* audit_verdict - the record into the audit trail; -1 when it could not
+ * be recorded and audit_failure = tempfail */
 static int
-audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
-	      const char *rcpt, const char *trace)
+audit_verdict(const struct verdict_record *rec)
 {
-	struct audit_row row;
-	char rcptbuf[JUDGE_SENDER_KEEP];
 	int rc = 0;
-
-	memset(&row, 0, sizeof(row));
-	row.time_ms = rg_wall_ms();
-	row.session_id = c->id;
-	row.queue_id = c->queue_id[0] ? c->queue_id : NULL;
-	row.mta = c->mta;
-	row.client_addr = c->client_addr;
-	row.client_name = c->s.client_name;
-	row.helo = c->s.helo;
-	row.auth_user = c->s.auth_user;
-	row.stage = rg_stage_name(v->stage);
-	row.sender = c->sender_set ? c->sender : NULL;
-	row.rcpt = rcpt ? (rg_strlcpy(rcptbuf, rcpt, sizeof(rcptbuf)), rcptbuf) : NULL;
-	row.rcpt_normalized = v->stage == RG_STAGE_RCPT ? v->normalized : NULL;
-	row.rule = rg_rule_name(v->rule);
-	row.action = rg_action_name(v->action);
-	row.code = v->code;
-	row.ecode = v->ecode;
-	row.text = v->text;
-	row.directory_result = v->dir_consulted ? dir_result_name(v->dir_result)
-		: NULL;
-	row.trace = trace;
-	row.client_trust = client_trust(c);
-	row.sender_class = c->sender_class;
 
 	pthread_rwlock_rdlock(&audit_lock);
 	if (audit_handle != NULL)
-		rc = audit_submit(audit_handle, &row);
-	else if (audit_detached
-		 && c->rt->cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL)
+		rc = audit_submit(audit_handle, rec);
+	else if (audit_detached_defers)
 		rc = -1;		/* nothing may pass unrecorded */
 	pthread_rwlock_unlock(&audit_lock);
 	return rc;
@@ -205,62 +148,44 @@ audit_verdict(struct rg_conn *c, const struct rg_verdict *v,
 
 /* log_verdict - the one log line of a verdict */
 static void
-log_verdict(struct rg_conn *c, const struct rg_verdict *v, const char *rcpt,
-	    const char *trace, const char *extra)
+log_verdict(const struct verdict_record *rec)
 {
-	struct mt_verdict_log f;
-	char line[MT_LINE_MAX], to[JUDGE_SENDER_KEEP];
+	char line[MT_LINE_MAX];
 
-	memset(&f, 0, sizeof(f));
-	f.queue_id = c->queue_id;
-	f.session_id = c->id;
-	f.stage = rg_stage_name(v->stage);
-	f.action = rg_action_name(v->action);
-	f.rule = rg_rule_name(v->rule);
-	f.code = v->code;
-	f.ecode = v->ecode;
-	f.client_name = c->s.client_name;
-	f.client_addr = c->client_addr;
-	f.helo = c->s.helo;
-	f.auth = c->s.auth_user;
-	if (c->sender_set)
-		f.from = c->sender_path;
-	if (v->stage == RG_STAGE_RCPT) {
-		f.to = mt_strip_brackets(rcpt, to, sizeof(to));
-		f.normalized = v->normalized[0] ? v->normalized : NULL;
-		f.dir = v->dir_consulted ? dir_result_name(v->dir_result) : "-";
-	}
-	f.trace = trace;
-	f.extra = extra;
-	rglog_line(policy_refused(v) ? LOG_NOTICE : LOG_INFO,
-		   mt_format_verdict(&f, line, sizeof(line)));
+	rglog_line(policy_refused(rec->verdict) ? LOG_NOTICE : LOG_INFO,
+		   mt_format_verdict(rec, line, sizeof(line)));
 }
 
-/* judge_step - decide one step, audit it, log it, commit it */
+/* judge_step - decide one step, then in this order: audit it (a failure
+ * changes the verdict), log it, commit it */
 void
 judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 	   size_t len, const char *rcpt, struct rg_verdict *v)
 {
-	char trace[ADDR_TRACE_MAX * (ADDR_TRACE_LEN + 2)];
-	const char *extra = NULL;
+	struct verdict_record rec;
+	struct verdict_front front;
+	char rcptbuf[JUDGE_SENDER_KEEP], trace[VERDICT_TRACE_MAX];
 
 	memset(v, 0, sizeof(*v));
 	policy_decide(c->rt->cfg, c->rt->dir, &c->s, stage, input, len, v);
-	if (stage == RG_STAGE_MAIL)
-		c->sender_class = sender_class(v);
-	mt_join_trace(&v->addr, trace, sizeof(trace));
-	if (audit_verdict(c, v, rcpt, trace) < 0 && !policy_refused(v)) {
-		/* audit_failure = tempfail: nothing passes unrecorded */
-		v->action = RG_TEMPFAIL;
-		v->code = 451;
-		v->ecode = audit_defer_ecode;
-		v->text = audit_defer_text;
-		extra = "audit=unavailable";
+	memset(&front, 0, sizeof(front));
+	front.session_id = c->id;
+	front.queue_id = c->queue_id;
+	front.mta = c->mta;
+	front.client_addr = c->client_addr;
+	front.sender = c->sender_set ? c->sender : NULL;
+	if (rcpt != NULL) {
+		rg_strlcpy(rcptbuf, rcpt, sizeof(rcptbuf));
+		front.rcpt = rcptbuf;
+	}
+	verdict_record_build(&rec, v, &c->s, &front, trace, sizeof(trace));
+	if (audit_verdict(&rec) < 0 && policy_audit_unavailable(c->rt->cfg, v)) {
+		verdict_record_outcome(&rec);
 		counter_add(&stat_audit_deferred);
 	}
 	if ((unsigned) v->action < RG_ARRAY_LEN(stat_actions))
 		counter_add(&stat_actions[v->action]);
-	log_verdict(c, v, rcpt, trace, extra);
+	log_verdict(&rec);
 	policy_commit(&c->s, v);
 }
 
@@ -282,7 +207,7 @@ judge_take_audit(void)
 	pthread_rwlock_wrlock(&audit_lock);
 	audit = audit_handle;
 	audit_handle = NULL;
-	audit_detached = audit != NULL;
+	audit_detached_defers = audit_defers(audit);
 	pthread_rwlock_unlock(&audit_lock);
 	return audit;
 }

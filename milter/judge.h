@@ -3,8 +3,12 @@
  *
  * The milter callbacks (milter_glue.c) and the policy delegation server
  * (policy_server.c) both turn what the MTA tells them into a struct
- * rg_conn and hand each step to judge_step(): policy_decide(), one audit
- * row, one log line, the counters, policy_commit().  Only the answer to
+ * rg_conn and hand each step to judge_step(): policy_decide(), one
+ * verdict record (verdict.h) built from it, the audit row (when it
+ * cannot be recorded under audit_failure = tempfail,
+ * policy_audit_unavailable() turns the verdict into that rule's
+ * refusal), the log line from the same record, the counters,
+ * policy_commit().  Only the answer to
  * the MTA differs between the doors, so everything an administrator
  * reads (log lines, audit rows, the stats line) is the same for both.
  *
@@ -35,10 +39,8 @@ struct rg_conn {
 	char    mta[RG_NAME_MAX];
 	char    client_addr[64];
 	char    queue_id[64];
-	char    sender[JUDGE_SENDER_KEEP];	/* as written, for the audit */
-	char    sender_path[JUDGE_SENDER_KEEP];	/* without <>, for logs */
+	char    sender[JUDGE_SENDER_KEEP];	/* as written */
 	int     sender_set;
-	const char *sender_class;	/* blank, local, foreign; NULL before MAIL */
 };
 
 /* judge_conn_new - state for a new connection holding the current
@@ -63,9 +65,10 @@ void    judge_set_sender(struct rg_conn *c, const char *path);
  * unparsable or NULL text leaves the address unknown */
 void    judge_client_ip_text(struct rg_conn *c, const char *text);
 
-/* judge_step - decide one step, audit it, log it, commit it; the verdict
- * is what the MTA must be told (an audit failure with audit_failure =
- * tempfail has already turned an acceptance into a 451) */
+/* judge_step - decide one step, audit it, log it, commit it, in that
+ * order; the verdict is what the MTA must be told (an audit failure with
+ * audit_failure = tempfail has already made an acceptance the rule
+ * audit_unavailable) */
 void    judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 		   size_t len, const char *rcpt, struct rg_verdict *v);
 

@@ -14,6 +14,7 @@
 #include "util.h"
 #include "address.h"
 #include "netlist.h"
+#include "verdict.h"
 #include "milter_text.h"
 
 /* A bounded output buffer. */
@@ -340,56 +341,126 @@ put_path(struct outbuf *ob, const char *key, const char *value)
 	ob_puts(ob, ">");
 }
 
+/* put_path_field - " key=<path>" with one pair of <> around the path as
+ * written (a cut path may have lost its closing '>') */
+static void
+put_path_field(struct outbuf *ob, const char *key, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len > 0 && path[0] == '<') {
+		path++;
+		len--;
+		if (len > 0 && path[len - 1] == '>')
+			len--;
+	}
+	{
+		char bare[MT_FIELD_MAX + 2];
+
+		if (len > MT_FIELD_MAX + 1)
+			len = MT_FIELD_MAX + 1;	/* copy_clean marks the cut */
+		memcpy(bare, path, len);
+		bare[len] = '\0';
+		put_path(ob, key, bare);
+	}
+}
+
+/* put_prose - " key=\"text\"", the text quoted and bounded */
+static void
+put_prose(struct outbuf *ob, const char *key, const char *text, size_t max)
+{
+	char clean[MT_TRACE_MAX * 2 + 8];
+
+	ob_puts(ob, " ");
+	ob_puts(ob, key);
+	ob_puts(ob, "=\"");
+	ob_puts(ob, mt_quote(text, strlen(text), max, clean, sizeof(clean)));
+	ob_puts(ob, "\"");
+}
+
 /* mt_format_verdict - the one log line of a verdict */
 const char *
-mt_format_verdict(const struct mt_verdict_log *f, char *buf, size_t size)
+mt_format_verdict(const struct verdict_record *r, char *buf, size_t size)
 {
 	struct outbuf ob;
-	char clean[MT_FIELD_MAX + 8], trace[MT_TRACE_MAX * 2 + 8];
+	char clean[MT_FIELD_MAX + 8];
 	char num[16];
+	const char *name = r->client_name ? r->client_name : "unknown";
+	const char *addr = r->client_addr ? r->client_addr : "unknown";
 
 	ob_init(&ob, buf, size);
-	if (f->queue_id != NULL && f->queue_id[0] != '\0')
-		ob_puts(&ob, mt_sanitize(f->queue_id, strlen(f->queue_id), 64,
+	if (r->queue_id != NULL && r->queue_id[0] != '\0')
+		ob_puts(&ob, mt_sanitize(r->queue_id, strlen(r->queue_id), 64,
 					 clean, sizeof(clean)));
 	else
 		ob_puts(&ob, "NOQUEUE");
 	ob_puts(&ob, ":");
-	put_field(&ob, "session", f->session_id);
-	put_field(&ob, "stage", f->stage);
-	put_field(&ob, "action", f->action);
-	put_field(&ob, "rule", f->rule);
-	(void) snprintf(num, sizeof(num), "%d", f->code);
+	put_field(&ob, "session", r->session_id);
+	put_field(&ob, "stage", r->stage);
+	put_field(&ob, "action", r->action);
+	put_field(&ob, "rule", r->rule);
+	(void) snprintf(num, sizeof(num), "%d", r->code);
 	put_field(&ob, "code", num);
-	put_field(&ob, "ecode", f->ecode);
+	put_field(&ob, "ecode", r->ecode);
 	ob_puts(&ob, " client=");
-	ob_puts(&ob, copy_clean(f->client_name ? f->client_name : "unknown",
-				strlen(f->client_name ? f->client_name : "unknown"),
-				MT_FIELD_MAX, CLEAN_TOKEN, clean, sizeof(clean)));
+	ob_puts(&ob, copy_clean(name, strlen(name), MT_FIELD_MAX, CLEAN_TOKEN,
+				clean, sizeof(clean)));
 	ob_puts(&ob, "[");
-	ob_puts(&ob, mt_sanitize(f->client_addr ? f->client_addr : "unknown",
-				 strlen(f->client_addr ? f->client_addr : "unknown"),
-				 MT_FIELD_MAX, clean, sizeof(clean)));
+	ob_puts(&ob, mt_sanitize(addr, strlen(addr), MT_FIELD_MAX, clean,
+				 sizeof(clean)));
 	ob_puts(&ob, "]");
-	put_field(&ob, "helo", f->helo);
-	put_field(&ob, "auth", f->auth);
-	if (f->from != NULL)
-		put_path(&ob, "from", f->from);
-	if (f->to != NULL)
-		put_path(&ob, "to", f->to);
-	if (f->normalized != NULL)
-		put_path(&ob, "normalized", f->normalized);
-	if (f->dir != NULL)
-		put_field(&ob, "dir", f->dir);
-	if (f->trace != NULL && f->trace[0] != '\0') {
-		ob_puts(&ob, " trace=\"");
-		ob_puts(&ob, mt_quote(f->trace, strlen(f->trace), MT_TRACE_MAX,
-				      trace, sizeof(trace)));
-		ob_puts(&ob, "\"");
+	put_field(&ob, "helo", r->helo);
+	put_field(&ob, "auth", r->auth_user);
+	if (r->sender != NULL)
+		put_path_field(&ob, "from", r->sender);
+	if (r->rcpt != NULL) {		/* the RCPT stage */
+		put_path_field(&ob, "to", r->rcpt);
+		if (r->rcpt_normalized != NULL && r->rcpt_normalized[0] != '\0')
+			put_path(&ob, "normalized", r->rcpt_normalized);
+		put_field(&ob, "dir", r->directory_result);
 	}
-	if (f->extra != NULL && f->extra[0] != '\0') {
-		ob_puts(&ob, " ");
-		ob_puts(&ob, f->extra);
+	if (r->trace != NULL && r->trace[0] != '\0')
+		put_prose(&ob, "trace", r->trace, MT_TRACE_MAX);
+	return buf;
+}
+
+/* mt_format_record - every column of the record as "key=value", in
+ * the column table's order, after prefix */
+const char *
+mt_format_record(const char *prefix, const struct verdict_record *r,
+		 char *buf, size_t size)
+{
+	struct outbuf ob;
+	const struct verdict_column *col;
+	char num[32];
+	const char *text;
+	size_t i;
+
+	ob_init(&ob, buf, size);
+	ob_puts(&ob, prefix);
+	for (i = 0; i < verdict_ncolumns; i++) {
+		col = &verdict_columns[i];
+		switch (col->kind) {
+		case VERDICT_KIND_TIME:
+			rg_format_utc_ms(verdict_column_int(r, col), num,
+					 sizeof(num));
+			put_field(&ob, col->log_key, num);
+			break;
+		case VERDICT_KIND_INT:
+			(void) snprintf(num, sizeof(num), "%lld",
+					(long long) verdict_column_int(r, col));
+			put_field(&ob, col->log_key, num);
+			break;
+		case VERDICT_KIND_PROSE:
+			text = verdict_column_text(r, col);
+			put_prose(&ob, col->log_key, text ? text : "",
+				  MT_TRACE_MAX);
+			break;
+		case VERDICT_KIND_TEXT:
+		default:
+			put_field(&ob, col->log_key, verdict_column_text(r, col));
+			break;
+		}
 	}
 	return buf;
 }

@@ -10,7 +10,8 @@
  *     traces) goes into syslog; control characters become '?' and every
  *     field is bounded, so a hostile client cannot forge or flood lines;
  *   - mt_format_verdict(): the one log line per verdict, Postfix-like and
- *     greppable by queue id;
+ *     greppable by queue id; mt_format_record(): every audit column of
+ *     a verdict record, for a row diverted to the log;
  *   - mt_join_args(), mt_join_trace(), mt_session_id(), mt_socket_check().
  *
  * No allocation, no I/O: every function writes into a caller's buffer and
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 struct address;
+struct verdict_record;
 
 /* Longest client-supplied field kept in a log line (bytes, before "..."). */
 #define MT_FIELD_MAX	256
@@ -75,35 +77,23 @@ enum mt_socket_kind { MT_SOCKET_INET, MT_SOCKET_INET6, MT_SOCKET_UNIX };
 int     mt_socket_check(const char *spec, enum mt_socket_kind *kind,
 			char *path, size_t pathlen, char *err, size_t errlen);
 
-/* The fields of one verdict line.  NULL from/to/normalized/dir/trace
- * leave the field out (they do not apply at that stage); every other
- * NULL or empty value is logged as "-".  Client text is sanitised here. */
-struct mt_verdict_log {
-	const char *queue_id;		/* NULL or "": NOQUEUE */
-	const char *session_id;
-	const char *stage;
-	const char *action;
-	const char *rule;
-	int     code;
-	const char *ecode;
-	const char *client_name;
-	const char *client_addr;
-	const char *helo;
-	const char *auth;
-	const char *from;		/* path without <> */
-	const char *to;
-	const char *normalized;
-	const char *dir;
-	const char *trace;
-	const char *extra;		/* appended verbatim when set */
-};
-
 /* mt_format_verdict - the verdict line:
  *   QUEUEID: session=SID stage=S action=A rule=R code=C ecode=E
  *   client=NAME[ADDR] helo=H auth=U from=<S> to=<R> normalized=<F>
  *   dir=D trace="..."
- * Always terminated, at most size-1 bytes; returns buf. */
-const char *mt_format_verdict(const struct mt_verdict_log *f, char *buf,
+ * from once MAIL gave a sender; to, normalized (when known) and dir at
+ * RCPT only; trace when there is one.  Missing values are "-", client
+ * text is sanitised here.  Always terminated, at most size-1 bytes;
+ * returns buf. */
+const char *mt_format_verdict(const struct verdict_record *r, char *buf,
 			      size_t size);
+
+/* mt_format_record - prefix, then every column of the record as
+ * " key=value" (the column table's log keys and order; reply text and
+ * trace in double quotes): the audit row diverted to the log, so that
+ * it is not lost.  Returns buf. */
+const char *mt_format_record(const char *prefix,
+			     const struct verdict_record *r, char *buf,
+			     size_t size);
 
 #endif

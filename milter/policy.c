@@ -42,6 +42,7 @@ policy_reset_txn(struct rg_session *s)
 	s->smtputf8 = 0;
 	s->sender_null = 0;
 	s->sender_local = 0;
+	s->sender_class = RG_SENDER_NONE;
 	s->rcpts = 0;
 	s->rcpts_accepted = 0;
 }
@@ -69,6 +70,24 @@ policy_client_privileged(const struct rg_config *cfg,
 			 const struct rg_session *s)
 {
 	return privilege(cfg, s) != RG_RULE_PASS;
+}
+
+/* trust_of - the verdict's trust from privilege()'s answer */
+static enum rg_trust
+trust_of(enum rg_rule priv)
+{
+	if (priv == RG_RULE_TRUSTED)
+		return RG_TRUST_TRUSTED;
+	if (priv == RG_RULE_AUTHENTICATED)
+		return RG_TRUST_AUTHENTICATED;
+	return RG_TRUST_UNTRUSTED;
+}
+
+/* policy_client_trust - trusted, authenticated or untrusted */
+enum rg_trust
+policy_client_trust(const struct rg_config *cfg, const struct rg_session *s)
+{
+	return trust_of(privilege(cfg, s));
 }
 
 /* verdict_accept - 250 with the stage's enhanced code */
@@ -166,6 +185,8 @@ verdict_start(struct rg_verdict *v, enum rg_stage stage)
 	v->dir_key[0] = '\0';
 	v->local = 0;
 	v->normalized[0] = '\0';
+	v->trust = RG_TRUST_UNTRUSTED;
+	v->sender_class = RG_SENDER_NONE;
 }
 
 /* parse_failed - syntax or utf8 refusal after addr_parse/addr_resolve */
@@ -246,12 +267,14 @@ decide_mail(const struct rg_config *cfg, const struct rg_session *s,
 	if (status == ADDR_OK
 	    && addr_resolve(a, config_is_local, (void *)cfg) != ADDR_OK)
 		sender_as_written(a);
+	priv = privilege(cfg, s);
+	v->trust = trust_of(priv);
 	if (parse_failed(cfg, v, status))
 		return;
 	set_normalized(v);
-	priv = privilege(cfg, s);
 
 	if (a->kind == ADDR_NULL) {
+		v->sender_class = RG_SENDER_BLANK;
 		if (priv == RG_RULE_PASS && cfg->blank_sender == RG_BLANK_REJECT)
 			verdict_refuse(cfg, v, RG_RULE_BLANK_SENDER,
 				       RG_REPLY_BLANK_SENDER);
@@ -267,6 +290,7 @@ decide_mail(const struct rg_config *cfg, const struct rg_session *s,
 	}
 
 	v->local = config_is_local(&a->domain, (void *)cfg);
+	v->sender_class = v->local ? RG_SENDER_LOCAL : RG_SENDER_FOREIGN;
 	join_address(key, sizeof(key), a->local, domain_for_key(cfg, &a->domain));
 	rg_lowercase(key);
 	if (cfg->sender_deny.count > 0 && (config_sender_denied(cfg, key)
@@ -306,6 +330,9 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 	enum addr_status status;
 	enum rg_rule priv;
 
+	priv = privilege(cfg, s);
+	v->trust = trust_of(priv);
+	v->sender_class = s->sender_class;
 	status = addr_parse(input, len, s->smtputf8 ? ADDR_F_SMTPUTF8 : 0, a);
 	if (status == ADDR_OK)
 		status = addr_resolve(a, config_is_local, (void *)cfg);
@@ -317,7 +344,6 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 		verdict_refuse(cfg, v, RG_RULE_HARVEST, RG_REPLY_HARVEST);
 		return;
 	}
-	priv = privilege(cfg, s);
 	v->local = a->final_ours;	/* addr_resolve asked config_is_local */
 	if ((a->tricks & ADDR_TRICK_ROUTING) && priv == RG_RULE_PASS
 	    && cfg->routing == RG_ROUTING_REJECT) {
@@ -396,9 +422,21 @@ policy_decide(const struct rg_config *cfg, struct directory *dir,
 	default:
 		/* Nothing to refuse yet; the verdict exists for the audit. */
 		memset(&v->addr, 0, sizeof(v->addr));
+		v->trust = policy_client_trust(cfg, s);
 		verdict_accept(v, RG_RULE_PASS);
 		break;
 	}
+}
+
+/* policy_audit_unavailable - an accepted verdict that cannot be recorded
+ * under audit_failure = tempfail becomes the audit_unavailable refusal */
+int
+policy_audit_unavailable(const struct rg_config *cfg, struct rg_verdict *v)
+{
+	if (policy_refused(v))
+		return 0;		/* refused anyway: nothing passes */
+	verdict_refuse(cfg, v, RG_RULE_AUDIT, RG_REPLY_AUDIT);
+	return 1;
 }
 
 /* policy_commit - apply a verdict to the session's state and counters */
@@ -417,6 +455,7 @@ policy_commit(struct rg_session *s, const struct rg_verdict *v)
 		s->sender_null = v->addr.kind == ADDR_NULL;
 		s->sender_local = v->local;
 		s->smtputf8 = v->addr.param_smtputf8 != 0;
+		s->sender_class = v->sender_class;
 		break;
 	case RG_STAGE_RCPT:
 		s->rcpts++;
@@ -441,6 +480,11 @@ policy_reply_problem(enum rg_reply_id id, const struct rg_reply *reply)
 		if (reply->code / 100 != 4)
 			return "must be a 4xx reply: a directory that cannot "
 			    "answer is a temporary failure, never a 5xx";
+		break;
+	case RG_REPLY_AUDIT:
+		if (reply->code / 100 != 4)
+			return "must be a 4xx reply: an audit trail that "
+			    "cannot record is a temporary failure, never a 5xx";
 		break;
 	case RG_REPLY_HARVEST:
 	case RG_REPLY_BLANK_SENDER_DROP:
@@ -498,4 +542,36 @@ rg_action_name(enum rg_action action)
 		return "would-reject";
 	}
 	return "unknown";
+}
+
+/* rg_trust_name - trusted, authenticated, untrusted */
+const char *
+rg_trust_name(enum rg_trust trust)
+{
+	switch (trust) {
+	case RG_TRUST_TRUSTED:
+		return "trusted";
+	case RG_TRUST_AUTHENTICATED:
+		return "authenticated";
+	case RG_TRUST_UNTRUSTED:
+		return "untrusted";
+	}
+	return "unknown";
+}
+
+/* rg_sender_class_name - blank, local, foreign; NULL before MAIL */
+const char *
+rg_sender_class_name(enum rg_sender_class c)
+{
+	switch (c) {
+	case RG_SENDER_BLANK:
+		return "blank";
+	case RG_SENDER_LOCAL:
+		return "local";
+	case RG_SENDER_FOREIGN:
+		return "foreign";
+	case RG_SENDER_NONE:
+		break;
+	}
+	return NULL;
 }

@@ -17,6 +17,9 @@
  *   error -> directory_unavailable, not found -> unknown (or harvest when
  *   this one crosses harvest_limit), found -> local.
  * At MAIL: syntax / utf8, blank_sender (reject/drop), sender_deny, spoof.
+ * At every stage, after the engine: audit_unavailable, when the verdict
+ * cannot be recorded and audit_failure = tempfail (the caller asks with
+ * policy_audit_unavailable(), because only it knows).
  * A client is privileged when it is not in never_relay_networks and is in
  * trusted_networks or authenticated with relay_authenticated = yes.
  *
@@ -50,6 +53,21 @@ enum rg_action {
 
 #define RG_NAME_MAX 256
 
+/* What the client may do, as the engine judged it at this step. */
+enum rg_trust {
+	RG_TRUST_UNTRUSTED,		/* may not relay */
+	RG_TRUST_TRUSTED,		/* trusted_networks (not never_relay) */
+	RG_TRUST_AUTHENTICATED,		/* SMTP AUTH, relay_authenticated = yes */
+};
+
+/* The transaction's sender, from MAIL on. */
+enum rg_sender_class {
+	RG_SENDER_NONE,			/* before MAIL, or MAIL did not parse */
+	RG_SENDER_BLANK,		/* MAIL FROM:<> */
+	RG_SENDER_LOCAL,		/* the sender's domain is ours */
+	RG_SENDER_FOREIGN,
+};
+
 /* What the session knows; the caller fills the connection facts, the
  * engine's policy_commit() maintains the counters. */
 struct rg_session {
@@ -69,6 +87,7 @@ struct rg_session {
 	int     smtputf8;		/* MAIL carried SMTPUTF8 */
 	int     sender_null;		/* MAIL FROM:<> */
 	int     sender_local;		/* sender domain is one of ours */
+	enum rg_sender_class sender_class;	/* of the accepted MAIL */
 	unsigned rcpts;			/* RCPTs seen in this transaction */
 	unsigned rcpts_accepted;	/* accepted (or would-reject) */
 };
@@ -87,6 +106,9 @@ struct rg_verdict {
 					 * destination is ours */
 	struct address addr;		/* MAIL/RCPT: parsed and resolved */
 	char    normalized[ADDR_PATH_MAX * 2];	/* final destination, "" if none */
+	enum rg_trust trust;		/* the client, as judged at this step */
+	enum rg_sender_class sender_class;	/* MAIL: this sender; RCPT: the
+						 * transaction's */
 };
 
 void    policy_session_init(struct rg_session *s);
@@ -95,6 +117,10 @@ void    policy_reset_txn(struct rg_session *s);
 /* policy_client_privileged - may this client relay? */
 int     policy_client_privileged(const struct rg_config *cfg,
 				 const struct rg_session *s);
+
+/* policy_client_trust - trusted, authenticated or untrusted */
+enum rg_trust policy_client_trust(const struct rg_config *cfg,
+				  const struct rg_session *s);
 
 /* policy_decide - judge one step.  input is the client's text after
  * "MAIL FROM:" / "RCPT TO:" (len bytes), the HELO name, or NULL at
@@ -109,6 +135,13 @@ void    policy_decide(const struct rg_config *cfg, struct directory *dir,
  * other refusals 4xx or 5xx.  config.c calls it for every reply key. */
 const char *policy_reply_problem(enum rg_reply_id id,
 				 const struct rg_reply *reply);
+/* policy_audit_unavailable - the verdict could not be recorded and
+ * audit_failure = tempfail: turn an accepted verdict into the
+ * audit_unavailable refusal (reply.audit_unavailable, monitor.
+ * audit_unavailable).  A verdict already refused is left as it is.
+ * Returns 1 when the verdict changed. */
+int     policy_audit_unavailable(const struct rg_config *cfg,
+				 struct rg_verdict *v);
 
 /* policy_commit - apply a verdict to the session's state and counters */
 void    policy_commit(struct rg_session *s, const struct rg_verdict *v);
@@ -118,5 +151,7 @@ int     policy_refused(const struct rg_verdict *v);
 
 const char *rg_stage_name(enum rg_stage stage);		/* connect, helo, mail, rcpt */
 const char *rg_action_name(enum rg_action action);	/* accept, reject, tempfail, drop, would-reject */
+const char *rg_trust_name(enum rg_trust trust);		/* trusted, authenticated, untrusted */
+const char *rg_sender_class_name(enum rg_sender_class c);	/* blank, local, foreign; NULL for none */
 
 #endif

@@ -180,3 +180,24 @@ rg_hash_lower(const char *s)
 	}
 	return h;
 }
+
+/* rg_format_utc_ms - "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) */
+const char *
+rg_format_utc_ms(int64_t ms, char *buf, size_t size)
+{
+	time_t  secs = (time_t) (ms / 1000);
+	struct tm tm;
+	size_t  len;
+
+	if (size == 0)
+		return buf;
+	if (gmtime_r(&secs, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (len == 0)
+		buf[0] = '\0';
+	else
+		(void) rg_snprintf(buf + len, size - len, ".%03dZ",
+				   (int) (ms % 1000));
+	return buf;
+}

@@ -45,6 +45,9 @@ int64_t rg_mono_ms(void);
 /* rg_wall_ms - wall clock in milliseconds since the epoch (timestamps) */
 int64_t rg_wall_ms(void);
 
+/* rg_format_utc_ms - "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf; returns buf */
+const char *rg_format_utc_ms(int64_t ms, char *buf, size_t size);
+
 /* rg_hex_digit - value of one hexadecimal digit, -1 if c is not one */
 int     rg_hex_digit(int c);
 

@@ -28,6 +28,7 @@
 #include "util.h"
 #include "config.h"
 #include "audit.h"
+#include "verdict.h"
 
 struct kind {
 	const char *stage, *rule, *action;
@@ -74,7 +75,7 @@ struct load_bufs {
 /* load_row - row number i of the load, its strings in *b */
 static void
 load_row(long i, int64_t base_ms, long spread_ms, long step_ms,
-	 struct audit_row *row, struct load_bufs *b)
+	 struct verdict_record *row, struct load_bufs *b)
 {
 	const struct kind *k = &kinds[i % (long) RG_ARRAY_LEN(kinds)];
 	long    c = (i * 7) % 10;
@@ -129,7 +130,7 @@ static void *
 work(void *arg)
 {
 	struct worker *w = arg;
-	struct audit_row row;
+	struct verdict_record row;
 	struct load_bufs b;
 	long    i;
 

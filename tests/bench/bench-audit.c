@@ -35,6 +35,7 @@
 #include "config.h"
 #include "audit.h"
 #include "audit_schema.h"
+#include "verdict.h"
 
 #define BENCH_ROUNDS	3
 #define BENCH_ROWS	300000
@@ -43,7 +44,7 @@
 #define BENCH_ROOMY	30000	/* rows submitted before the queue can fill */
 
 struct bench_row {
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32], client[32], name[64], rcpt[96], norm[96];
 };
 
@@ -186,26 +187,27 @@ bench_writer(int n, double *submit_us, double *per_cpu)
 	return n / (t2 - t0);
 }
 
-/* bind_bench_row - bind one row the way the writer does */
+/* bind_bench_row - bind one row the way the writer does: every column
+ * of verdict.h's table, in its order */
 static void
-bind_bench_row(sqlite3_stmt *st, const struct audit_row *r)
+bind_bench_row(sqlite3_stmt *st, const struct verdict_record *r)
 {
-	const char *v[21] = {
-		"2026-11-18T11:06:40.123Z", r->session_id, NULL, r->mta,
-		r->client_addr, r->client_name, r->helo, r->auth_user, r->stage,
-		r->sender, r->rcpt, r->rcpt_normalized, r->rule, r->action, NULL,
-		r->ecode, r->text, r->directory_result, r->trace, r->client_trust,
-		r->sender_class,
-	};
-	int     i;
+	const struct verdict_column *col;
+	const char *text;
+	size_t  i;
 
-	for (i = 0; i < 21; i++) {
-		if (i == 14)
-			sqlite3_bind_int(st, 15, r->code);
-		else if (v[i])
-			sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
+	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+		col = &verdict_columns[i];
+		if (col->kind == VERDICT_KIND_TIME)
+			sqlite3_bind_text(st, (int) i + 1, "2026-11-18T11:06:40.123Z",
+					  -1, SQLITE_STATIC);
+		else if (col->kind == VERDICT_KIND_INT)
+			sqlite3_bind_int64(st, (int) i + 1,
+					   verdict_column_int(r, col));
+		else if ((text = verdict_column_text(r, col)) != NULL)
+			sqlite3_bind_text(st, (int) i + 1, text, -1, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, i + 1);
+			sqlite3_bind_null(st, (int) i + 1);
 	}
 }
 
@@ -228,7 +230,7 @@ bench_direct(int n, int per, int bare)
 				     "verdicts_client; DROP INDEX verdicts_rule; "
 				     "DROP INDEX verdicts_session", NULL, NULL,
 				     NULL) != SQLITE_OK)
-	    || sqlite3_prepare_v2(db, audit_insert_sql, -1, &st, NULL) != SQLITE_OK) {
+	    || sqlite3_prepare_v2(db, audit_schema_insert_sql(), -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "bench-audit: %s\n", sqlite3_errmsg(db));
 		exit(1);
 	}
@@ -258,21 +260,17 @@ bench_copy(int n)
 
 	t0 = now();
 	for (i = 0; i < n; i++) {
-		const struct audit_row *r = &rows[i].row;
-		const char *f[] = {
-			r->session_id, r->queue_id, r->mta, r->client_addr,
-			r->client_name, r->helo, r->auth_user, r->stage, r->sender,
-			r->rcpt, r->rcpt_normalized, r->rule, r->action, r->ecode,
-			r->text, r->directory_result, r->trace, r->client_trust,
-			r->sender_class,
-		};
-		size_t  len[19], total = 0;
+		const struct verdict_record *r = &rows[i].row;
+		const char *f[VERDICT_NCOLUMNS];
+		size_t  len[VERDICT_NCOLUMNS], total = 0;
 		char   *p, *q;
 
-		for (j = 0; j < 19; j++)
+		for (j = 0; j < (int) VERDICT_NCOLUMNS; j++) {
+			f[j] = verdict_column_text(r, &verdict_columns[j]);
 			total += len[j] = f[j] ? strlen(f[j]) + 1 : 0;
+		}
 		q = p = xmalloc(total + 200);
-		for (j = 0; j < 19; j++)
+		for (j = 0; j < (int) VERDICT_NCOLUMNS; j++)
 			if (f[j]) {
 				memcpy(p, f[j], len[j]);
 				p += len[j];

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "verdict.h"
 #include "milter_text.h"
 #include "fuzz.h"
 
@@ -197,7 +198,7 @@ check_clean(const char *data, size_t len, size_t maxlen, int quote,
 static void
 check_verdict_line(char **fields, size_t nfields, size_t size)
 {
-	struct mt_verdict_log f;
+	struct verdict_record f;
 	char *buf;
 	const char *out;
 	size_t len;
@@ -213,11 +214,12 @@ check_verdict_line(char **fields, size_t nfields, size_t size)
 	f.client_name = nfields > 1 ? fields[1] : NULL;
 	f.client_addr = nfields > 2 ? fields[2] : NULL;
 	f.helo = nfields > 3 ? fields[3] : NULL;
-	f.auth = nfields > 4 ? fields[4] : NULL;
-	f.from = nfields > 5 ? fields[5] : NULL;
-	f.to = nfields > 6 ? fields[6] : NULL;
-	f.normalized = nfields > 7 ? fields[7] : NULL;
-	f.dir = "not-found";
+	f.auth_user = nfields > 4 ? fields[4] : NULL;
+	f.sender = nfields > 5 ? fields[5] : NULL;
+	f.rcpt = nfields > 6 ? fields[6] : NULL;
+	f.rcpt_normalized = nfields > 7 ? fields[7] : NULL;
+	f.directory_result = "not-found";
+	f.text = nfields > 9 ? fields[9] : NULL;
 	f.trace = nfields > 8 ? fields[8] : NULL;
 
 	buf = malloc(size);
@@ -236,6 +238,11 @@ check_verdict_line(char **fields, size_t nfields, size_t size)
 		if (f.trace != NULL && f.trace[0] != '\0')
 			FUZZ_CHECK(len > 0 && buf[len - 1] == '"');
 	}
+	/* The same record as a diverted audit row. */
+	out = mt_format_record("audit: diverted:", &f, buf, size);
+	FUZZ_CHECK(out == buf);
+	FUZZ_CHECK(terminated(buf, size));
+	FUZZ_CHECK(no_controls(buf));
 	free(buf);
 }
 

@@ -150,9 +150,9 @@ n=$(grep -F "UNIX0001: session=" "$tmp/unix.log" | grep -c "rule=relay code=550"
 rg_expect "log: relay refused over the unix socket" "$n" 1
 
 lua auditfail "inet:$port2@127.0.0.1"
-n=$(grep -F "stage=connect action=tempfail rule=pass code=451 ecode=4.3.0" "$tmp/auditfail.log" |
-	grep -c "client=c.example.net\[192.0.2.70\] .*audit=unavailable")
-rg_expect "log: audit_failure = tempfail defers with 451 4.3.0" "$n" 1
+n=$(grep -F "stage=connect action=tempfail rule=audit_unavailable code=451 ecode=4.3.0" "$tmp/auditfail.log" |
+	grep -c "client=c.example.net\[192.0.2.70\]")
+rg_expect "log: audit_failure = tempfail defers with the rule audit_unavailable (451 4.3.0)" "$n" 1
 kill -TERM "$pid_auditfail"
 
 # ---- raw milter packets --------------------------------------------------

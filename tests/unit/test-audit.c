@@ -26,6 +26,7 @@
 #include "config.h"
 #include "audit.h"
 #include "audit_schema.h"
+#include "verdict.h"
 #include "testlib.h"
 
 static char tmpdir[256];
@@ -128,7 +129,7 @@ exec_sql(const char *path, const char *sql)
 
 /* fill_row - a plausible relay refusal, numbered */
 static void
-fill_row(struct audit_row *row, char *session, size_t size, int thread, int i)
+fill_row(struct verdict_record *row, char *session, size_t size, int thread, int i)
 {
 	snprintf(session, size, "S%d-%d", thread, i);
 	memset(row, 0, sizeof(*row));
@@ -178,7 +179,7 @@ static void *
 submit_rows(void *arg)
 {
 	struct submitter *s = arg;
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32];
 	double  t0, dt;
 	int     i;
@@ -224,7 +225,7 @@ test_create_and_fields(void)
 	const char *path = db_path("fields.db");
 	struct rg_config cfg;
 	struct audit *audit;
-	struct audit_row row;
+	struct verdict_record row;
 	char    err[512], buf[512];
 
 	test_begin("audit: create, one row, every field");
@@ -293,6 +294,22 @@ test_create_and_fields(void)
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM relay_attempts "
 				  "WHERE sender_class = 'blank' AND outcome = "
 				  "'accepted'"), 2);
+	/* every column of the record's table is a column of the schema, and
+	 * the schema has no other (besides the row id) */
+	{
+		char    sql[256];
+		size_t  i;
+
+		for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+			snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM "
+				 "pragma_table_info('verdicts') WHERE name = '%s'",
+				 verdict_columns[i].name);
+			test_assert_int(query_int(path, sql), 1);
+		}
+		test_assert_int(query_int(path, "SELECT COUNT(*) FROM "
+					  "pragma_table_info('verdicts')"),
+				VERDICT_NCOLUMNS + 1);
+	}
 	test_end();
 }
 
@@ -338,7 +355,7 @@ test_migration(void)
 	char    fresh[8192], migrated[8192], err[512];
 	struct rg_config cfg;
 	struct audit *audit;
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32];
 
 	test_begin("audit: migration from schema version 1");
@@ -454,7 +471,7 @@ test_continue_cantopen(void)
 	struct rg_config cfg;
 	struct audit *audit;
 	struct audit_counters c;
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32], err[512];
 	int     i;
 
@@ -490,7 +507,7 @@ test_tempfail_recovers(void)
 	struct rg_config cfg;
 	struct audit *audit;
 	struct audit_counters c;
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32], err[512];
 
 	test_begin("audit: tempfail, submit -1 while unwritable, then recovers");
@@ -529,7 +546,7 @@ test_lock_held(void)
 	struct rg_config cfg;
 	struct audit *audit;
 	struct audit_counters c;
-	struct audit_row row;
+	struct verdict_record row;
 	sqlite3 *other = NULL;
 	char    session[32], err[512];
 	int     i;
@@ -618,7 +635,7 @@ test_long_reader(void)
 	struct rg_config cfg;
 	struct audit *audit;
 	struct audit_counters c;
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32], err[512], line[64];
 	double  max_ms = 0, t0, dt;
 	int     secs, to_reader[2], from_reader[2], status, i, j, batches;
@@ -703,7 +720,7 @@ test_renamed(void)
 	char    path[512], moved[560], err[512], buf[64];
 	struct rg_config cfg;
 	struct audit *audit;
-	struct audit_row row;
+	struct verdict_record row;
 	char    session[32];
 	int     i;
 

@@ -132,6 +132,8 @@ test_default_replies(void)
 		 "Directory unavailable, try again later"},
 		{RG_REPLY_UNQUALIFIED, "unqualified", 550, "5.1.3",
 		 "Recipient address must include a domain"},
+		{RG_REPLY_AUDIT, "audit_unavailable", 451, "4.3.0",
+		 "Audit trail unavailable, try again later"},
 	};
 	struct rg_config *cfg = config_defaults();
 	size_t  i;
@@ -157,7 +159,7 @@ test_rule_names(void)
 		"pass", "local", "trusted", "authenticated", "postmaster",
 		"directory_accept", "relay", "routing", "unknown",
 		"blank_sender", "sender_deny", "spoof", "harvest", "syntax",
-		"utf8", "directory_unavailable", "unqualified",
+		"utf8", "directory_unavailable", "unqualified", "audit_unavailable",
 	};
 	size_t  i;
 
@@ -535,13 +537,13 @@ test_errors(void)
 		{"monitor.pass = yes\n",
 		 "t.conf:1: unknown key \"monitor.pass\" (the rules are monitor. "
 		 "followed by relay, routing, unknown, blank_sender, sender_deny, "
-		 "spoof, harvest, syntax, utf8, directory_unavailable or "
-		 "unqualified)"},
+		 "spoof, harvest, syntax, utf8, directory_unavailable, "
+		 "unqualified or audit_unavailable)"},
 		{"reply.nope = \"550 5.7.1 x\"\n",
 		 "t.conf:1: unknown key \"reply.nope\" (the replies are reply. "
 		 "followed by relay, routing, unknown, blank_sender, "
 		 "blank_sender_drop, sender_deny, spoof, harvest, syntax, utf8, "
-		 "directory_unavailable or unqualified)"},
+		 "directory_unavailable, unqualified or audit_unavailable)"},
 		{"mode = monitor\nreply.relay = \"550 5.7.1 x\n",
 		 "t.conf:2: a quoted string does not end on this line (missing \")"},
 		{"mode = monitor\nuser = a\0b\n",
@@ -829,6 +831,11 @@ test_is_local(void)
 	test_assert_str(err, "t.conf:1: reply.directory_unavailable: \"550 "
 			"5.4.3\": must be a 4xx reply: a directory that cannot "
 			"answer is a temporary failure, never a 5xx");
+	cfg = parse("reply.audit_unavailable = \"550 5.3.0 No\"\n", err,
+		    sizeof(err));
+	test_assert(cfg == NULL);
+	test_assert(strstr(err, "t.conf:1: reply.audit_unavailable: \"550 "
+			   "5.3.0\": must be a 4xx reply") != NULL);
 	cfg = parse("reply.harvest = \"550 5.7.1 Go away\"\n", err, sizeof(err));
 	test_assert(cfg == NULL);
 	test_assert(strstr(err, "t.conf:1: reply.harvest: \"550 5.7.1\": must be "

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "verdict.h"
 #include "milter_text.h"
 #include "testlib.h"
 
@@ -192,7 +193,7 @@ test_socket_check(void)
 static void
 test_format_verdict(void)
 {
-	struct mt_verdict_log f;
+	struct verdict_record f;
 	char line[MT_LINE_MAX], small[40];
 
 	test_begin("verdict line");
@@ -207,11 +208,11 @@ test_format_verdict(void)
 	f.client_name = "unknown";
 	f.client_addr = "192.0.2.10";
 	f.helo = "client.example.net";
-	f.auth = "";
-	f.from = "s@example.net";
-	f.to = "u%r@example.test";
-	f.normalized = "u@r";
-	f.dir = "-";
+	f.auth_user = "";
+	f.sender = "<s@example.net>";
+	f.rcpt = "<u%r@example.test>";
+	f.rcpt_normalized = "u@r";
+	f.directory_result = NULL;
 	f.trace = "percent hack: \"u%r\" -> u@r";
 	test_assert_str(mt_format_verdict(&f, line, sizeof(line)),
 			"NOQUEUE: session=65a1b2c3d4e5 stage=rcpt action=reject "
@@ -232,26 +233,26 @@ test_format_verdict(void)
 	f.ecode = "2.0.0";
 	f.client_addr = NULL;
 	f.helo = "evil\r\nNOQUEUE: forged";
-	f.auth = "bob";
-	f.extra = "audit=unavailable";
+	f.auth_user = "bob";
 	test_assert_str(mt_format_verdict(&f, line, sizeof(line)),
 			"4Xyz12AbC: session=000000000001 stage=connect "
 			"action=accept rule=pass code=250 ecode=2.0.0 "
 			"client=unknown[unknown] helo=evil??NOQUEUE:\\x20forged "
-			"auth=bob audit=unavailable");
+			"auth=bob");
 	/* Client text cannot add fields: its spaces are escaped, so every
 	 * field stays one token. */
 	f.helo = "x action=accept rule=local";
-	f.to = "\"a rule=local\"@example.org";
+	f.rcpt = "<\"a rule=local\"@example.org>";
 	mt_format_verdict(&f, line, sizeof(line));
 	test_assert(strstr(line, " helo=x\\x20action=accept\\x20rule=local ") != NULL);
 	test_assert(strstr(line, " to=<\"a\\x20rule=local\"@example.org>") != NULL);
 	test_assert(strstr(line, " rule=local") == NULL);
-	f.to = NULL;
+	f.rcpt = NULL;
 	/* Blank sender is from=<>, not a missing field. */
-	f.from = "";
+	f.sender = "<>";
 	mt_format_verdict(&f, line, sizeof(line));
-	test_assert(strstr(line, " from=<> ") != NULL);
+	test_assert(strlen(line) > 8
+		    && strcmp(line + strlen(line) - 8, " from=<>") == 0);
 	/* Never overruns. */
 	mt_format_verdict(&f, small, sizeof(small));
 	test_assert_int(strlen(small), sizeof(small) - 1);

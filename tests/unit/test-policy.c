@@ -648,6 +648,92 @@ test_privilege(void)
 	test_end();
 }
 
+/* test_trust_and_class - the verdict says who the client is and what
+ * the sender is, at every stage, so that no caller recomputes them */
+static void
+test_trust_and_class(void)
+{
+	struct corpus_config *cc = unit_config("default-enforce");
+	struct rg_session s;
+	struct rg_verdict v;
+
+	test_begin("verdict: client trust and sender class");
+	policy_session_init(&s);
+	decide(cc, &s, RG_STAGE_CONNECT, NULL, &v);
+	test_assert_int(v.trust, RG_TRUST_UNTRUSTED);
+	test_assert_int(v.sender_class, RG_SENDER_NONE);
+	test_assert(rg_sender_class_name(v.sender_class) == NULL);
+	decide(cc, &s, RG_STAGE_MAIL, "<>", &v);
+	test_assert_int(v.sender_class, RG_SENDER_BLANK);
+	decide(cc, &s, RG_STAGE_MAIL, "<a@example.org>", &v);
+	test_assert_int(v.sender_class, RG_SENDER_LOCAL);
+	decide(cc, &s, RG_STAGE_MAIL, "<a@remote.test>", &v);
+	test_assert_int(v.sender_class, RG_SENDER_FOREIGN);
+	test_assert_str(rg_sender_class_name(v.sender_class), "foreign");
+	decide(cc, &s, RG_STAGE_RCPT, "<alice@example.org>", &v);
+	test_assert_int(v.sender_class, RG_SENDER_FOREIGN);	/* the transaction's */
+	test_assert_int(v.trust, RG_TRUST_UNTRUSTED);
+	decide(cc, &s, RG_STAGE_MAIL, "<bad syntax", &v);
+	test_assert_int(v.sender_class, RG_SENDER_NONE);
+
+	/* trusted network; never_relay wins over trusted; auth */
+	policy_session_init(&s);
+	s.client_ip_known = 1;
+	rg_ip_parse("10.9.9.9", &s.client_ip);
+	decide(cc, &s, RG_STAGE_HELO, "h", &v);
+	test_assert_int(v.trust, RG_TRUST_TRUSTED);
+	test_assert_str(rg_trust_name(v.trust), "trusted");
+	rg_strlcpy(s.auth_user, "joe", sizeof(s.auth_user));
+	decide(cc, &s, RG_STAGE_MAIL, "<joe@example.org>", &v);
+	test_assert_int(v.trust, RG_TRUST_TRUSTED);
+	rg_ip_parse("10.66.0.9", &s.client_ip);
+	decide(cc, &s, RG_STAGE_RCPT, "<u@remote.test>", &v);
+	test_assert_int(v.trust, RG_TRUST_UNTRUSTED);
+	test_assert_int(v.rule, RG_RULE_RELAY);
+	s.client_ip_known = 0;
+	decide(cc, &s, RG_STAGE_RCPT, "<u@remote.test>", &v);
+	test_assert_int(v.trust, RG_TRUST_AUTHENTICATED);
+	test_assert_int(v.rule, RG_RULE_AUTHENTICATED);
+	test_assert_int(policy_client_trust(cc->cfg, &s), RG_TRUST_AUTHENTICATED);
+	test_end();
+}
+
+/* test_audit_unavailable - the audit deferral is a rule with its own
+ * reply and monitor switch */
+static void
+test_audit_unavailable(void)
+{
+	struct corpus_config *cc = unit_config("default-enforce");
+	struct corpus_config *mon = unit_config("monitor");
+	struct rg_session s;
+	struct rg_verdict v;
+
+	test_begin("rule audit_unavailable");
+	policy_session_init(&s);
+	policy_decide(cc->cfg, cc->dir, &s, RG_STAGE_CONNECT, NULL, 0, &v);
+	test_assert_int(policy_audit_unavailable(cc->cfg, &v), 1);
+	test_assert_int(v.action, RG_TEMPFAIL);
+	test_assert_int(v.rule, RG_RULE_AUDIT);
+	test_assert_str(rg_rule_name(v.rule), "audit_unavailable");
+	test_assert_int(v.code, 451);
+	test_assert_str(v.ecode, "4.3.0");
+	test_assert_str(v.text, "Audit trail unavailable, try again later");
+	/* a refusal keeps its own rule and reply */
+	decide(cc, &s, RG_STAGE_MAIL, "<a@remote.test>", &v);
+	policy_decide(cc->cfg, cc->dir, &s, RG_STAGE_RCPT, "<u@remote.test>", 15, &v);
+	test_assert_int(policy_audit_unavailable(cc->cfg, &v), 0);
+	test_assert_int(v.rule, RG_RULE_RELAY);
+	test_assert_int(v.code, 550);
+	/* monitored, like every rule */
+	policy_session_init(&s);
+	policy_decide(mon->cfg, mon->dir, &s, RG_STAGE_CONNECT, NULL, 0, &v);
+	test_assert_int(policy_audit_unavailable(mon->cfg, &v), 1);
+	test_assert_int(v.action, RG_WOULD_REJECT);
+	test_assert_int(v.rule, RG_RULE_AUDIT);
+	test_assert_int(v.code, 451);
+	test_end();
+}
+
 static void
 test_no_allocation(void)
 {
@@ -697,6 +783,8 @@ main(int argc, char **argv)
 	test_counters();
 	test_keys_and_replies();
 	test_privilege();
+	test_trust_and_class();
+	test_audit_unavailable();
 	test_no_allocation();
 	test_corpus(".");
 	while (nconfigs > 0) {
