@@ -230,6 +230,38 @@ prepare_unix_socket(const char *path)
 	rglog(LOG_INFO, "removed stale socket %s", path);
 }
 
+/*
+ * chown_socket - give the socket to the user without following a link.
+ * The socket's directory may be writable by that user (it removes the
+ * socket at stop), who could swap the socket for a symlink or a hard
+ * link to any file between bind and chown and have root give it away.
+ * So the path is opened without following a symlink (O_PATH), the inode
+ * checked -- a socket, ours, one link -- and that very inode changed.
+ */
+static void
+chown_socket(const char *path, const struct passwd *pw)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		startup_fail("socket %s: cannot open it to change its owner: %s",
+			     path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		startup_fail("socket %s: %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1)
+		startup_fail("socket %s: replaced by %s between bind and chown "
+			     "(is its directory writable by someone else?): "
+			     "refusing to change its owner", path,
+			     S_ISLNK(st.st_mode) ? "a symbolic link" :
+			     !S_ISSOCK(st.st_mode) ? "another file" :
+			     "a socket that is not ours");
+	if (fchownat(fd, "", pw->pw_uid, pw->pw_gid, AT_EMPTY_PATH) < 0)
+		startup_fail("socket %s: chown %s: %s", path, pw->pw_name,
+			     strerror(errno));
+	close(fd);
+}
+
 /* open_socket - bind the milter socket (still with start-up privileges) */
 static void
 open_socket(const struct passwd *pw)
@@ -246,8 +278,9 @@ open_socket(const struct passwd *pw)
 	if (smfi_settimeout((int) start_cfg->milter_timeout) != MI_SUCCESS)
 		startup_fail("milter_timeout %u: rejected by libmilter",
 			     start_cfg->milter_timeout);
-	/* No window in which the socket is more open than socket_mode. */
-	old_mask = umask(0177);
+	/* bind() creates the socket with exactly socket_mode: no chmod by
+	 * path afterwards, and no window in which it is more open. */
+	old_mask = umask((mode_t) (~start_cfg->socket_mode & 0777));
 	if (smfi_opensocket(1) != MI_SUCCESS) {
 		umask(old_mask);
 		startup_fail("socket %s: cannot listen (address in use, or no "
@@ -256,13 +289,8 @@ open_socket(const struct passwd *pw)
 	umask(old_mask);
 	if (socket_kind != MT_SOCKET_UNIX)
 		return;
-	if (chmod(socket_path, (mode_t) start_cfg->socket_mode) < 0)
-		startup_fail("socket %s: chmod %o: %s", socket_path,
-			     start_cfg->socket_mode, strerror(errno));
-	if (pw != NULL && geteuid() == 0
-	    && chown(socket_path, pw->pw_uid, pw->pw_gid) < 0)
-		startup_fail("socket %s: chown %s: %s", socket_path,
-			     pw->pw_name, strerror(errno));
+	if (pw != NULL && geteuid() == 0)
+		chown_socket(socket_path, pw);
 }
 
 /* lookup_user - the account to run as, or NULL when none is set */

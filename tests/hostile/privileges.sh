@@ -6,7 +6,10 @@
 #    real, effective, saved and file-system uid and gid are the user's,
 #    the supplementary groups are the user's own (root's are gone), and
 #    no capability is left;
-#  - a unix socket gets socket_mode and belongs to the user;
+#  - a unix socket gets socket_mode and belongs to the user; when the
+#    user swaps it for a symlink or hard link to a root file between
+#    bind and chown (an LD_PRELOAD shim does it at listen()), the daemon
+#    refuses to start and the file keeps its owner and mode;
 #  - the audit database is refused, with a message naming the file and
 #    the fix, when its directory is world-writable without the sticky
 #    bit or the file is world-writable (`relayguard -n` says the same); a
@@ -138,6 +141,31 @@ if [ "$root" = 1 ]; then
 	fi
 	[ -e "$tmp/run/rg.sock" ] && rg_fail "unix socket left behind at stop" ||
 		rg_pass "unix socket removed at stop"
+
+	# The symlink attack: the user owns the socket's directory and swaps
+	# the socket for a link to a root file between bind and chown (the
+	# shim does it at listen(), every time).  Root must not hand the
+	# file over: the daemon refuses to start and the file keeps its owner
+	# and mode.
+	SHIM=$top_builddir/tests/hostile/swap-socket.so
+	for kind in symlink hardlink; do
+		victim=$tmp/victim-$kind
+		printf 'root only\n' >"$victim"
+		chmod 0640 "$victim"
+		rm -f "$tmp/run/rg.sock" "$tmp/run/rg.sock.moved"
+		conf swap "socket = unix:$tmp/run/rg.sock" "socket_mode = 0666" "audit_db = none"
+		out=$(RG_SWAP_KIND=$kind RG_SWAP_TARGET=$victim LD_PRELOAD=$SHIM \
+		    timeout 20 "$RG" -f -s -c "$tmp/swap.conf" </dev/null 2>&1)
+		status=$?
+		[ -e "$tmp/run/rg.sock.moved" ] && rg_pass "$kind: the shim swapped the socket" ||
+			rg_fail "$kind: the shim did not swap the socket: $out"
+		rg_expect "$kind: start refused (exit 1)" "$status" 1
+		rg_expect_match "$kind: message" "$out" \
+		    "socket $tmp/run/rg.sock: replaced by .* between bind and chown"
+		rg_expect "$kind: victim still owned by root" "$(stat -c %U "$victim")" root
+		rg_expect "$kind: victim mode unchanged" "$(stat -c %a "$victim")" 640
+	done
+	rm -f "$tmp/run/rg.sock" "$tmp/run/rg.sock.moved"
 fi
 
 # --- the audit database: who may replace or rewrite it -----------------------
