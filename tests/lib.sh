@@ -12,6 +12,11 @@
 rg_failures=0
 rg_checks=0
 
+# A test stopped from outside (tests/run-bounded.sh's time limit sends
+# SIGTERM, make's interrupt SIGINT) still runs its EXIT trap, which stops
+# what it started.  A test may set its own.
+trap 'exit 1' INT TERM HUP
+
 # rg_fail MESSAGE - record a failed check and go on
 rg_fail() { echo "FAIL: $*" >&2; rg_failures=$((rg_failures + 1)); rg_checks=$((rg_checks + 1)); }
 
@@ -27,6 +32,31 @@ rg_expect() {
 rg_expect_match() {
 	if printf '%s\n' "$2" | grep -Eq -- "$3"; then rg_pass "$1"
 	else rg_fail "$1: '$2' does not match /$3/"; fi
+}
+
+# rg_step [-q] TEXT - announce the step the test is in: printed as
+# "# TEXT" (not with -q, as the libraries use it), and recorded for
+# tests/run-bounded.sh, which names the last step when the test runs out
+# of time
+rg_step() {
+	if [ "${1:-}" = -q ]; then shift; else echo "# $*"; fi
+	[ -n "${RG_TEST_STATE:-}" ] &&
+		printf '%s %s\n' "${EPOCHREALTIME:-$(date +%s)}" "$*" >>"$RG_TEST_STATE/steps"
+	return 0
+}
+
+# rg_log FILE... - name logs whose tails tests/run-bounded.sh prints when
+# the test runs out of time (it also finds *.log under the test's TMPDIR)
+rg_log() {
+	[ -n "${RG_TEST_STATE:-}" ] || return 0
+	local f
+	for f in "$@"; do
+		case "$f" in
+		/*) ;;
+		*) f=$PWD/$f ;;
+		esac
+		printf '%s\n' "$f" >>"$RG_TEST_STATE/logs"
+	done
 }
 
 # rg_require TOOL... - fail (or skip when allowed) unless every tool exists
@@ -72,6 +102,22 @@ rg_wait_port() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# rg_wait_pid PID [SECONDS] - wait (default 15 s) for the background job
+# PID to exit and return its exit status; when it is still running then,
+# kill it (SIGKILL), say so, and return its status (137)
+rg_wait_pid() {
+	local i
+	for i in $(seq 1 $(( ${2:-15} * 10 ))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		echo "process $1 still running after ${2:-15} s: killed" >&2
+		kill -9 "$1" 2>/dev/null
+	fi
+	wait "$1" 2>/dev/null
 }
 
 # rg_done - print the summary line and exit with the right status

@@ -97,8 +97,11 @@ $RG_E2E_EXIT_CMDS"
 rg_e2e_cleanup() {
 	local status=$? cmd d
 	trap - EXIT INT TERM
-	kill "$RG_E2E_WATCHDOG" 2>/dev/null
-	wait "$RG_E2E_WATCHDOG" 2>/dev/null
+	rg_step -q "clean-up (exit status $status)"
+	# A reader gone (make interrupted, a pipe to head) must not kill the
+	# clean-up half-way; the watchdog stays until the end for the same
+	# reason (it stops what is left if this shell is killed).
+	trap '' PIPE
 	if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
 		rg_e2e_dump_logs >&2
 	fi
@@ -114,6 +117,8 @@ EOF
 		RG_MILTER_PID=$d rg_stop_relayguard
 	done
 	rg_e2e_sweep
+	kill "$RG_E2E_WATCHDOG" 2>/dev/null
+	wait "$RG_E2E_WATCHDOG" 2>/dev/null
 	if [ -n "$RG_E2E_TMP" ] && [ "${RG_E2E_KEEP:-0}" != 1 ]; then
 		rm -rf "$RG_E2E_TMP"
 	elif [ -n "$RG_E2E_TMP" ]; then
@@ -242,6 +247,7 @@ rg_start_relayguard() {
 	RG_MILTER_CONF="$tmp/relayguard.$n.conf"
 	RG_MILTER_LOG="$tmp/relayguard.$n.log"
 	rg_e2e_write_conf "$text" "$sock" >"$RG_MILTER_CONF"
+	rg_step -q "start relayguard on $sock (log $RG_MILTER_LOG)"
 	case "$sock" in
 	unix:*) rm -f "${sock#unix:}" ;;
 	esac
@@ -440,6 +446,7 @@ EOF
 	RG_POSTFIX_DIR=$dir
 	RG_POSTFIX_PORT=$port
 	RG_POSTFIX_LOG=$dir/maillog
+	rg_step -q "start Postfix on 127.0.0.1:$port ($dir)"
 	# postfix start runs postfix check (and creates the queue) first.
 	if ! "$POSTFIX" -c "$dir/etc" start >"$dir/start.out" 2>&1; then
 		echo "postfix did not start:" >&2
@@ -556,6 +563,7 @@ rg_stop_postfix() {
 	*) return 0 ;;
 	esac
 	RG_E2E_POSTFIX_DIRS=$(echo " $RG_E2E_POSTFIX_DIRS " | sed "s| $dir | |")
+	rg_step -q "stop Postfix ($dir)"
 	rg_e2e_postfix_down "$dir"
 }
 
@@ -712,6 +720,7 @@ rg_start_sendmail() {
 	RG_SENDMAIL_DIR=$dir
 	RG_SENDMAIL_PORT=$port
 	RG_SENDMAIL_LOG=$dir/sendmail.log
+	rg_step -q "start Sendmail on 127.0.0.1:$port ($dir)"
 	# -bD: daemon in the foreground; -d0 would flood; -L names the log.
 	RG_SM_SASL="$dir/sasl" $RG_E2E_ORPHAN_GUARD unshare -u ${mount:+-m} sh -c \
 	    "$mount"' hostname mx.example.test && exec "$@"' sh \
@@ -765,6 +774,7 @@ rg_stop_sendmail() {
 	*) return 0 ;;
 	esac
 	RG_E2E_SENDMAIL_DIRS=$(echo " $RG_E2E_SENDMAIL_DIRS " | sed "s| $dir | |")
+	rg_step -q "stop Sendmail ($dir)"
 	pid=$(cat "$dir/child.pid")
 	kids=$(pgrep -P "$pid" 2>/dev/null)
 	kill -TERM "$pid" $kids 2>/dev/null
@@ -796,6 +806,7 @@ rg_smtp() {
 	shift 3
 	RG_SMTP_SEQ=$((RG_SMTP_SEQ + 1))
 	RG_SMTP_OUT="$(rg_e2e_tmpdir)/smtp.$RG_SMTP_SEQ.out"
+	rg_step -q "swaks 127.0.0.1:$port from $from to $to ($RG_SMTP_OUT)"
 	set -- --server "127.0.0.1:$port" --from "$from" --to "$to" \
 	    --helo client.example.net --timeout 20 "$@"
 	[ -n "$quit" ] && set -- "$@" --quit-after "$quit"
@@ -826,6 +837,7 @@ rg_smtp_fast() {
 	unset IFS
 	RG_SMTP_SEQ=$((RG_SMTP_SEQ + 1))
 	RG_SMTP_OUT="$(rg_e2e_tmpdir)/smtp.$RG_SMTP_SEQ.out"
+	rg_step -q "SMTP 127.0.0.1:$port from $from to $to ($RG_SMTP_OUT)"
 	rg_smtp_dialog "$port" "$@" QUIT >"$RG_SMTP_OUT"
 	RG_SMTP_REPLIES=$(awk '
 	/^C: / { verb = $2; next }
