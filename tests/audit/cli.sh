@@ -183,7 +183,7 @@ for i in $(seq 1 50); do
 	sleep 0.1
 done
 kill "$tail_pid" 2>/dev/null
-wait "$tail_pid" 2>/dev/null
+rg_wait_pid "$tail_pid" 10
 tail_pid=
 rg_expect "tail -f shows the 300 new rows" "$(wc -l < "$tmp/tail")" 300
 

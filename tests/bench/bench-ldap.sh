@@ -19,7 +19,7 @@
 
 rg_require "$SLAPD" slapadd
 BENCH=$top_builddir/tests/bench/bench-ldap
-T=$(mktemp -d /tmp/rg-bench-ldap.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/rg-bench-ldap.XXXXXX")
 trap 'ldap_slapd_stop "$T"; rm -rf "$T"' EXIT
 
 USERS=2000

@@ -360,7 +360,7 @@ rg_expect "vanished clients: their milter sessions closed (live = 10 idle + 10 s
     "$live" "$((live0 + 20))"
 alive "stalled and vanished clients"
 kill "$hold_pid" 2>/dev/null
-wait "$hold_pid" 2>/dev/null
+rg_wait_pid "$hold_pid" 10
 # Once the stallers are gone, Postfix closes their milter sessions.
 if wait_live "$live0" 30; then
 	rg_pass "stalled clients gone: milter sessions back to $live0"

@@ -75,10 +75,8 @@ start() {
 
 # stop - SIGTERM the last daemon, wait for it
 stop() {
-	local i
 	kill -TERM "$PID" 2>/dev/null
-	for i in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$PID" 2>/dev/null
+	rg_wait_pid "$PID" 10
 }
 
 # refused NAME REGEX - the daemon must refuse to start on NAME.conf with

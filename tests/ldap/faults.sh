@@ -14,7 +14,7 @@
 
 rg_require "$SLAPD" slapadd slaptest python3
 LOOKUP=$top_builddir/tests/ldap/ldap-lookup
-T=$(mktemp -d /tmp/rg-ldap-faults.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/rg-ldap-faults.XXXXXX")
 SILENT_PID= LK_PID=
 cleanup() {
 	[ -n "$LK_PID" ] && kill "$LK_PID" 2>/dev/null
@@ -125,7 +125,7 @@ rg_expect "after a restart the stale connection is replaced at once" \
 rg_expect_match "the retry is counted" "$(ask '!stats')" 'retries=[1-9]'
 
 exec 7>&- 8<&-
-wait "$LK_PID" 2>/dev/null
+rg_wait_pid "$LK_PID" 15
 LK_PID=
 
 echo "# a server that accepts the connection and never answers"

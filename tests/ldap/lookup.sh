@@ -8,7 +8,7 @@
 
 rg_require "$SLAPD" slapadd slaptest ldapsearch
 LOOKUP=$top_builddir/tests/ldap/ldap-lookup
-T=$(mktemp -d /tmp/rg-ldap-lookup.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/rg-ldap-lookup.XXXXXX")
 trap 'ldap_slapd_stop "$T"; rm -rf "$T"' EXIT
 
 ldap_slapd_init "$T" || { echo "FAIL: slapd set-up" >&2; exit 1; }

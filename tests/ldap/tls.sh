@@ -9,7 +9,7 @@
 
 rg_require "$SLAPD" slapadd slaptest openssl
 LOOKUP=$top_builddir/tests/ldap/ldap-lookup
-T=$(mktemp -d /tmp/rg-ldap-tls.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/rg-ldap-tls.XXXXXX")
 trap 'ldap_slapd_stop "$T"; rm -rf "$T"' EXIT
 
 ldap_slapd_init "$T" tls || { echo "FAIL: slapd set-up with TLS" >&2; exit 1; }

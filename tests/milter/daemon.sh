@@ -16,7 +16,7 @@ RG=$top_builddir/milter/relayguard
 LUA_DIR=$top_srcdir/tests/milter
 [ -x "$RG" ] || { echo "FAIL: $RG not built" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/rg-daemon.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-daemon.XXXXXX")
 chmod 755 "$tmp"
 pids=""
 
@@ -315,7 +315,7 @@ rg_expect "milter_timeout = 2s: a stalled connection is closed" \
 kill -TERM "$pid3"
 
 kill -TERM "$pid"
-wait "$pid"
+rg_wait_pid "$pid" 15
 rg_expect "exit status 0 after SIGTERM" "$?" 0
 rg_expect_match "stop logged" "$(tail -2 "$tmp/live.log")" 'stopping on signal TERM'
 

@@ -19,7 +19,7 @@ RG=$top_builddir/milter/relayguard
 LUA_DIR=$top_srcdir/tests/milter
 [ -x "$RG" ] || { echo "FAIL: $RG not built" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/rg-miltertest.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-miltertest.XXXXXX")
 pids=""
 
 # cleanup - stop every daemon we started, remove the temp dir
@@ -233,8 +233,7 @@ rg_expect_match "stats line after SIGUSR1" "$stats" \
 
 verdicts=$(grep -c ' session=[0-9a-f]\{12\} stage=' "$tmp/inet.log")
 kill -TERM "$pid_inet"
-for i in $(seq 1 150); do kill -0 "$pid_inet" 2>/dev/null || break; sleep 0.1; done
-wait "$pid_inet"
+rg_wait_pid "$pid_inet" 15
 rg_expect "inet daemon exit status after SIGTERM" "$?" 0
 rows=$("$SQLITE3_CLI" "$tmp/inet.db" 'SELECT count(*) FROM verdicts')
 rg_expect "audit: one row per logged verdict ($verdicts)" "$rows" "$verdicts"
