@@ -86,7 +86,7 @@ struct parser {
 
 	/* Line where each key of keys[] was last set, for the checks
 	 * across keys at the end. */
-	unsigned key_lines[64];
+	unsigned key_lines[128];
 };
 
 struct keydef;
@@ -122,6 +122,8 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_DIRECTORY] = "directory_unavailable",
 	[RG_RULE_UNQUALIFIED] = "unqualified",
 	[RG_RULE_AUDIT] = "audit_unavailable",
+	[RG_RULE_CLIENT_PENALTY] = "client_penalty",
+	[RG_RULE_CLIENT_PENALTY_RCPT] = "client_penalty_rcpt",
 };
 
 static const char *const reply_names[RG_REPLY_COUNT] = {
@@ -138,6 +140,8 @@ static const char *const reply_names[RG_REPLY_COUNT] = {
 	[RG_REPLY_DIRECTORY] = "directory_unavailable",
 	[RG_REPLY_UNQUALIFIED] = "unqualified",
 	[RG_REPLY_AUDIT] = "audit_unavailable",
+	[RG_REPLY_CLIENT_PENALTY] = "client_penalty",
+	[RG_REPLY_CLIENT_PENALTY_RCPT] = "client_penalty_rcpt",
 };
 
 static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
@@ -162,6 +166,10 @@ static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
 	    "Recipient address must include a domain"},
 	[RG_REPLY_AUDIT] = {451, "4.3.0",
 	    "Audit trail unavailable, try again later"},
+	[RG_REPLY_CLIENT_PENALTY] = {421, "4.7.0",
+	    "Too many refused commands from your network, try again later"},
+	[RG_REPLY_CLIENT_PENALTY_RCPT] = {450, "4.7.1",
+	    "Too many refused recipients from your network, try again later"},
 };
 
 static const char *const mode_names[] = {"enforce", "monitor", NULL};
@@ -1211,6 +1219,23 @@ static const struct keydef keys[] = {
 	{"directory", set_directory, F(directory), NULL, 0, 0, 0, 0},
 	{"directory_failure", set_enum, F(directory_failure), dirfail_names,
 	 0, 0, 0, 0},
+	/* per-client memory */
+	{"client_limit.unknown", set_uint, F(client_limits.limit[CT_UNKNOWN]),
+	 NULL, 0, CLIENTTRACK_LIMIT_MAX, 0, 0},
+	{"client_limit.relay", set_uint, F(client_limits.limit[CT_RELAY]),
+	 NULL, 0, CLIENTTRACK_LIMIT_MAX, 0, 0},
+	{"client_limit.routing", set_uint, F(client_limits.limit[CT_ROUTING]),
+	 NULL, 0, CLIENTTRACK_LIMIT_MAX, 0, 0},
+	{"client_limit.syntax", set_uint, F(client_limits.limit[CT_SYNTAX]),
+	 NULL, 0, CLIENTTRACK_LIMIT_MAX, 0, 0},
+	{"client_window", set_duration, F(client_limits.window), NULL,
+	 CLIENTTRACK_BUCKETS, 604800, 1000, 1000},
+	{"client_penalty", set_duration, F(client_limits.penalty), NULL,
+	 0, 604800, 1000, 1000},
+	{"client_track_size", set_uint, F(client_track_size), NULL,
+	 0, 50000000, 0, 0},
+	{"client_track_privileged", set_bool, F(client_track_privileged), NULL,
+	 0, 0, 0, 0},
 	/* daemon */
 	{"socket", set_socket, F(socket), NULL, 0, 0, 0, 0},
 	{"socket_mode", set_octal, F(socket_mode), NULL, 0, 0, 0, 0},
@@ -1254,7 +1279,7 @@ static const struct keydef keys[] = {
 };
 #undef F
 
-_Static_assert(RG_ARRAY_LEN(keys) <= 64, "struct parser key_lines");
+_Static_assert(RG_ARRAY_LEN(keys) <= 128, "struct parser key_lines");
 
 /* set_reply - reply.NAME */
 static int
@@ -1559,6 +1584,16 @@ config_defaults(void)
 	cfg->blank_sender = RG_BLANK_SINGLE;
 	cfg->local_sender_reject = 0;
 	cfg->harvest_limit = 20;
+	/* A harvester that reconnects after harvest_limit unknowns is
+	 * penalised in its third connection. */
+	cfg->client_limits.limit[CT_UNKNOWN] = 50;
+	cfg->client_limits.limit[CT_RELAY] = 10;
+	cfg->client_limits.limit[CT_ROUTING] = 10;
+	cfg->client_limits.limit[CT_SYNTAX] = 50;
+	cfg->client_limits.window = 3600;
+	cfg->client_limits.penalty = 3600;
+	cfg->client_track_size = 100000;
+	cfg->client_track_privileged = 0;
 	cfg->directory = xstrdup("file:" SYSCONFDIR "/relayguard/recipients");
 	cfg->directory_failure = RG_DIRFAIL_TEMPFAIL;
 	memcpy(cfg->replies, default_replies, sizeof(cfg->replies));

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "address.h"
+#include "clienttrack.h"
 #include "netlist.h"
 
 /* Rules: each refusal rule has its own reply (RFC 2505) and monitor
@@ -46,6 +47,8 @@ enum rg_rule {
 	RG_RULE_DIRECTORY,		/* directory unavailable */
 	RG_RULE_UNQUALIFIED,		/* rcpt without a domain (not postmaster) */
 	RG_RULE_AUDIT,			/* audit trail unavailable */
+	RG_RULE_CLIENT_PENALTY,		/* connect/helo: client penalised */
+	RG_RULE_CLIENT_PENALTY_RCPT,	/* rcpt: client penalised */
 	RG_RULE_COUNT,
 };
 
@@ -65,6 +68,8 @@ enum rg_reply_id {
 	RG_REPLY_DIRECTORY,		/* reply.directory_unavailable */
 	RG_REPLY_UNQUALIFIED,
 	RG_REPLY_AUDIT,			/* reply.audit_unavailable */
+	RG_REPLY_CLIENT_PENALTY,
+	RG_REPLY_CLIENT_PENALTY_RCPT,
 	RG_REPLY_COUNT,
 };
 
@@ -124,6 +129,11 @@ struct rg_config {
 	char   *directory;		/* "file:PATH" or "ldap" */
 	enum rg_dirfail_mode directory_failure;
 	struct rg_reply replies[RG_REPLY_COUNT];
+
+	/* per-client memory across connections (clienttrack) */
+	struct clienttrack_limits client_limits;	/* client_limit.*, _window, _penalty */
+	unsigned client_track_size;	/* entries; 0 = off; restart */
+	int     client_track_privileged;	/* also count trusted/authenticated */
 
 	/* daemon */
 	char   *socket;			/* inet:PORT@HOST, inet6:..., unix:PATH */

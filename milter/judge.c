@@ -17,6 +17,7 @@
 #include "util.h"
 #include "address.h"
 #include "audit.h"
+#include "clienttrack.h"
 #include "config.h"
 #include "directory.h"
 #include "netlist.h"
@@ -33,10 +34,15 @@ static struct audit *audit_handle;
 static int audit_detached_defers;	/* shutdown took away a handle that
 					 * refused what it could not record */
 
+/* Memory across connections: lives as long as the daemon, not the
+ * runtime, so that a reload keeps it. */
+static struct clienttrack *tracker;
+
 /* Counters for the stats line. */
 static unsigned long stat_actions[RG_WOULD_REJECT + 1];
 static unsigned long stat_connections;
 static unsigned long stat_audit_deferred;
+static unsigned long stat_penalty_repeats;	/* refusals not logged again */
 static unsigned stat_live;
 static unsigned session_counter;
 
@@ -80,6 +86,7 @@ void
 judge_conn_new_session(struct rg_conn *c)
 {
 	policy_session_init(&c->s);
+	c->s.tracker = __atomic_load_n(&tracker, __ATOMIC_ACQUIRE);
 	judge_reset_txn(c);
 	new_session_id(c);
 	rg_strlcpy(c->client_addr, "unknown", sizeof(c->client_addr));
@@ -168,6 +175,14 @@ judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 
 	memset(v, 0, sizeof(*v));
 	policy_decide(c->rt->cfg, c->rt->dir, &c->s, stage, input, len, v);
+	if (v->penalty_repeat) {
+		/* logged and audited when this penalty was first applied */
+		counter_add(&stat_penalty_repeats);
+		if ((unsigned) v->action < RG_ARRAY_LEN(stat_actions))
+			counter_add(&stat_actions[v->action]);
+		policy_commit(&c->s, v);
+		return;
+	}
 	memset(&front, 0, sizeof(front));
 	front.session_id = c->id;
 	front.queue_id = c->queue_id;
@@ -212,6 +227,14 @@ judge_take_audit(void)
 	return audit;
 }
 
+/* judge_set_tracker - new connections remember across connections
+ * with this table (NULL: off); the caller keeps ownership */
+void
+judge_set_tracker(struct clienttrack *ct)
+{
+	__atomic_store_n(&tracker, ct, __ATOMIC_RELEASE);
+}
+
 /* judge_live - open connections */
 unsigned
 judge_live(void)
@@ -224,6 +247,7 @@ void
 judge_stats(char *buf, size_t size)
 {
 	char dirstats[512] = "-", auditstats[512] = "off";
+	struct clienttrack_stats ts;
 	struct rg_runtime *rt;
 	unsigned long a[RG_WOULD_REJECT + 1];
 	size_t i;
@@ -240,12 +264,17 @@ judge_stats(char *buf, size_t size)
 	if (audit_handle != NULL)
 		audit_stats(audit_handle, auditstats, sizeof(auditstats));
 	pthread_rwlock_unlock(&audit_lock);
+	clienttrack_get_stats(__atomic_load_n(&tracker, __ATOMIC_ACQUIRE), &ts);
 	(void) snprintf(buf, size, "stats: connections=%lu live=%u accept=%lu "
 			"reject=%lu tempfail=%lu drop=%lu would-reject=%lu "
-			"audit-deferred=%lu; directory: %s; %s",
+			"audit-deferred=%lu; clients: tracked=%zu/%zu "
+			"penalties=%llu repeats-unlogged=%lu evictions=%llu; "
+			"directory: %s; %s",
 			__atomic_load_n(&stat_connections, __ATOMIC_RELAXED),
 			judge_live(), a[RG_ACCEPT], a[RG_REJECT],
 			a[RG_TEMPFAIL], a[RG_DROP], a[RG_WOULD_REJECT],
 			__atomic_load_n(&stat_audit_deferred, __ATOMIC_RELAXED),
-			dirstats, auditstats);
+			ts.used, ts.capacity, (unsigned long long) ts.penalties,
+			__atomic_load_n(&stat_penalty_repeats, __ATOMIC_RELAXED),
+			(unsigned long long) ts.evictions, dirstats, auditstats);
 }

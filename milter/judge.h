@@ -30,6 +30,7 @@
 #define JUDGE_SENDER_KEEP 1024		/* address text kept for logs/audit */
 
 struct audit;
+struct clienttrack;
 
 /* Per-connection state. */
 struct rg_conn {
@@ -78,6 +79,11 @@ void    judge_set_audit(struct audit *audit);
 /* judge_take_audit - detach the audit handle for closing; once it
  * returns, no step uses the handle any more */
 struct audit *judge_take_audit(void);
+
+/* judge_set_tracker - the table that remembers clients across
+ * connections, for connections opened from now on (NULL: off); the
+ * caller keeps it alive until every connection has closed */
+void    judge_set_tracker(struct clienttrack *ct);
 
 /* judge_live - connections currently open, both doors */
 unsigned judge_live(void);

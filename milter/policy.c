@@ -170,6 +170,51 @@ set_normalized(struct rg_verdict *v)
 		v->normalized[0] = '\0';
 }
 
+/* tracked - whether this client's steps count across connections */
+static int
+tracked(const struct rg_config *cfg, const struct rg_session *s)
+{
+	return s->tracker != NULL && s->client_ip_known
+	    && (cfg->client_track_privileged || privilege(cfg, s) == RG_RULE_PASS);
+}
+
+/* penalised - refuse with rule when the client is serving a penalty */
+static int
+penalised(const struct rg_config *cfg, const struct rg_session *s,
+	  struct rg_verdict *v, enum rg_rule rule, enum rg_reply_id reply_id)
+{
+	int first = 0;
+
+	if (!tracked(cfg, s))
+		return 0;
+	v->penalty_left = clienttrack_penalty(s->tracker, &s->client_ip, &first);
+	if (v->penalty_left == 0)
+		return 0;
+	v->penalty_repeat = !first;
+	verdict_refuse(cfg, v, rule, reply_id);
+	return 1;
+}
+
+/* track_event - what a verdict counts against the client */
+static enum ct_event
+track_event(const struct rg_verdict *v)
+{
+	switch (v->rule) {
+	case RG_RULE_UNKNOWN:
+	case RG_RULE_HARVEST:
+		return CT_UNKNOWN;
+	case RG_RULE_RELAY:
+		return CT_RELAY;
+	case RG_RULE_ROUTING:
+		return CT_ROUTING;
+	case RG_RULE_SYNTAX:
+	case RG_RULE_UTF8:
+		return CT_SYNTAX;
+	default:
+		return CT_NONE;
+	}
+}
+
 /* verdict_start - the fields every stage sets */
 static void
 verdict_start(struct rg_verdict *v, enum rg_stage stage)
@@ -187,6 +232,9 @@ verdict_start(struct rg_verdict *v, enum rg_stage stage)
 	v->normalized[0] = '\0';
 	v->trust = RG_TRUST_UNTRUSTED;
 	v->sender_class = RG_SENDER_NONE;
+	v->track_event = CT_NONE;
+	v->penalty_left = 0;
+	v->penalty_repeat = 0;
 }
 
 /* parse_failed - syntax or utf8 refusal after addr_parse/addr_resolve */
@@ -336,9 +384,13 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 	status = addr_parse(input, len, s->smtputf8 ? ADDR_F_SMTPUTF8 : 0, a);
 	if (status == ADDR_OK)
 		status = addr_resolve(a, config_is_local, (void *)cfg);
+	if (status == ADDR_OK)
+		set_normalized(v);
+	if (penalised(cfg, s, v, RG_RULE_CLIENT_PENALTY_RCPT,
+		      RG_REPLY_CLIENT_PENALTY_RCPT))
+		return;
 	if (parse_failed(cfg, v, status))
 		return;
-	set_normalized(v);
 
 	if (harvest_over(cfg, s->unknown_rcpts)) {
 		verdict_refuse(cfg, v, RG_RULE_HARVEST, RG_REPLY_HARVEST);
@@ -420,12 +472,16 @@ policy_decide(const struct rg_config *cfg, struct directory *dir,
 	case RG_STAGE_CONNECT:
 	case RG_STAGE_HELO:
 	default:
-		/* Nothing to refuse yet; the verdict exists for the audit. */
+		/* Only a penalty; otherwise the verdict is for the audit. */
 		memset(&v->addr, 0, sizeof(v->addr));
 		v->trust = policy_client_trust(cfg, s);
-		verdict_accept(v, RG_RULE_PASS);
+		if (!penalised(cfg, s, v, RG_RULE_CLIENT_PENALTY,
+			       RG_REPLY_CLIENT_PENALTY))
+			verdict_accept(v, RG_RULE_PASS);
 		break;
 	}
+	if (tracked(cfg, s))
+		v->track_event = track_event(v);
 }
 
 /* policy_audit_unavailable - an accepted verdict that cannot be recorded
@@ -445,6 +501,8 @@ policy_commit(struct rg_session *s, const struct rg_verdict *v)
 {
 	int accepted = !policy_refused(v);
 
+	if (v->track_event != CT_NONE && s->tracker != NULL)
+		(void) clienttrack_note(s->tracker, &s->client_ip, v->track_event);
 	switch (v->stage) {
 	case RG_STAGE_MAIL:
 		policy_reset_txn(s);
@@ -486,8 +544,14 @@ policy_reply_problem(enum rg_reply_id id, const struct rg_reply *reply)
 			return "must be a 4xx reply: an audit trail that "
 			    "cannot record is a temporary failure, never a 5xx";
 		break;
+	case RG_REPLY_CLIENT_PENALTY_RCPT:
+		if (reply->code / 100 != 4)
+			return "must be a 4xx reply: a penalty ends, the "
+			    "client may try again after it";
+		break;
 	case RG_REPLY_HARVEST:
 	case RG_REPLY_BLANK_SENDER_DROP:
+	case RG_REPLY_CLIENT_PENALTY:
 		if (reply->code != 421)
 			return "must be a 421 reply: this rule closes the "
 			    "connection";

@@ -23,6 +23,15 @@
  * A client is privileged when it is not in never_relay_networks and is in
  * trusted_networks or authenticated with relay_authenticated = yes.
  *
+ * Memory across connections (session tracker set): at connect and HELO
+ * a penalised client gets client_penalty (421, drop), at RCPT
+ * client_penalty_rcpt (450), before any other rule but the parse; the
+ * verdict says whether the penalty was already reported
+ * (penalty_repeat), so that the caller logs and audits it once.
+ * policy_commit() counts unknown, harvest, relay, routing, syntax and
+ * utf8 refusals.  Privileged clients are neither penalised nor counted
+ * unless client_track_privileged = yes.
+ *
  * Monitor mode (global or per rule) turns a refusal into RG_WOULD_REJECT:
  * the reply that would have been given is still in the verdict.
  *
@@ -35,6 +44,7 @@
 #include <stddef.h>
 
 #include "address.h"
+#include "clienttrack.h"
 #include "config.h"
 #include "directory.h"
 #include "netlist.h"
@@ -76,6 +86,7 @@ struct rg_session {
 	char    client_name[RG_NAME_MAX];
 	char    helo[RG_NAME_MAX];
 	char    auth_user[RG_NAME_MAX];	/* "" when not authenticated */
+	struct clienttrack *tracker;	/* memory across connections; NULL off */
 
 	/* connection counters */
 	unsigned transactions;
@@ -109,6 +120,9 @@ struct rg_verdict {
 	enum rg_trust trust;		/* the client, as judged at this step */
 	enum rg_sender_class sender_class;	/* MAIL: this sender; RCPT: the
 						 * transaction's */
+	enum ct_event track_event;	/* what policy_commit counts, CT_NONE */
+	unsigned penalty_left;		/* client_penalty*: seconds left */
+	int     penalty_repeat;		/* this penalty was already reported */
 };
 
 void    policy_session_init(struct rg_session *s);

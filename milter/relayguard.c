@@ -47,6 +47,7 @@
 
 #include "util.h"
 #include "audit.h"
+#include "clienttrack.h"
 #include "config.h"
 #include "directory.h"
 #include "dir_ldap.h"
@@ -66,6 +67,7 @@
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/relayguard/relayguard.conf"
 #define STOP_GRACE_SEC	2
+#define TRACKER_STRIPES	64		/* locks: a few per worker thread */
 
 /* The directory backends this program links.  Add new ones here. */
 static const struct directory_backend *const backends[] = {
@@ -84,6 +86,7 @@ static struct rg_config *start_cfg;
 static enum mt_socket_kind socket_kind;
 static char socket_path[128];
 static int pidfile_written;
+static struct clienttrack *tracker;	/* survives reloads, not restarts */
 
 /* Control thread: work handed over by the signal loop. */
 static pthread_mutex_t control_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -444,6 +447,8 @@ warn_restart_keys(const struct rg_config *cfg)
 		warn_restart("syslog_facility");
 	if (start_cfg->milter_timeout != cfg->milter_timeout)
 		warn_restart("milter_timeout");
+	if (start_cfg->client_track_size != cfg->client_track_size)
+		warn_restart("client_track_size");
 	if (str_changed(start_cfg->audit_db, cfg->audit_db)
 	    || start_cfg->audit_failure != cfg->audit_failure)
 		warn_restart("audit_db/audit_failure");
@@ -463,6 +468,8 @@ do_reload(void)
 		return;
 	}
 	warn_restart_keys(rt->cfg);
+	if (tracker != NULL)
+		clienttrack_configure(tracker, &rt->cfg->client_limits);
 	runtime_install(rt);
 	rglog(LOG_INFO, "reloaded configuration %s: generation=%lu "
 	      "directory=%s mode=%s", config_path, rt->generation,
@@ -618,6 +625,13 @@ start_services(void)
 	if ((rt = runtime_load(config_path, backends, err, sizeof(err))) == NULL)
 		startup_fail("%s", err);
 	runtime_install(rt);
+	if (start_cfg->client_track_size > 0) {
+		/* outside the runtime: a reload keeps what it remembers */
+		tracker = clienttrack_new(start_cfg->client_track_size,
+					  TRACKER_STRIPES);
+		clienttrack_configure(tracker, &rt->cfg->client_limits);
+		judge_set_tracker(tracker);
+	}
 	if (audit_enabled(start_cfg)) {
 		/* After the privilege drop: judged for the daemon's user. */
 		if (priv_audit_db_safe(start_cfg->audit_db, err, sizeof(err)) < 0)
@@ -644,6 +658,9 @@ stop_services(void)
 		usleep(100000);
 	if ((audit = judge_take_audit()) != NULL)
 		audit = audit_close(audit);
+	judge_set_tracker(NULL);
+	if (judge_live() == 0)	/* else a late callback may use it */
+		tracker = clienttrack_free(tracker);
 	runtime_shutdown();
 }
 

@@ -134,6 +134,10 @@ test_default_replies(void)
 		 "Recipient address must include a domain"},
 		{RG_REPLY_AUDIT, "audit_unavailable", 451, "4.3.0",
 		 "Audit trail unavailable, try again later"},
+		{RG_REPLY_CLIENT_PENALTY, "client_penalty", 421, "4.7.0",
+		 "Too many refused commands from your network, try again later"},
+		{RG_REPLY_CLIENT_PENALTY_RCPT, "client_penalty_rcpt", 450, "4.7.1",
+		 "Too many refused recipients from your network, try again later"},
 	};
 	struct rg_config *cfg = config_defaults();
 	size_t  i;
@@ -160,6 +164,7 @@ test_rule_names(void)
 		"directory_accept", "relay", "routing", "unknown",
 		"blank_sender", "sender_deny", "spoof", "harvest", "syntax",
 		"utf8", "directory_unavailable", "unqualified", "audit_unavailable",
+		"client_penalty", "client_penalty_rcpt",
 	};
 	size_t  i;
 
@@ -538,12 +543,14 @@ test_errors(void)
 		 "t.conf:1: unknown key \"monitor.pass\" (the rules are monitor. "
 		 "followed by relay, routing, unknown, blank_sender, sender_deny, "
 		 "spoof, harvest, syntax, utf8, directory_unavailable, "
-		 "unqualified or audit_unavailable)"},
+		 "unqualified, audit_unavailable, client_penalty or "
+		 "client_penalty_rcpt)"},
 		{"reply.nope = \"550 5.7.1 x\"\n",
 		 "t.conf:1: unknown key \"reply.nope\" (the replies are reply. "
 		 "followed by relay, routing, unknown, blank_sender, "
 		 "blank_sender_drop, sender_deny, spoof, harvest, syntax, utf8, "
-		 "directory_unavailable, unqualified or audit_unavailable)"},
+		 "directory_unavailable, unqualified, audit_unavailable, "
+		 "client_penalty or client_penalty_rcpt)"},
 		{"mode = monitor\nreply.relay = \"550 5.7.1 x\n",
 		 "t.conf:2: a quoted string does not end on this line (missing \")"},
 		{"mode = monitor\nuser = a\0b\n",
@@ -1232,7 +1239,11 @@ test_docs_complete(void)
 		"mode", "local_domains", "local_addresses", "trusted_networks",
 		"never_relay_networks", "relay_authenticated", "routing",
 		"blank_sender", "sender_deny", "local_sender_from_untrusted",
-		"harvest_limit", "directory", "directory_failure", "socket",
+		"harvest_limit", "directory", "directory_failure",
+		"client_limit.unknown", "client_limit.relay",
+		"client_limit.routing", "client_limit.syntax", "client_window",
+		"client_penalty", "client_track_size", "client_track_privileged",
+		"socket",
 		"socket_mode", "user", "pidfile", "syslog_facility",
 		"allow_root", "milter_timeout", "ldap_uri", "ldap_base", "ldap_scope",
 		"ldap_filter", "ldap_bind_dn", "ldap_bind_password_file",

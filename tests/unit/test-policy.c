@@ -763,6 +763,126 @@ test_no_allocation(void)
 	free(xmalloc(1));		/* the counter does count */
 	test_assert_int(allocations - before, 1);
 	test_end();
+
+	test_begin("no allocation on the RCPT path with memory across connections");
+	s.tracker = clienttrack_new(64, 4);
+	clienttrack_configure(s.tracker, &cc->cfg->client_limits);
+	s.client_ip_known = 1;
+	rg_ip_parse("198.51.100.9", &s.client_ip);
+	decide(cc, &s, RG_STAGE_RCPT, rcpts[0], &v);	/* warm the table */
+	before = allocations;
+	for (i = 0; i < 200; i++) {
+		const char *rcpt = rcpts[i % RG_ARRAY_LEN(rcpts)];
+
+		s.unknown_rcpts = 0;
+		decide(cc, &s, RG_STAGE_RCPT, rcpt, &v);
+		decide(fail, &s, RG_STAGE_RCPT, rcpt, &v);
+		s.client_ip.addr[3] = (unsigned char) i;	/* new clients evict */
+	}
+	test_assert_int(allocations - before, 0);
+	test_assert(s.rcpts_refused > 0);
+	s.tracker = clienttrack_free(s.tracker);
+	test_end();
+}
+
+static void
+test_client_memory(void)
+{
+	struct corpus_config *cc = unit_config("default-enforce");
+	static struct rg_verdict v;
+	struct clienttrack *ct = clienttrack_new(1024, 4);
+	struct rg_session s;
+	unsigned conn, i, limit = cc->cfg->client_limits.limit[CT_UNKNOWN];
+	unsigned unknowns = 0;
+
+	clienttrack_configure(ct, &cc->cfg->client_limits);
+	test_begin("a reconnecting harvester is penalised across connections");
+	for (conn = 0; conn < 10; conn++) {
+		policy_session_init(&s);
+		s.tracker = ct;
+		s.client_ip_known = 1;
+		rg_ip_parse(conn % 2 ? "203.0.113.7" : "203.0.113.8", &s.client_ip);
+		decide(cc, &s, RG_STAGE_CONNECT, NULL, &v);
+		if (v.rule == RG_RULE_CLIENT_PENALTY)
+			break;
+		decide(cc, &s, RG_STAGE_MAIL, "<x@remote.test>", &v);
+		for (i = 0; i < cc->cfg->harvest_limit; i++) {
+			decide(cc, &s, RG_STAGE_RCPT, "<nobody@example.org>", &v);
+			if (v.rule == RG_RULE_CLIENT_PENALTY_RCPT)
+				break;
+			test_assert(v.rule == RG_RULE_UNKNOWN);
+			unknowns++;
+		}
+		if (v.rule == RG_RULE_CLIENT_PENALTY_RCPT)
+			break;
+	}
+	/* one more than the limit, summed over the /24, then the penalty */
+	test_assert_int(unknowns, limit + 1);
+	test_assert_int(v.rule, RG_RULE_CLIENT_PENALTY_RCPT);
+	test_assert_int(v.code, 450);
+	test_assert_str(v.ecode, "4.7.1");
+	test_assert_int(v.action, RG_TEMPFAIL);
+	test_assert_int(v.penalty_repeat, 0);
+	test_assert(v.penalty_left > 0);
+	decide(cc, &s, RG_STAGE_RCPT, "<alice@example.org>", &v);
+	test_assert_int(v.rule, RG_RULE_CLIENT_PENALTY_RCPT);
+	test_assert_int(v.penalty_repeat, 1);
+	test_end();
+
+	test_begin("a penalised network is dropped at connect, once reported");
+	policy_session_init(&s);
+	s.tracker = ct;
+	s.client_ip_known = 1;
+	rg_ip_parse("203.0.113.200", &s.client_ip);
+	decide(cc, &s, RG_STAGE_CONNECT, NULL, &v);
+	test_assert_int(v.rule, RG_RULE_CLIENT_PENALTY);
+	test_assert_int(v.action, RG_DROP);
+	test_assert_int(v.code, 421);
+	test_assert_int(v.penalty_repeat, 1);	/* reported at RCPT already */
+	decide(cc, &s, RG_STAGE_HELO, "x", &v);
+	test_assert_int(v.rule, RG_RULE_CLIENT_PENALTY);
+	rg_ip_parse("203.0.114.1", &s.client_ip);	/* another /24 */
+	decide(cc, &s, RG_STAGE_CONNECT, NULL, &v);
+	test_assert_int(v.rule, RG_RULE_PASS);
+	test_end();
+
+	test_begin("trusted and authenticated clients are exempt");
+	rg_ip_parse("10.1.2.3", &s.client_ip);		/* trusted_networks */
+	for (i = 0; i < limit + 5; i++) {
+		s.unknown_rcpts = 0;
+		decide(cc, &s, RG_STAGE_RCPT, "<nobody@example.org>", &v);
+		test_assert_int(v.rule, RG_RULE_UNKNOWN);
+		test_assert_int(v.track_event, CT_NONE);
+	}
+	test_assert_int(clienttrack_count(ct, &s.client_ip, 1, CT_UNKNOWN), 0);
+	rg_ip_parse("203.0.113.9", &s.client_ip);	/* penalised network */
+	rg_strlcpy(s.auth_user, "joe", sizeof(s.auth_user));
+	decide(cc, &s, RG_STAGE_RCPT, "<alice@example.org>", &v);
+	test_assert_int(v.rule, RG_RULE_LOCAL);
+	s.auth_user[0] = '\0';
+	decide(cc, &s, RG_STAGE_RCPT, "<u@remote.test>", &v);
+	test_assert_int(v.rule, RG_RULE_CLIENT_PENALTY_RCPT);
+	test_end();
+
+	test_begin("relay probes, one connection each, are penalised");
+	for (conn = 0; conn < 20; conn++) {
+		policy_session_init(&s);
+		s.tracker = ct;
+		s.client_ip_known = 1;
+		rg_ip_parse("2001:db8:77:1::5", &s.client_ip);
+		s.client_ip.addr[15] = (unsigned char) conn;	/* same /64 */
+		decide(cc, &s, RG_STAGE_CONNECT, NULL, &v);
+		if (v.rule == RG_RULE_CLIENT_PENALTY)
+			break;
+		decide(cc, &s, RG_STAGE_MAIL, "<x@remote.test>", &v);
+		decide(cc, &s, RG_STAGE_RCPT, "<victim@remote.test>", &v);
+		test_assert(v.rule == RG_RULE_RELAY
+			    || v.rule == RG_RULE_CLIENT_PENALTY_RCPT);
+	}
+	test_assert_int(conn, cc->cfg->client_limits.limit[CT_RELAY] + 1);
+	test_assert_int(v.rule, RG_RULE_CLIENT_PENALTY);
+	test_end();
+	ct = clienttrack_free(ct);
 }
 
 int
@@ -786,6 +906,7 @@ main(int argc, char **argv)
 	test_trust_and_class();
 	test_audit_unavailable();
 	test_no_allocation();
+	test_client_memory();
 	test_corpus(".");
 	while (nconfigs > 0) {
 		nconfigs--;
