@@ -28,6 +28,7 @@ echo postmaster@example.test >> "$tmp/recipients"
 conf="local_domains = example.test
 directory = file:$tmp/recipients
 harvest_limit = 0
+client_track_size = 0
 audit_flush_ms = 200"
 
 # run VARIANT - one timed smtp-source run; sets RATE (messages/s)

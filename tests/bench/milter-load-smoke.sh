@@ -28,10 +28,12 @@ result() {
 smoke() {
 	local sock=$1 out status db=$tmp/audit.$1.db mark rows lines
 	shift
+	# every recipient judged on its own: no memory across connections
 	rg_start_relayguard "local_domains = example.org, example.net
 local_addresses = 192.0.2.25
 directory = file:$tmp/recipients
 harvest_limit = 0
+client_track_size = 0
 audit_db = $db" "$sock" || { rg_fail "relayguard did not start"; return; }
 	mark=$(rg_log_mark)
 	out=$(timeout 60 "$LOAD" -s "$RG_MILTER_SOCKET" -c 10 -n 400 -k 5 -m 3 -u 2000 "$@")
@@ -64,7 +66,8 @@ smoke unix -j 2
 rg_start_relayguard "local_domains = example.org
 local_addresses = 192.0.2.25
 directory = file:$tmp/recipients
-harvest_limit = 0" inet || rg_fail "relayguard did not start"
+harvest_limit = 0
+client_track_size = 0" inet || rg_fail "relayguard did not start"
 out=$(timeout 60 "$LOAD" -s "$RG_MILTER_SOCKET" -c 10 -n 200 -u 2000 -x accept)
 status=$?
 rg_expect "control: expecting accept-all fails" "$status" 1

@@ -102,6 +102,7 @@ rg_conf() {
 	echo "local_addresses = 192.0.2.25"
 	echo "directory = file:$tmp/recipients"
 	echo "harvest_limit = 0"
+	echo "client_track_size = 0"
 	echo "audit_db = $1"
 }
 

@@ -113,12 +113,15 @@ normal_client() {
 # --- the daemon and the MTA -----------------------------------------------
 
 # harvest_limit = 0: the 1,000-recipient transaction names hundreds of
-# unknown recipients, each of which must be judged (not cut off by 421).
+# unknown recipients, each of which must be judged (not cut off by 421);
+# client_track_size = 0 for the same reason across connections
+# (tests/e2e/clients.sh tests that memory).
 cat >"$tmp/hostile.conf" <<EOF
 local_domains = example.test
 local_addresses = 127.0.0.1
 directory = file:$top_srcdir/tests/e2e/recipients
 harvest_limit = 0
+client_track_size = 0
 audit_db = $tmp/audit.db
 EOF
 rg_start_relayguard "$tmp/hostile.conf" || exit 1
