@@ -14,7 +14,7 @@
 
 . "$top_srcdir/tests/lib.sh"
 
-for t in address config policy reply dirfile; do
+for t in address config policy reply dirfile policy_request; do
 	prog="$top_builddir/tests/fuzz/fuzz-$t-replay"
 	if [ ! -x "$prog" ]; then
 		rg_fail "$t: $prog not built"

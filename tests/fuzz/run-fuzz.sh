@@ -25,6 +25,7 @@ max_len() {
 	config) echo 8192 ;;
 	policy) echo 2048 ;;
 	dirfile) echo 4096 ;;
+	policy_request) echo 20480 ;;	# past the 16 KiB request bound
 	reply) echo 4096 ;;		# verdict lines with every field at its limit
 	*) echo 4096 ;;
 	esac
