@@ -42,6 +42,7 @@
 #include "address.h"
 #include "config.h"
 #include "policy.h"
+#include "policy_request.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -899,6 +900,33 @@ set_socket(struct parser *ps, const struct keydef *kd)
 	return 0;
 }
 
+/* set_policy_socket - the policy delegation listener, or none */
+static int
+set_policy_socket(struct parser *ps, const struct keydef *kd)
+{
+	unsigned line;
+	char  **slot = field(ps, kd);
+	char   *v = scalar_value(ps, &line), buf[80], why[256];
+	struct pr_socket where;
+
+	if (v == NULL)
+		return -1;
+	if (rg_strcaseeq(v, "none")) {
+		free(v);
+		*slot = (free(*slot), NULL);
+		return 0;
+	}
+	if (pr_socket_parse(v, &where, why, sizeof(why)) < 0) {
+		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
+			    show(v, buf, sizeof(buf)), why);
+		free(v);
+		return -1;
+	}
+	free(*slot);
+	*slot = v;
+	return 0;
+}
+
 /* set_audit_db - a path, or "none" */
 static int
 set_audit_db(struct parser *ps, const struct keydef *kd)
@@ -1239,6 +1267,8 @@ static const struct keydef keys[] = {
 	/* daemon */
 	{"socket", set_socket, F(socket), NULL, 0, 0, 0, 0},
 	{"socket_mode", set_octal, F(socket_mode), NULL, 0, 0, 0, 0},
+	{"policy_socket", set_policy_socket, F(policy_socket), NULL,
+	 0, 0, 0, 0},
 	{"user", set_string, F(user), NULL, 0, 0, 0, 0},
 	{"pidfile", set_string, F(pidfile), NULL, 0, 0, 0, 0},
 	{"syslog_facility", set_facility, F(syslog_facility), NULL, 0, 0, 0, 0},
@@ -1793,6 +1823,7 @@ config_free(struct rg_config *cfg)
 	pattern_list_free(&cfg->sender_deny);
 	free(cfg->directory);
 	free(cfg->socket);
+	free(cfg->policy_socket);
 	free(cfg->user);
 	free(cfg->pidfile);
 	free(cfg->syslog_facility);

@@ -138,6 +138,7 @@ struct rg_config {
 	/* daemon */
 	char   *socket;			/* inet:PORT@HOST, inet6:..., unix:PATH */
 	unsigned socket_mode;		/* unix socket permissions, default 0660 */
+	char   *policy_socket;		/* Postfix policy delegation; NULL: off */
 	char   *user;			/* run as this user after binding; NULL = none */
 	char   *pidfile;		/* NULL = none */
 	char   *syslog_facility;	/* default "mail" */

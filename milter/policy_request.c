@@ -7,10 +7,14 @@
  * copy.  A caller feeding a slow client re-parses from the start; that
  * is bounded by PR_REQUEST_MAX.
  */
+#include <sys/socket.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+#include "netlist.h"
 #include "policy.h"
 #include "policy_request.h"
 
@@ -344,4 +348,62 @@ pr_format_answer(const char *action, char *buf, size_t size)
 	if (put(buf, size, &o, "\n\n", 2) < 0)
 		return -1;
 	return (long) o;
+}
+
+/* pr_socket_parse - the policy listener's address */
+int
+pr_socket_parse(const char *spec, struct pr_socket *out, char *err,
+		size_t errlen)
+{
+	const char *rest, *at;
+	char *end;
+	unsigned long port;
+	int family;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(spec, "unix:", 5) == 0) {
+		rest = spec + 5;
+		if (rest[0] != '/') {
+			rg_snprintf(err, errlen, "the unix socket path must be "
+				    "absolute (unix:/PATH)");
+			return -1;
+		}
+		if (strlen(rest) >= sizeof(out->path)) {
+			rg_snprintf(err, errlen, "unix socket path longer than "
+				    "107 bytes");
+			return -1;
+		}
+		out->family = AF_UNIX;
+		rg_strlcpy(out->path, rest, sizeof(out->path));
+		return 0;
+	}
+	if (strncmp(spec, "inet:", 5) == 0) {
+		family = AF_INET;
+		rest = spec + 5;
+	} else if (strncmp(spec, "inet6:", 6) == 0) {
+		family = AF_INET6;
+		rest = spec + 6;
+	} else {
+		rg_snprintf(err, errlen, "expected unix:/PATH, inet:PORT@IPV4 "
+			    "or inet6:PORT@IPV6");
+		return -1;
+	}
+	port = strtoul(rest, &end, 10);
+	if (end == rest || *rest < '0' || *rest > '9' || *end != '@'
+	    || port < 1 || port > 65535) {
+		rg_snprintf(err, errlen, "expected PORT@ADDRESS with a port "
+			    "from 1 to 65535 (e.g. inet:10040@127.0.0.1)");
+		return -1;
+	}
+	at = end;
+	if (!rg_ip_parse(at + 1, &out->ip) || out->ip.family != family) {
+		rg_snprintf(err, errlen, "\"%.64s\" is not a numeric %s "
+			    "address (the policy protocol has no "
+			    "authentication: say where to listen)", at + 1,
+			    family == AF_INET ? "IPv4" : "IPv6");
+		return -1;
+	}
+	out->family = family;
+	out->port = (unsigned) port;
+	return 0;
 }

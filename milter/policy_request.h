@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "netlist.h"
 #include "policy.h"
 
 #define PR_REQUEST_MAX	16384		/* bytes in one request */
@@ -87,5 +88,21 @@ const char *pr_action(const struct rg_verdict *v, char *buf, size_t size);
  * of action turned into a space (one line, whatever the text); returns
  * the length, or -1 when it did not fit */
 long    pr_format_answer(const char *action, char *buf, size_t size);
+
+/* Where the policy server listens (policy_socket). */
+struct pr_socket {
+	int     family;			/* AF_UNIX, AF_INET or AF_INET6 */
+	char    path[108];		/* AF_UNIX */
+	struct rg_ip ip;		/* AF_INET, AF_INET6 */
+	unsigned port;
+};
+
+/* pr_socket_parse - "unix:/PATH", "inet:PORT@IPV4" or "inet6:PORT@IPV6"
+ * (libmilter's spelling, as for socket; the address is required and
+ * numeric: the policy protocol has no authentication, so it listens
+ * where the administrator says, never on every interface).  0 ok, -1
+ * with the reason in err.  The one validator of policy_socket. */
+int     pr_socket_parse(const char *spec, struct pr_socket *out,
+			char *err, size_t errlen);
 
 #endif

@@ -54,6 +54,7 @@
 #include "judge.h"
 #include "milter_glue.h"
 #include "milter_text.h"
+#include "policy_server.h"
 #include "privileges.h"
 #include "rglog.h"
 #include "runtime.h"
@@ -296,6 +297,23 @@ open_socket(const struct passwd *pw)
 		chown_socket(socket_path, pw);
 }
 
+/* open_policy_socket - the policy delegation listener, when configured
+ * (bound before the privilege drop, like the milter socket) */
+static void
+open_policy_socket(const struct passwd *pw)
+{
+	char err[1024];
+
+	if (start_cfg->policy_socket == NULL)
+		return;
+	if (policy_server_open(start_cfg->policy_socket,
+			       start_cfg->socket_mode,
+			       pw ? pw->pw_uid : (uid_t) -1,
+			       pw ? pw->pw_gid : (gid_t) -1, err,
+			       sizeof(err)) < 0)
+		startup_fail("%s", err);
+}
+
 /* lookup_user - the account to run as, or NULL when none is set */
 static struct passwd *
 lookup_user(void)
@@ -437,6 +455,8 @@ warn_restart_keys(const struct rg_config *cfg)
 {
 	if (str_changed(start_cfg->socket, cfg->socket))
 		warn_restart("socket");
+	if (str_changed(start_cfg->policy_socket, cfg->policy_socket))
+		warn_restart("policy_socket");
 	if (start_cfg->socket_mode != cfg->socket_mode)
 		warn_restart("socket_mode");
 	if (str_changed(start_cfg->user, cfg->user))
@@ -686,6 +706,7 @@ serve(const sigset_t *set)
 		(void) smfi_stop();
 	}
 	pthread_join(smfi, NULL);
+	policy_server_stop();
 	control_post(&control_quit);
 	pthread_join(control, NULL);
 	stop_services();
@@ -728,12 +749,17 @@ main(int argc, char **argv)
 	if (milter_glue_register("relayguard") < 0)
 		startup_fail("cannot register with libmilter");
 	open_socket(pw);
+	open_policy_socket(pw);
 	drop_privileges(pw);
 	start_services();
+	if (policy_server_start(err, sizeof(err)) < 0)
+		startup_fail("%s", err);
 	write_pidfile();
 	rglog(LOG_INFO, "starting relayguard %s: config=%s socket=%s "
-	      "directory=%s mode=%s audit=%s", PACKAGE_VERSION, config_path,
-	      start_cfg->socket, start_cfg->directory ? start_cfg->directory : "-",
+	      "policy_socket=%s directory=%s mode=%s audit=%s", PACKAGE_VERSION,
+	      config_path, start_cfg->socket,
+	      start_cfg->policy_socket ? start_cfg->policy_socket : "none",
+	      start_cfg->directory ? start_cfg->directory : "-",
 	      start_cfg->monitor ? "monitor" : "enforce",
 	      audit_enabled(start_cfg) ? start_cfg->audit_db : "off");
 	daemon_ready(report_fd);
