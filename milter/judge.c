@@ -64,6 +64,8 @@ new_session_id(struct rg_conn *c)
 		      sizeof(c->id));
 }
 
+static void session_start(struct rg_conn *c);
+
 /* judge_conn_new - state for a new connection, holding the current runtime */
 struct rg_conn *
 judge_conn_new(void)
@@ -76,14 +78,28 @@ judge_conn_new(void)
 	c = xcalloc(1, sizeof(*c));
 	c->rt = rt;
 	rg_strlcpy(c->mta, "-", sizeof(c->mta));
-	judge_conn_new_session(c);
+	session_start(c);
 	__atomic_add_fetch(&stat_live, 1, __ATOMIC_RELAXED);
 	return c;
 }
 
-/* judge_conn_new_session - new session facts and id, same runtime */
+/* judge_conn_new_session - new session facts and id on the current
+ * runtime (a SIGHUP since the last session applies from now on) */
 void
 judge_conn_new_session(struct rg_conn *c)
+{
+	struct rg_runtime *rt;
+
+	if ((rt = runtime_acquire()) != NULL) {
+		c->rt = runtime_release(c->rt);
+		c->rt = rt;
+	}
+	session_start(c);
+}
+
+/* session_start - fresh session facts, counters and id */
+static void
+session_start(struct rg_conn *c)
 {
 	policy_session_init(&c->s);
 	c->s.tracker = __atomic_load_n(&tracker, __ATOMIC_ACQUIRE);

@@ -49,8 +49,9 @@ struct rg_conn {
 struct rg_conn *judge_conn_new(void);
 
 /* judge_conn_new_session - forget the connection's session facts and
- * counters and take a new session id (a new SMTP session on a
- * connection that lives longer, as a policy client's does) */
+ * counters, take a new session id and the current runtime (a new SMTP
+ * session on a connection that lives longer, as a policy client's does:
+ * a reload applies from its next SMTP session on) */
 void    judge_conn_new_session(struct rg_conn *c);
 
 /* judge_conn_free - release the runtime and the state; returns NULL */

@@ -9,6 +9,13 @@
 # Where an MTA refuses an address form before the milter is asked, the
 # case says so and asserts exactly that (the MTA's reply, no milter line).
 # RG_E2E_SWAKS_ALL=1 sends every case with swaks (slower).
+#
+# RG_E2E_DOOR=policy runs the same cases through Postfix's policy
+# delegation instead of the milter: relayguard listens on policy_socket
+# too and Postfix asks it with check_policy_service in
+# smtpd_recipient_restrictions (no milter).  The verdicts (rule, action,
+# code) must be the same; where the door itself makes a visible
+# difference, the case says so and asserts the door's behaviour.
 
 E2E_DIR="$top_srcdir/tests/e2e"
 SENDER="sender@client.example.net"
@@ -16,16 +23,42 @@ SENDER="sender@client.example.net"
 AUTH_USER="bob@example.test"
 AUTH_PASS="s3cret-e2e"
 
-# rg_e2e_conf [LINE...] - print the test configuration plus LINEs
+# rg_e2e_conf [LINE...] - print the test configuration plus LINEs (and,
+# for the policy door, its policy_socket, RG_E2E_POLICY_SOCKET, which
+# the caller sets: this runs in a subshell)
 rg_e2e_conf() {
 	local l
 	sed "s|@E2E_DIR@|$E2E_DIR|g" "$E2E_DIR/relayguard-e2e.conf"
+	if [ "${RG_E2E_DOOR:-milter}" = policy ]; then
+		echo "policy_socket = $RG_E2E_POLICY_SOCKET"
+		case "$RG_E2E_POLICY_SOCKET" in
+		unix:*) echo "socket_mode = 0666" ;;	# smtpd runs as postfix
+		esac
+	fi
 	for l in "$@"; do printf '%s\n' "$l"; done
 }
 
-# rg_e2e_start_mta MTA MILTER - start the MTA wired to MILTER; sets
+# rg_e2e_policy_postfix SPEC - policy_socket spelling to Postfix's
+rg_e2e_policy_postfix() {
+	case "$1" in
+	inet:*@*) local p=${1#inet:}; echo "inet:${p#*@}:${p%@*}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# rg_e2e_start_mta MTA MILTER - start the MTA wired to MILTER (or, for
+# the policy door, Postfix asking relayguard's policy socket); sets
 # MTA_PORT
 rg_e2e_start_mta() {
+	if [ "${RG_E2E_DOOR:-milter}" = policy ]; then
+		[ "$1" = postfix ] || { echo "the policy door is Postfix's" >&2; return 1; }
+		rg_start_postfix none "sasl=$AUTH_USER:$AUTH_PASS" \
+		    "smtpd_recipient_restrictions = check_policy_service $(rg_e2e_policy_postfix "$RG_E2E_POLICY_SOCKET")" \
+		    "smtpd_policy_service_default_action = 451 4.3.5 Policy service unavailable" \
+		    "smtpd_policy_service_timeout = 10s" || return 1
+		MTA_PORT=$RG_POSTFIX_PORT
+		return 0
+	fi
 	case "$1" in
 	postfix) rg_start_postfix "$2" "sasl=$AUTH_USER:$AUTH_PASS" || return 1
 		MTA_PORT=$RG_POSTFIX_PORT ;;
@@ -35,13 +68,27 @@ rg_e2e_start_mta() {
 	esac
 }
 
+# policy_form ADDR - the recipient as the policy door logs it: smtpd
+# hands the policy service its internal form (source route dropped,
+# quotes and backslashes removed), and relayguard quotes a local part
+# holding an @ again (pr_path); enough for the addresses of these cases
+policy_form() {
+	local a
+	a=$(printf '%s' "$1" | sed 's/^@[^:]*://; s/\\\(.\)/\1/g; s/"//g')
+	case "$a" in
+	*@*@*) a="\"${a%@*}\"@${a##*@}" ;;
+	esac
+	printf '%s' "$a"
+}
+
 # rcpt_log_line MARK RCPT REGEX - wait (5 s at most) for the milter's
-# stage=rcpt line about recipient RCPT (as the client wrote it) after
-# MARK that matches REGEX; print it
+# stage=rcpt line about recipient RCPT (as the client wrote it, or as
+# the policy door gets it) after MARK that matches REGEX; print it
 rcpt_log_line() {
-	local i
+	local i to=$2
+	[ "${RG_E2E_DOOR:-milter}" = policy ] && to=$(policy_form "$2")
 	for i in $(seq 1 50); do
-		rg_log_since "$1" | grep -F -- "to=<$2>" |
+		rg_log_since "$1" | grep -F -- "to=<$to>" |
 		    grep -E -- "stage=rcpt .*$3" && return 0
 		sleep 0.1
 	done
@@ -118,9 +165,13 @@ rg_e2e_run_cases() {
 	local REJ='action=reject rule='
 	local TRICK='action=reject rule=(relay|routing) code=550'
 
+	local door=${RG_E2E_DOOR:-milter} drop_codes
+
+	[ "$door" = policy ] && RG_E2E_POLICY_SOCKET="inet:$(rg_free_port)@127.0.0.1"
+
 	rg_start_relayguard "$(rg_e2e_conf)" || { rg_fail "relayguard start"; return; }
 	rg_e2e_start_mta "$MTA" "$RG_MILTER_SOCKET" || { rg_fail "$MTA start"; return; }
-	echo "# $MTA on 127.0.0.1:$MTA_PORT, relayguard on $RG_MILTER_SOCKET"
+	echo "# $MTA on 127.0.0.1:$MTA_PORT, relayguard on $RG_MILTER_SOCKET${RG_E2E_POLICY_SOCKET:+ and policy $RG_E2E_POLICY_SOCKET} ($door door)"
 
 	echo "# plain cases"
 	rcpt_case "local user" "$SENDER" alice@example.test 250 'action=accept rule=local'
@@ -198,9 +249,18 @@ rg_e2e_run_cases() {
 	else
 		rg_fail "$MTA: reload to blank_sender = drop"
 	fi
-	dialog_case "blank sender dropped" "220 250 421 EOF" \
-	    'action=drop rule=blank_sender code=421' \
-	    "EHLO client.example.net" "MAIL FROM:<>" "RCPT TO:<alice@example.test>"
+	# The policy door is asked at RCPT only (as smtpd_delay_reject = yes
+	# does for Postfix's own restrictions): the MAIL verdict, the same
+	# drop, is the first RCPT's answer, and the next command finds the
+	# connection closed.
+	local -a drop_cmds=("EHLO client.example.net" "MAIL FROM:<>" "RCPT TO:<alice@example.test>")
+	drop_codes="220 250 421 EOF"
+	if [ "$door" = policy ]; then
+		drop_codes="220 250 250 421 EOF"
+		drop_cmds+=("RCPT TO:<bob@example.test>")
+	fi
+	dialog_case "blank sender dropped" "$drop_codes" \
+	    'action=drop rule=blank_sender code=421' "${drop_cmds[@]}"
 
 	echo "# mode = monitor (restart): everything accepted, would-be refusals logged"
 	rg_stop_relayguard
@@ -233,8 +293,14 @@ rg_e2e_run_cases() {
 	    "$(printf '%s\n' "$RG_SMTP_RCPTS" | grep -c '^2')" 0
 
 	echo "# relayguard on a unix socket, a second $MTA wired to it"
-	rg_start_relayguard "$(rg_e2e_conf)" unix ||
+	if [ "$door" = policy ]; then
+		RG_E2E_POLICY_SOCKET="unix:$(rg_e2e_tmpdir)/policy.sock"
+		rg_start_relayguard "$(rg_e2e_conf)" inet ||
 		{ rg_fail "relayguard start (unix socket)"; return; }
+	else
+		rg_start_relayguard "$(rg_e2e_conf)" unix ||
+		{ rg_fail "relayguard start (unix socket)"; return; }
+	fi
 	rg_e2e_start_mta "$MTA" "$RG_MILTER_SOCKET" ||
 		{ rg_fail "$MTA start (unix socket)"; return; }
 	rcpt_case "unix socket: local user" "$SENDER" alice@example.test 250 'action=accept rule=local'
@@ -263,6 +329,12 @@ killed_case() {
 	    "$(echo "$after" | cut -d' ' -f1)" '^4[0-9][0-9]$'
 	rg_expect_match "$MTA: killed: local RCPT after the kill gets 4xx" \
 	    "$(echo "$after" | cut -d' ' -f2)" '^4[0-9][0-9]$'
+	if [ "${RG_E2E_DOOR:-milter}" = policy ]; then
+		# The policy door judges each recipient on its own: the one
+		# accepted before the kill was judged, and the message goes to
+		# it alone; nothing after the kill is accepted (checked above).
+		return 0
+	fi
 	# DATA is refused, or the message is refused at its end: no 2xx
 	# after the kill except QUIT's 221.
 	rg_expect "$MTA: killed: nothing accepted after the kill" \

@@ -1,0 +1,18 @@
+#!/bin/bash
+# tests/e2e/postfix-policy.sh - relayguard's policy delegation door behind
+# a real, throwaway Postfix (check_policy_service, no milter): every case
+# of tests/e2e/cases.sh, with the milter's verdicts
+# (bash: the library uses /dev/tcp and other bashisms)
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/e2e/cases.sh"
+
+rg_e2e_require_root
+
+rg_require "$SWAKS" "$RG_RELAYGUARD"
+rg_require "$POSTFIX"
+# SMTP AUTH through Cyrus SASL (Debian package sasl2-bin)
+PATH=$PATH:/usr/sbin rg_require saslpasswd2
+
+RG_E2E_DOOR=policy rg_e2e_run_cases postfix
+rg_done
