@@ -164,8 +164,7 @@ prepare_unix_path(const char *path, char *err, size_t errlen)
 
 /* policy_server_open - bind and listen */
 int
-policy_server_open(const char *spec, unsigned mode, uid_t uid, gid_t gid,
-		   char *err, size_t errlen)
+policy_server_open(const char *spec, unsigned mode, char *err, size_t errlen)
 {
 	struct pr_socket where;
 	struct sockaddr_storage ss;
@@ -203,8 +202,9 @@ policy_server_open(const char *spec, unsigned mode, uid_t uid, gid_t gid,
 	}
 	if (where.family != AF_UNIX)
 		(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	/* No window in which the socket is more open than socket_mode. */
-	old_mask = umask(0177);
+	/* bind() creates a unix socket with exactly socket_mode: no chmod
+	 * by path afterwards, and no window in which it is more open. */
+	old_mask = umask((mode_t) (~mode & 0777));
 	rc = bind(fd, (struct sockaddr *) &ss, sslen);
 	umask(old_mask);
 	if (rc < 0 || listen(fd, 1024) < 0 || set_nonblock(fd) < 0) {
@@ -213,20 +213,18 @@ policy_server_open(const char *spec, unsigned mode, uid_t uid, gid_t gid,
 		close(fd);
 		return -1;
 	}
-	if (where.family == AF_UNIX) {
+	if (where.family == AF_UNIX)
 		rg_strlcpy(unix_path, where.path, sizeof(unix_path));
-		if (chmod(where.path, (mode_t) mode) < 0
-		    || (uid != (uid_t) -1 && geteuid() == 0
-			&& chown(where.path, uid, gid) < 0)) {
-			rg_snprintf(err, errlen, "policy_socket %s: chmod/chown: "
-				    "%s", spec, strerror(errno));
-			close(fd);
-			return -1;
-		}
-	}
 	raise_fd_limit();
 	listen_fd = fd;
 	return 0;
+}
+
+/* policy_server_unix_path - the unix socket's path, or NULL */
+const char *
+policy_server_unix_path(void)
+{
+	return unix_path[0] != '\0' ? unix_path : NULL;
 }
 
 /* peer_name - "ADDR:PORT", or "unix:pid=N" from the peer's credentials */

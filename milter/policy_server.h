@@ -23,7 +23,6 @@
 #define RG_POLICY_SERVER_H
 
 #include <stddef.h>
-#include <sys/types.h>
 
 #define POLICY_CONN_MAX		4096
 #define POLICY_WORKERS		8
@@ -31,10 +30,14 @@
 #define POLICY_IDLE_TIMEOUT	1800	/* seconds (smtpd's own max_idle is 300) */
 
 /* policy_server_open - bind and listen on spec (policy_socket), still
- * with start-up privileges; a unix socket gets mode and, when uid is not
- * (uid_t) -1, that owner.  0 ok, -1 with the reason in err. */
-int     policy_server_open(const char *spec, unsigned mode, uid_t uid,
-			   gid_t gid, char *err, size_t errlen);
+ * with start-up privileges; a unix socket is created with mode.  0 ok,
+ * -1 with the reason in err. */
+int     policy_server_open(const char *spec, unsigned mode, char *err,
+			   size_t errlen);
+
+/* policy_server_unix_path - the unix socket's path (for the caller to
+ * give to the daemon's user), NULL for inet */
+const char *policy_server_unix_path(void);
 
 /* policy_server_start - start the threads (after the runtime is
  * installed); 0 ok, -1 with err */

@@ -302,16 +302,17 @@ open_socket(const struct passwd *pw)
 static void
 open_policy_socket(const struct passwd *pw)
 {
+	const char *path;
 	char err[1024];
 
 	if (start_cfg->policy_socket == NULL)
 		return;
 	if (policy_server_open(start_cfg->policy_socket,
-			       start_cfg->socket_mode,
-			       pw ? pw->pw_uid : (uid_t) -1,
-			       pw ? pw->pw_gid : (gid_t) -1, err,
-			       sizeof(err)) < 0)
+			       start_cfg->socket_mode, err, sizeof(err)) < 0)
 		startup_fail("%s", err);
+	if (pw != NULL && geteuid() == 0
+	    && (path = policy_server_unix_path()) != NULL)
+		chown_socket(path, pw);
 }
 
 /* lookup_user - the account to run as, or NULL when none is set */
