@@ -1147,7 +1147,8 @@ test_shipped_sample(void)
 		test_assert_int(cfg->harvest_limit, 20);
 		test_assert_int(cfg->blank_sender, RG_BLANK_SINGLE);
 		test_assert_int(cfg->monitor, 0);
-		test_assert_str(cfg->socket, "inet:8894@127.0.0.1");
+		test_assert_str(cfg->socket,
+				"unix:/var/spool/postfix/relayguard/relayguard.sock");
 		for (i = 0; i < RG_RULE_COUNT; i++)
 			test_assert_int(cfg->rule_monitor[i], -1);
 	}
