@@ -12,10 +12,12 @@ cd "$(dirname "$0")"
 # directory server, SMTP clients and database shell the tests drive.
 BUILD_PKGS="gcc make autoconf automake pkgconf m4 libmilter-dev libldap2-dev libsqlite3-dev libidn2-dev libmicrohttpd-dev libcrypt-dev libjs-chart.js"
 TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3 chromium fonts-dejavu-core prometheus"
+# The Debian package and its install test (tests/pkg/install.sh).
+PKG_PKGS="build-essential debhelper dh-autoreconf lintian systemd man-db"
 
 install_deps() {
 	missing=""
-	for p in $BUILD_PKGS $TEST_PKGS; do
+	for p in $BUILD_PKGS $TEST_PKGS $PKG_PKGS; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
 			|| missing="$missing $p"
 	done

@@ -1,0 +1,280 @@
+#!/bin/bash
+# tests/pkg/install.sh - the Debian package, installed and used as an
+# administrator would: build the .deb from this tree's distributed files,
+# check it with lintian, install it with apt, run relayguard exactly as
+# its systemd unit would behind a throwaway Postfix wired with the two
+# documented main.cf lines, then remove and purge it.
+#
+# It installs a package on this machine, so it needs root, and it refuses
+# to run when relayguard is already installed (that installation is not
+# this test's to remove).  Two runs at once wait for each other.  The
+# package is purged at exit, even when a check fails.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$top_srcdir/tests/e2e/mta.sh"
+
+rg_e2e_require_root
+PATH=$PATH:/usr/sbin:/sbin
+rg_require dpkg-buildpackage dh lintian apt-get sqlite3 systemd-analyze \
+    setpriv "$POSTFIX"
+
+UNIT=/lib/systemd/system/relayguard.service
+CONF=/etc/relayguard/relayguard.conf
+STATE_DIR=/var/lib/relayguard
+SOCKET_DIR=/var/spool/postfix/relayguard
+# Every path the package may create, in the system's own directories: a
+# test's build tree or temp dir elsewhere is not looked at.
+WATCHED="/etc /lib/systemd /usr/bin /usr/sbin /usr/share/doc /usr/share/man /usr/share/lintian /var/lib /var/spool/postfix /run"
+tmp=$(rg_e2e_tmpdir)
+installed=0
+
+# Runs of this test on one machine take turns.
+exec 8>"/run/lock/relayguard-pkg-test.lock"
+flock -w 600 8 || { echo "FAIL: another install test holds the lock" >&2; exit 1; }
+
+if dpkg-query -W -f='${Status}' relayguard 2>/dev/null | grep -q 'installed\|config-files'; then
+	echo "FAIL: relayguard is already installed here; this test installs and purges its own" >&2
+	exit 1
+fi
+
+# system_paths - every path named *relayguard* under WATCHED, sorted
+system_paths() {
+	# shellcheck disable=SC2086
+	find $WATCHED -xdev -name '*relayguard*' 2>/dev/null | sort
+}
+
+# apt_get ARG... - apt-get, waiting for the package system's lock
+apt_get() {
+	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get -q -y \
+	    -o DPkg::Lock::Timeout=240 "$@"
+}
+
+# pkg_cleanup - the exit trap's part: purge what this test installed
+pkg_cleanup() {
+	[ "$installed" = 1 ] || return 0
+	apt_get purge relayguard >/dev/null 2>&1
+}
+rg_e2e_on_exit pkg_cleanup
+
+before=$(system_paths)
+
+###########################################################################
+echo "# build: make distdir, then dpkg-buildpackage -us -uc -b"
+version=$(sed -n 's/^PACKAGE_VERSION = //p' "$top_builddir/Makefile")
+src="$tmp/build/relayguard-$version"
+mkdir -p "$tmp/build"
+if ! make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1; then
+	cat "$tmp/distdir.log" >&2
+	rg_fail "make distdir"
+	rg_done
+fi
+# Every file git knows (when this is a checkout) is in the distribution.
+if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+	missing=$(cd "$top_srcdir" && git ls-files | while IFS= read -r f; do
+		case "$f" in .gitignore|*/.gitignore) continue ;; esac
+		[ -e "$f" ] && [ ! -e "$src/$f" ] && echo "$f"; done)
+	rg_expect "every tracked file is in the tarball (EXTRA_DIST)" "$missing" ""
+fi
+rg_expect "debian/changelog's version is configure.ac's" \
+    "$(cd "$src" && dpkg-parsechangelog -S Version)" "$version"
+start=$SECONDS
+if (cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=2" \
+    timeout 600 dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
+	rg_pass "dpkg-buildpackage -us -uc -b ($((SECONDS - start)) s)"
+else
+	tail -n 40 "$tmp/build.log" >&2
+	rg_fail "dpkg-buildpackage -us -uc -b"
+	rg_done
+fi
+deb=$(ls "$tmp/build"/relayguard_"$version"_*.deb)
+changes=$(ls "$tmp/build"/relayguard_"$version"_*.changes)
+
+# lintian: no error, no warning (overrides carry their reasons).
+timeout 300 lintian -I --fail-on error,warning --tag-display-limit 0 "$changes" \
+    >"$tmp/lintian.out" 2>&1
+rg_expect "lintian: no error, no warning" "$?" 0
+lint=$(grep -v 'running with root privileges' "$tmp/lintian.out")
+[ -n "$lint" ] && printf '%s\n' "$lint"
+rg_expect "lintian: no unused override" \
+    "$(printf '%s\n' "$lint" | grep -c 'unused-override')" 0
+
+###########################################################################
+echo "# install: apt-get install ./$(basename "$deb")"
+chmod -R a+rX "$tmp/build"
+installed=1
+if apt_get install --no-install-recommends "$deb" >"$tmp/apt-install.log" 2>&1; then
+	rg_pass "apt-get install ./$(basename "$deb")"
+else
+	cat "$tmp/apt-install.log" >&2
+	rg_fail "apt-get install"
+	rg_done
+fi
+rg_expect "system user relayguard" "$(id -un relayguard 2>/dev/null)" relayguard
+rg_expect "its shell" "$(getent passwd relayguard | cut -d: -f7)" /usr/sbin/nologin
+rg_expect "conffiles" "$(dpkg-query -W -f='${Conffiles}\n' relayguard | awk 'NF {print $1}' | sort | tr '\n' ' ')" \
+    "/etc/relayguard/recipients /etc/relayguard/relayguard.conf "
+rg_expect "$STATE_DIR" "$(stat -c '%U:%G %a' "$STATE_DIR")" "relayguard:relayguard 750"
+rg_expect "$SOCKET_DIR" "$(stat -c '%U:%G %a' "$SOCKET_DIR")" "relayguard:postfix 2750"
+for f in /usr/sbin/relayguard /usr/bin/relayguard-check /usr/bin/relayguard-audit \
+    /usr/share/man/man8/relayguard.8.gz /usr/share/man/man5/relayguard.conf.5.gz \
+    /usr/share/doc/relayguard/integration.md "$UNIT"; do
+	[ -e "$f" ] && rg_pass "installed $f" || rg_fail "not installed: $f"
+done
+rg_expect "the unit is enabled" \
+    "$(readlink /etc/systemd/system/multi-user.target.wants/relayguard.service)" "$UNIT"
+
+# systemd-analyze: the unit is valid (its commands and man pages exist),
+# and its exposure score, as docs/integration.md records it.
+verify=$(systemd-analyze verify "$UNIT" 2>&1)
+rg_expect "systemd-analyze verify $UNIT" "$?:$verify" "0:"
+security=$(systemd-analyze security --offline=yes --no-pager "$UNIT" 2>&1)
+score=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+echo "# systemd-analyze security --offline=yes: $score"
+printf '%s\n' "$security" | grep '✗'
+rg_expect_match "exposure score at most 1.5 (docs/integration.md: 1.2)" "$score" \
+    '^(0\.[0-9]|1\.[0-5])$'
+# The sandbox the issue asks for, setting by setting.
+for want in ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
+    CapabilityBoundingSet= 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
+    SystemCallFilter=@system-service User=relayguard \
+    "ReadWritePaths=-$SOCKET_DIR" StateDirectory=relayguard; do
+	grep -qxF "$want" "$UNIT" && rg_pass "unit: $want" || rg_fail "unit lacks $want"
+done
+
+###########################################################################
+echo "# run: relayguard as the unit starts it"
+# The administrator's one change: the local domains.
+sed -i 's/^local_domains = .*/local_domains = example.org, example.test/' "$CONF"
+rg_expect "the configuration differs only in local_domains" \
+    "$(diff <(grep -v '^local_domains = ' "$src/conf/relayguard.conf") \
+        <(grep -v '^local_domains = ' "$CONF") >/dev/null && echo same)" same
+
+# unit_value KEY - the [Service] setting KEY of the installed unit (each
+# value for a repeated key, one per line)
+unit_value() {
+	sed -n '/^\[Service\]/,/^\[/s/^'"$1"'=//p' "$UNIT"
+}
+user=$(unit_value User); group=$(unit_value Group); umask_value=$(unit_value UMask)
+# as_unit - the command prefix that runs a command with the unit's user, group, umask, no
+# new privileges and no capabilities (the parts of the sandbox a process
+# can set up for itself without systemd); RG_E2E_OWNER lets the library's
+# sweep find it.  One exec chain: a command started with it in the
+# background has the pid the daemon will have.
+as_unit=(env RG_E2E_OWNER="$tmp/" setpriv --reuid="$user" --regid="$group" \
+    --init-groups --no-new-privs --inh-caps=-all --bounding-set=-all \
+    sh -c 'umask "$0" && exec "$@"' "$umask_value")
+read -r -a pre <<<"$(unit_value ExecStartPre)"
+read -r -a cmd <<<"$(unit_value ExecStart)"
+out=$("${as_unit[@]}" "${pre[@]}" 2>&1)
+rg_expect "ExecStartPre (${pre[*]})" "$?" 0
+[ -n "$out" ] && printf '%s\n' "$out"
+
+RG_MILTER_LOG="$tmp/relayguard.log"
+"${as_unit[@]}" "${cmd[@]}" </dev/null >"$RG_MILTER_LOG" 2>&1 &
+RG_MILTER_PID=$!
+RG_E2E_MILTER_PIDS="$RG_E2E_MILTER_PIDS $RG_MILTER_PID"
+echo "$RG_MILTER_PID" >>"$tmp/.daemons"
+sock="$SOCKET_DIR/relayguard.sock"
+for i in $(seq 1 100); do
+	[ -S "$sock" ] && break
+	kill -0 "$RG_MILTER_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [ -S "$sock" ]; then rg_pass "listening on $sock"
+else
+	cat "$RG_MILTER_LOG" >&2
+	rg_fail "no socket $sock"
+	rg_done
+fi
+rg_expect "the daemon runs as" "$(ps -o user:20=,group:20= -p "$RG_MILTER_PID" | awk '{print $1, $2}')" \
+    "relayguard relayguard"
+rg_expect "socket: owner, group postfix, mode" "$(stat -c '%U:%G %a' "$sock")" \
+    "relayguard:postfix 660"
+
+# A throwaway Postfix with the documented lines; its queue directory
+# stands for /var/spool/postfix (the relative socket path resolves there).
+# The test client speaks from 192.0.2.10 through XCLIENT: the shipped
+# configuration trusts 127.0.0.0/8, and Postfix itself lets everyone
+# relay here (mynetworks), so only relayguard refuses.
+pf_lines=$(sed -n 's/^    \(smtpd_milters = .*\|milter_default_action = .*\)$/\1/p' \
+    /usr/share/doc/relayguard/README.Debian)
+rg_expect "README.Debian names the two main.cf lines" "$(printf '%s\n' "$pf_lines" | wc -l)" 2
+milter=$(printf '%s\n' "$pf_lines" | sed -n 's/^smtpd_milters = //p')
+rg_expect "the documented milter" "$milter" "unix:relayguard/relayguard.sock"
+rg_start_postfix "$milter" "$(printf '%s\n' "$pf_lines" | grep milter_default_action)" \
+    "mynetworks = 127.0.0.0/8 192.0.2.0/24" \
+    "smtpd_authorized_xclient_hosts = 127.0.0.0/8" || { rg_fail "postfix start"; rg_done; }
+ln -s "$SOCKET_DIR" "$RG_POSTFIX_DIR/queue/relayguard"
+
+# smtp_from_outside RCPT [DATA] - one transaction from 192.0.2.10; prints
+# the reply to RCPT (and to the message when DATA is "data")
+smtp_from_outside() {
+	local out
+	if [ "${2:-}" = data ]; then
+		set -- "RCPT TO:<$1>" DATA "Subject: install test" "" "hello" "."
+	else
+		set -- "RCPT TO:<$1>"
+	fi
+	out=$(rg_smtp_dialog "$RG_POSTFIX_PORT" "EHLO client.example.net" \
+	    "XCLIENT ADDR=192.0.2.10 NAME=[UNAVAILABLE]" "EHLO client.example.net" \
+	    "MAIL FROM:<sender@remote.example>" "$@" QUIT)
+	printf '%s\n' "$out" | awk '
+	/^C: RCPT/ { want = 1; next }
+	/^C: \.$/ { want = 1; next }
+	want && /^S: [0-9][0-9][0-9] / { print substr($0, 4, 13); want = 0 }'
+}
+rg_expect "accepted: alice@example.org, whole message" \
+    "$(smtp_from_outside alice@example.org data | cut -c1-9 | tr '\n' ' ')" "250 2.1.5 250 2.0.0 "
+rg_expect "refused as relay: someone@elsewhere.example" \
+    "$(smtp_from_outside someone@elsewhere.example)" "550 5.7.1 Rel"
+rg_expect "refused as unknown: nobody@example.test" \
+    "$(smtp_from_outside nobody@example.test)" "550 5.1.1 Rec"
+
+# The audit database, in the packaged place, written by relayguard.
+db=$STATE_DIR/audit.db
+rows=""
+for i in $(seq 1 50); do
+	rows=$(sqlite3 "$db" "SELECT client_addr, rcpt, rule, action, code FROM verdicts
+	    WHERE stage = 'rcpt' ORDER BY id" 2>/dev/null | tr '\n' ' ')
+	case "$rows" in *nobody@*) break ;; esac
+	sleep 0.2
+done
+rg_expect "audit rows in $db" "$rows" \
+    "192.0.2.10|<alice@example.org>|local|accept|250 192.0.2.10|<someone@elsewhere.example>|relay|reject|550 192.0.2.10|<nobody@example.test>|unknown|reject|550 "
+rg_expect "$db: owner and mode (UMask)" "$(stat -c '%U:%G %a' "$db")" "relayguard:relayguard 600"
+rg_expect_match "relayguard-audit finds it by default" \
+    "$(relayguard-audit relay-attempts 2>&1)" 'someone@elsewhere\.example'
+
+# ExecReload: the check, then SIGHUP to $MAINPID; the daemon keeps serving.
+while read -r line; do
+	read -r -a reload <<<"${line//\$MAINPID/$RG_MILTER_PID}"
+	"${as_unit[@]}" "${reload[@]}" >/dev/null 2>&1 || rg_fail "ExecReload ${reload[*]}"
+done <<<"$(unit_value ExecReload)"
+sleep 0.5
+rg_expect "ExecReload: still serving" "$(smtp_from_outside bob@example.org)" "250 2.1.5 Ok"
+
+rg_stop_postfix
+rg_stop_relayguard
+rg_expect "stopped: the socket is gone" "$([ -e "$sock" ] && echo present)" ""
+rg_expect "no process of the relayguard user left" "$(pgrep -u relayguard -l)" ""
+
+###########################################################################
+echo "# remove, then purge"
+out=$(apt_get remove relayguard 2>&1)
+rg_expect "remove" "$?" 0
+rg_expect_match "remove says the audit database stays" "$out" 'keeping /var/lib/relayguard'
+[ -x /usr/sbin/relayguard ] && rg_fail "remove left /usr/sbin/relayguard" || rg_pass "remove: program gone"
+[ -f "$db" ] && rg_pass "remove: audit database kept" || rg_fail "remove deleted $db"
+[ -f "$CONF" ] && rg_pass "remove: configuration kept" || rg_fail "remove deleted $CONF"
+
+out=$(apt_get purge relayguard 2>&1)
+rg_expect "purge" "$?" 0
+installed=0
+rg_expect_match "purge says what it deletes" "$out" \
+    'purge: deleting /var/lib/relayguard \(the audit database\)'
+rg_expect "dpkg forgot the package" \
+    "$(dpkg-query -W -f='${Status}' relayguard 2>/dev/null)" ""
+# What the policy keeps: the system account (README.Debian).
+rg_expect "purge keeps the relayguard account" "$(id -un relayguard 2>/dev/null)" relayguard
+rg_expect "nothing else named relayguard is left" "$(system_paths)" "$before"
+
+rg_done
