@@ -74,6 +74,20 @@ if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
 		[ -e "$f" ] && [ ! -e "$src/$f" ] && echo "$f"; done)
 	rg_expect "every tracked file is in the tarball (EXTRA_DIST)" "$missing" ""
 fi
+# Build-Depends keep step with configure.ac: every library configure
+# requires ("install the Debian package NAME") is named, or the package
+# NAME is a transitional one for (libldap2-dev: libldap-dev).
+build_deps=" $(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$src/debian/control" | sed 's/^Build-Depends://' |
+    tr ',' '\n' | awk 'NF && $1 !~ /:$/ {print $1}' | tr '\n' ' ')"
+for name in $({ grep -o 'install the Debian package [a-z0-9][a-z0-9.+-]*' \
+    "$src/configure.ac" | awk '{print $NF}'
+    sed -n 's/^RG_REQUIRE_LIB(.*\[\([^]]*\)\])$/\1/p' "$src/configure.ac"; } | sort -u); do
+	target=$(dpkg-query -W -f='${Depends}' "$name" 2>/dev/null | sed 's/[ ,(].*//')
+	case "$build_deps" in
+	*" $name "*|*" ${target:-@} "*) rg_pass "Build-Depends names $name" ;;
+	*) rg_fail "configure.ac requires $name, debian/control's Build-Depends lacks it" ;;
+	esac
+done
 rg_expect "debian/changelog's version is configure.ac's" \
     "$(cd "$src" && dpkg-parsechangelog -S Version)" "$version"
 start=$SECONDS
