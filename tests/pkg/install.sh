@@ -58,7 +58,7 @@ rg_e2e_on_exit pkg_cleanup
 before=$(system_paths)
 
 ###########################################################################
-echo "# build: make distdir, then dpkg-buildpackage -us -uc -b"
+rg_step "build: make distdir, then dpkg-buildpackage -us -uc -b"
 version=$(sed -n 's/^PACKAGE_VERSION = //p' "$top_builddir/Makefile")
 src="$tmp/build/relayguard-$version"
 mkdir -p "$tmp/build"
@@ -112,7 +112,7 @@ rg_expect "lintian: no unused override" \
     "$(printf '%s\n' "$lint" | grep -c 'unused-override')" 0
 
 ###########################################################################
-echo "# install: apt-get install ./$(basename "$deb")"
+rg_step "install: apt-get install ./$(basename "$deb")"
 chmod -R a+rX "$tmp/build"
 installed=1
 if apt_get install --no-install-recommends "$deb" >"$tmp/apt-install.log" 2>&1; then
@@ -136,6 +136,7 @@ done
 rg_expect "the unit is enabled" \
     "$(readlink /etc/systemd/system/multi-user.target.wants/relayguard.service)" "$UNIT"
 
+rg_step "systemd-analyze verify and security"
 # systemd-analyze: the unit is valid (its commands and man pages exist),
 # and its exposure score, as docs/integration.md records it.
 verify=$(systemd-analyze verify "$UNIT" 2>&1)
@@ -155,7 +156,7 @@ for want in ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
 done
 
 ###########################################################################
-echo "# run: relayguard as the unit starts it"
+rg_step "run: relayguard as the unit starts it"
 # The administrator's one change: the local domains.
 sed -i 's/^local_domains = .*/local_domains = example.org, example.test/' "$CONF"
 rg_expect "the configuration differs only in local_domains" \
@@ -272,7 +273,7 @@ rg_expect "stopped: the socket is gone" "$([ -e "$sock" ] && echo present)" ""
 rg_expect "no process of the relayguard user left" "$(pgrep -u relayguard -l)" ""
 
 ###########################################################################
-echo "# remove, then purge"
+rg_step "remove, then purge"
 out=$(apt_get remove relayguard 2>&1)
 rg_expect "remove" "$?" 0
 rg_expect_match "remove says the audit database stays" "$out" 'keeping /var/lib/relayguard'
