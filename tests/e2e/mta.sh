@@ -16,6 +16,11 @@
 #   rg_smtp_dialog PORT CMD...         raw SMTP dialog, one command at a time
 #   rg_log_mark / rg_log_since MARK    the milter log lines of one step
 #   rg_log_wait REGEX [SECONDS]        wait for a milter log line
+# Logging: Postfix logs through its postlogd into DIR/maillog, over a
+# unix datagram socket it blocks on when full (see rg_e2e_postfix_check);
+# Sendmail and slapd log through syslog (dropped where no /dev/log
+# exists, never blocking) and write their output, like relayguard -s,
+# into files: never into a pipe nobody reads.
 # Everything started here is stopped by one trap on EXIT, INT and TERM,
 # even when the test fails; on failure the logs are printed first.  A
 # test must not set its own EXIT trap (it would replace this one): it
@@ -447,8 +452,10 @@ EOF
 	RG_POSTFIX_PORT=$port
 	RG_POSTFIX_LOG=$dir/maillog
 	rg_step -q "start Postfix on 127.0.0.1:$port ($dir)"
-	# postfix start runs postfix check (and creates the queue) first.
-	if ! "$POSTFIX" -c "$dir/etc" start >"$dir/start.out" 2>&1; then
+	# postfix start runs postfix check (and creates the queue) first,
+	# then waits for the master to be ready (master -w): bounded, as a
+	# master blocked on its logging never is.
+	if ! timeout -k 2 60 "$POSTFIX" -c "$dir/etc" start >"$dir/start.out" 2>&1; then
 		echo "postfix did not start:" >&2
 		cat "$dir/start.out" "$dir/maillog" >&2 2>/dev/null
 		return 1
