@@ -56,6 +56,7 @@ struct audit_counters {
 	uint64_t refused;
 	uint64_t failures;
 	int     failing;		/* 1 while the database cannot be written */
+	uint64_t pending;		/* on the queue now, not yet committed */
 };
 void    audit_get_counters(struct audit *audit, struct audit_counters *out);
 

@@ -33,6 +33,7 @@
 #include "util.h"
 #include "audit_schema.h"
 #include "audit_api.h"
+#include "listen_addr.h"
 #include "audit_serve.h"
 
 #ifndef RG_WEBDIR
@@ -115,56 +116,6 @@ start_error(const char *fmt,...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
-}
-
-/* parse_listen - "ADDR:PORT" or "[ADDR6]:PORT"; 0 ok, -1 bad */
-static int
-parse_listen(const char *s, struct sockaddr_storage *ss, int *loopback)
-{
-	char    host[128];
-	const char *colon, *h;
-	size_t  hlen;
-	long    port;
-	char   *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		if ((colon = strstr(s, "]:")) == NULL)
-			return -1;
-		h = s + 1;
-		hlen = (size_t) (colon - h);
-		colon++;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return -1;
-		h = s;
-		hlen = (size_t) (colon - s);
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
-		return -1;
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *) ss)->sin_addr) == 1) {
-		struct sockaddr_in *sin = (struct sockaddr_in *) ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t) port);
-		*loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *) ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t) port);
-		*loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
-		return 0;
-	}
-	return -1;
 }
 
 /* load_passwords - "user:hash" lines; exits on any problem */
@@ -430,6 +381,7 @@ audit_serve_main(const char *db_path, int argc, char **argv)
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	char    err[600], host[INET6_ADDRSTRLEN];
+	const char *why;
 	sqlite3 *db;
 	sigset_t set;
 	int     c, loopback = 0, sig;
@@ -453,9 +405,8 @@ audit_serve_main(const char *db_path, int argc, char **argv)
 	}
 	if (optind != argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (parse_listen(listen, &ss, &loopback) < 0)
-		usage_error("--listen: expected ADDR:PORT or [ADDR6]:PORT, got "
-			    "\"%s\"", listen);
+	if ((why = listen_addr_parse(listen, &ss, &loopback)) != NULL)
+		usage_error("--listen \"%s\": %s", listen, why);
 	if (!loopback && password_file == NULL)
 		usage_error("--listen %s is not a loopback address: it needs "
 			    "--password-file (and a TLS reverse proxy)", listen);

@@ -887,6 +887,7 @@ audit_get_counters(struct audit *a, struct audit_counters *out)
 		return;
 	pthread_mutex_lock(&a->lock);
 	*out = a->ctr;
+	out->pending = a->count;
 	pthread_mutex_unlock(&a->lock);
 }
 

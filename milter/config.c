@@ -41,6 +41,7 @@
 #include "netlist.h"
 #include "address.h"
 #include "config.h"
+#include "listen_addr.h"
 #include "policy.h"
 #include "policy_request.h"
 
@@ -927,6 +928,33 @@ set_policy_socket(struct parser *ps, const struct keydef *kd)
 	return 0;
 }
 
+/* set_listen - ADDR:PORT (listen_addr decides), or "none" = off */
+static int
+set_listen(struct parser *ps, const struct keydef *kd)
+{
+	unsigned line;
+	char  **slot = field(ps, kd);
+	char   *v = scalar_value(ps, &line), buf[80];
+	const char *why;
+
+	if (v == NULL)
+		return -1;
+	if (rg_strcaseeq(v, "none") || v[0] == '\0') {
+		free(v);
+		*slot = (free(*slot), NULL);
+		return 0;
+	}
+	if ((why = listen_addr_parse(v, NULL, NULL)) != NULL) {
+		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
+			    show(v, buf, sizeof(buf)), why);
+		free(v);
+		return -1;
+	}
+	free(*slot);
+	*slot = v;
+	return 0;
+}
+
 /* set_audit_db - a path, or "none" */
 static int
 set_audit_db(struct parser *ps, const struct keydef *kd)
@@ -1275,6 +1303,7 @@ static const struct keydef keys[] = {
 	{"allow_root", set_bool, F(allow_root), NULL, 0, 0, 0, 0},
 	{"milter_timeout", set_duration, F(milter_timeout), NULL,
 	 1, 86400, 1000, 1000},
+	{"metrics_listen", set_listen, F(metrics_listen), NULL, 0, 0, 0, 0},
 	/* ldap */
 	{"ldap_uri", set_ldap_uri, F(ldap_uri), NULL, 0, 0, 0, 0},
 	{"ldap_base", set_string, F(ldap_base), NULL, 0, 0, 0, 0},
@@ -1824,6 +1853,7 @@ config_free(struct rg_config *cfg)
 	free(cfg->directory);
 	free(cfg->socket);
 	free(cfg->policy_socket);
+	free(cfg->metrics_listen);
 	free(cfg->user);
 	free(cfg->pidfile);
 	free(cfg->syslog_facility);

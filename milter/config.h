@@ -144,6 +144,7 @@ struct rg_config {
 	char   *syslog_facility;	/* default "mail" */
 	int     allow_root;
 	unsigned milter_timeout;	/* seconds the MTA may stay silent */
+	char   *metrics_listen;		/* ADDR:PORT of /metrics; NULL = off */
 
 	/* ldap directory */
 	char   *ldap_uri;		/* space-separated list: failover; NULL unset */

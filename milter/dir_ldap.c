@@ -726,10 +726,35 @@ ldap_stats(struct directory *dir, char *buf, size_t size)
 	pthread_mutex_unlock(&dl->lock);
 }
 
+/* ldap_counters - the figures behind ldap_stats(), for metrics */
+static void
+ldap_counters(struct directory *dir, struct directory_counters *out)
+{
+	struct dir_ldap *dl = (struct dir_ldap *)dir;
+	struct cache_stats cs;
+
+	if (dl->cache != NULL) {
+		cache_get_stats(dl->cache, &cs);
+		out->has_cache = 1;
+		out->cache_hits = cs.hits;
+		out->cache_misses = cs.misses;
+	}
+	out->has_server = 1;
+	pthread_mutex_lock(&dl->lock);
+	out->up = dl->state == STATE_UP ? 1 : dl->state == STATE_DOWN ? 0 : -1;
+	out->errors = dl->errors;
+	out->connects = dl->connects;
+	out->connect_failures = dl->connect_failures;
+	out->retries = dl->retries;
+	out->timeouts = dl->timeouts;
+	pthread_mutex_unlock(&dl->lock);
+}
+
 const struct directory_backend dir_ldap_backend = {
-	"ldap",
-	ldap_open,
-	ldap_lookup,
-	ldap_stats,
-	ldap_close,
+	.name = "ldap",
+	.open = ldap_open,
+	.lookup = ldap_lookup,
+	.stats = ldap_stats,
+	.close = ldap_close,
+	.counters = ldap_counters,
 };

@@ -79,6 +79,15 @@ directory_stats(struct directory *dir, char *buf, size_t size)
 		dir->backend->stats(dir, buf, size);
 }
 
+/* directory_counters - see directory.h */
+void
+directory_counters(struct directory *dir, struct directory_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (dir != NULL && dir->backend != NULL && dir->backend->counters != NULL)
+		dir->backend->counters(dir, out);
+}
+
 /* directory_close - release the handle; returns NULL */
 struct directory *
 directory_close(struct directory *dir)

@@ -23,6 +23,7 @@
 #define RG_DIRECTORY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rg_config;
 
@@ -34,6 +35,16 @@ enum dir_result {
 
 struct directory;
 
+/* Figures a backend keeps about itself, for metrics; what it does not
+ * have stays 0 (has_cache, has_server say which parts apply). */
+struct directory_counters {
+	int     has_cache;
+	uint64_t cache_hits, cache_misses;
+	int     has_server;		/* a server behind it (LDAP) */
+	int     up;			/* 1 up, 0 down, -1 not known yet */
+	uint64_t errors, connects, connect_failures, retries, timeouts;
+};
+
 struct directory_backend {
 	const char *name;		/* "file", "ldap": the spec's prefix */
 	/* open - spec is the text after "name:" (may be ""); NULL + err */
@@ -44,6 +55,8 @@ struct directory_backend {
 	/* stats - one line for logs (may be NULL) */
 	void    (*stats) (struct directory *dir, char *buf, size_t size);
 	void    (*close) (struct directory *dir);
+	/* counters - a snapshot for metrics (may be NULL) */
+	void    (*counters) (struct directory *dir, struct directory_counters *out);
 };
 
 /* Every backend's handle starts with this header. */
@@ -63,6 +76,9 @@ enum dir_result directory_lookup(struct directory *dir, const char *address);
 
 /* directory_stats - one line for logs ("" when the backend has none) */
 void    directory_stats(struct directory *dir, char *buf, size_t size);
+
+/* directory_counters - the backend's figures (all 0 when it keeps none) */
+void    directory_counters(struct directory *dir, struct directory_counters *out);
 
 /* directory_close - returns NULL (dir = directory_close(dir)) */
 struct directory *directory_close(struct directory *dir);

@@ -26,6 +26,7 @@
 #include "verdict.h"
 #include "rglog.h"
 #include "runtime.h"
+#include "metrics.h"
 #include "judge.h"
 
 /* The audit handle; the lock lets shutdown detach it safely. */
@@ -216,6 +217,7 @@ judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 	}
 	if ((unsigned) v->action < RG_ARRAY_LEN(stat_actions))
 		counter_add(&stat_actions[v->action]);
+	metrics_count_verdict(&rec, c->rt->dir ? c->rt->dir->backend->name : NULL);
 	log_verdict(&rec);
 	policy_commit(&c->s, v);
 }
@@ -256,6 +258,38 @@ unsigned
 judge_live(void)
 {
 	return __atomic_load_n(&stat_live, __ATOMIC_RELAXED);
+}
+
+/* judge_metrics - see judge.h */
+void
+judge_metrics(struct metrics_snapshot *snap)
+{
+	struct audit_counters ac;
+	struct rg_runtime *rt;
+
+	snap->sessions_total = __atomic_load_n(&stat_connections, __ATOMIC_RELAXED);
+	snap->sessions_open = judge_live();
+	snap->audit_deferred = __atomic_load_n(&stat_audit_deferred,
+					       __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&audit_lock);
+	if (audit_handle != NULL) {
+		audit_get_counters(audit_handle, &ac);
+		snap->audit_on = 1;
+		snap->audit_queued = ac.queued;
+		snap->audit_written = ac.written;
+		snap->audit_diverted = ac.diverted;
+		snap->audit_refused = ac.refused;
+		snap->audit_failures = ac.failures;
+		snap->audit_queue_rows = ac.pending;
+		snap->audit_failing = ac.failing;
+	}
+	pthread_rwlock_unlock(&audit_lock);
+	if ((rt = runtime_acquire()) != NULL) {
+		snap->dir_backend = rt->dir ? rt->dir->backend->name : NULL;
+		directory_counters(rt->dir, &snap->dir);
+		snap->config_generation = rt->generation;
+		rt = runtime_release(rt);
+	}
 }
 
 /* judge_stats - counters, directory and audit statistics */

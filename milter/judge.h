@@ -89,6 +89,12 @@ void    judge_set_tracker(struct clienttrack *ct);
 /* judge_live - connections currently open, both doors */
 unsigned judge_live(void);
 
+struct metrics_snapshot;
+
+/* judge_metrics - fill the figures judge and the modules behind it keep
+ * (sessions, audit, directory) for a scrape */
+void    judge_metrics(struct metrics_snapshot *snap);
+
 /* judge_stats - the stats line: counters per action, directory and
  * audit statistics */
 void    judge_stats(char *buf, size_t size);

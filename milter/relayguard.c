@@ -52,6 +52,8 @@
 #include "directory.h"
 #include "dir_ldap.h"
 #include "judge.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "milter_glue.h"
 #include "milter_text.h"
 #include "policy_server.h"
@@ -470,6 +472,8 @@ warn_restart_keys(const struct rg_config *cfg)
 		warn_restart("milter_timeout");
 	if (start_cfg->client_track_size != cfg->client_track_size)
 		warn_restart("client_track_size");
+	if (str_changed(start_cfg->metrics_listen, cfg->metrics_listen))
+		warn_restart("metrics_listen");
 	if (str_changed(start_cfg->audit_db, cfg->audit_db)
 	    || start_cfg->audit_failure != cfg->audit_failure)
 		warn_restart("audit_db/audit_failure");
@@ -486,12 +490,14 @@ do_reload(void)
 	if ((rt = runtime_load(config_path, backends, err, sizeof(err))) == NULL) {
 		rglog(LOG_ERR, "error: reload failed: %s; keeping the old "
 		      "configuration", err);
+		metrics_count_reload(0);
 		return;
 	}
 	warn_restart_keys(rt->cfg);
 	if (tracker != NULL)
 		clienttrack_configure(tracker, &rt->cfg->client_limits);
 	runtime_install(rt);
+	metrics_count_reload(1);
 	rglog(LOG_INFO, "reloaded configuration %s: generation=%lu "
 	      "directory=%s mode=%s", config_path, rt->generation,
 	      rt->cfg->directory ? rt->cfg->directory : "-",
@@ -665,6 +671,10 @@ start_services(void)
 			startup_fail("audit: %s", err);
 		judge_set_audit(audit);
 	}
+	if (start_cfg->metrics_listen != NULL
+	    && metrics_http_start(start_cfg->metrics_listen, judge_metrics, err,
+				  sizeof(err)) < 0)
+		startup_fail("%s: %s", config_path, err);
 }
 
 /* stop_services - flush the audit trail, release the runtime */
@@ -677,6 +687,7 @@ stop_services(void)
 	/* Sessions still in a callback finish with what they hold. */
 	for (i = 0; i < STOP_GRACE_SEC * 10 && judge_live() > 0; i++)
 		usleep(100000);
+	metrics_http_stop();
 	if ((audit = judge_take_audit()) != NULL)
 		audit = audit_close(audit);
 	judge_set_tracker(NULL);
@@ -757,12 +768,13 @@ main(int argc, char **argv)
 		startup_fail("%s", err);
 	write_pidfile();
 	rglog(LOG_INFO, "starting relayguard %s: config=%s socket=%s "
-	      "policy_socket=%s directory=%s mode=%s audit=%s", PACKAGE_VERSION,
-	      config_path, start_cfg->socket,
+	      "policy_socket=%s directory=%s mode=%s audit=%s metrics=%s",
+	      PACKAGE_VERSION, config_path, start_cfg->socket,
 	      start_cfg->policy_socket ? start_cfg->policy_socket : "none",
 	      start_cfg->directory ? start_cfg->directory : "-",
 	      start_cfg->monitor ? "monitor" : "enforce",
-	      audit_enabled(start_cfg) ? start_cfg->audit_db : "off");
+	      audit_enabled(start_cfg) ? start_cfg->audit_db : "off",
+	      start_cfg->metrics_listen ? start_cfg->metrics_listen : "off");
 	daemon_ready(report_fd);
 	status = serve(&set);
 	start_cfg = config_free(start_cfg);
