@@ -85,6 +85,15 @@ rb_ps() {
 	    cut -c1-200 | sed 's/^/    /'
 }
 
+# rb_newest N FIND_TEST... - the N newest non-empty files under the
+# test's TMPDIR that match
+rb_newest() {
+	local n=$1
+	shift
+	find "$rb_state/tmp" -type f \( "$@" \) -size +0 -printf '%T@ %p\n' 2>/dev/null |
+	    sort -rn | cut -d' ' -f2- | head -n "$n"
+}
+
 # rb_report - what the test was doing: its steps, processes, log tails
 rb_report() {
 	local f n=0 pids
@@ -100,12 +109,12 @@ rb_report() {
 	echo "$rb_me: its processes:"
 	# shellcheck disable=SC2086
 	rb_ps $pids
-	# Logs the test named (rg_log), then the newest under its TMPDIR.
+	# Logs the test named (rg_log), the newest logs under its TMPDIR,
+	# then its two newest outputs (an SMTP transcript, a start.out).
 	{
 		[ -s "$rb_state/logs" ] && cat "$rb_state/logs"
-		find "$rb_state/tmp" -type f \( -name '*.log' -o -name maillog \
-		    -o -name '*.err' -o -name '*.out' \) -size +0 -printf '%T@ %p\n' 2>/dev/null |
-		    sort -rn | cut -d' ' -f2- | head -n 12
+		rb_newest 8 -name '*.log' -o -name maillog
+		rb_newest 2 -name '*.out' -o -name '*.err'
 	} | awk '!seen[$0]++' | while IFS= read -r f; do
 		[ -s "$f" ] || continue
 		n=$((n + 1))
