@@ -31,6 +31,7 @@
 #include <idn2.h>
 
 #include "util.h"
+#include "text.h"
 #include "address.h"
 
 #define LITERAL_TEXT_MAX 64		/* "IPv6:" + longest IPv6 text */
@@ -107,44 +108,6 @@ is_routing_char(unsigned char c)
 	return c == '@' || c == '%' || c == '!';
 }
 
-/* utf8_check - -1 for invalid UTF-8, else 1 when any byte is >= 0x80 */
-static int
-utf8_check(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, need;
-	unsigned cp, min;
-	int high = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		high = 1;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1, cp = c & 0x1f, min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2, cp = c & 0x0f, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return -1;		/* continuation, C0/C1, F5-FF */
-		}
-		if (n - i - 1 < need)
-			return -1;		/* truncated */
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;		/* overlong, too big, surrogate */
-		i += need + 1;
-	}
-	return high;
-}
 
 /* lookalike_at - the look-alike starting at s[0..n), or NULL */
 static const struct lookalike *
@@ -572,7 +535,7 @@ parse_path(struct address *addr, const char *p, size_t n, int flags,
 	}
 	if (n > ADDR_PATH_TEXT_MAX)
 		return fail(addr, "path longer than 256 bytes");
-	if ((utf = utf8_check((const unsigned char *)p, n)) < 0)
+	if ((utf = text_utf8_check(p, n)) < 0)
 		return fail(addr, "invalid UTF-8 in address");
 	addr->eightbit = utf;
 	if (p[0] == '@') {
@@ -786,7 +749,7 @@ imcea_decode(struct address *addr, size_t dash, char *type)
 	s[o] = '\0';
 	if (why == NULL && o == 0)
 		why = "empty IMCEA address";
-	if (why == NULL && utf8_check((const unsigned char *)s, o) < 0)
+	if (why == NULL && text_utf8_check(s, o) < 0)
 		why = "invalid UTF-8 in IMCEA address";
 	if (why != NULL) {
 		fail(addr, why);

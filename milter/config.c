@@ -40,6 +40,7 @@
 #include "util.h"
 #include "netlist.h"
 #include "address.h"
+#include "text.h"
 #include "config.h"
 #include "listen_addr.h"
 #include "policy.h"
@@ -209,22 +210,11 @@ parse_error(struct parser *ps, unsigned line, const char *fmt, ...)
 	return -1;
 }
 
-/* show - a bounded, printable copy of s for messages */
+/* show - a bounded copy of s for messages (text.h's human escaper) */
 static const char *
 show(const char *s, char *buf, size_t size)
 {
-	size_t  i, n = 0;
-
-	for (i = 0; s[i] != '\0' && n + 4 < size; i++) {
-		if (i >= CONFIG_SHOW_MAX) {
-			memcpy(buf + n, "...", 3);
-			n += 3;
-			break;
-		}
-		buf[n++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	}
-	buf[n] = '\0';
-	return buf;
+	return text_human_str(s, CONFIG_SHOW_MAX, buf, size);
 }
 
 /* join_names - "a, b or c" for the allowed values in messages */

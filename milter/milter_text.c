@@ -14,6 +14,7 @@
 #include "util.h"
 #include "address.h"
 #include "netlist.h"
+#include "text.h"
 #include "verdict.h"
 #include "milter_text.h"
 
@@ -98,65 +99,13 @@ mt_reply_escape(const char *text, char *buf, size_t size)
 	return ob.cut ? -1 : 0;
 }
 
-/* How copy_clean treats characters a log reader could misread. */
-enum clean_mode {
-	CLEAN_PLAIN,			/* control characters as '?' */
-	CLEAN_QUOTED,			/* also \" and \\, inside "..." */
-	CLEAN_TOKEN,			/* also a space as \x20: one field */
-};
-
-/* copy_clean - shared body of mt_sanitize, mt_quote and log fields */
+/* log_token - a client value as one log field (text.h's log escaper,
+ * spaces included), at most maxlen bytes of it */
 static const char *
-copy_clean(const char *text, size_t len, size_t maxlen, enum clean_mode mode,
-	   char *buf, size_t size)
+log_token(const char *text, size_t maxlen, char *buf, size_t size)
 {
-	struct outbuf ob;
-	size_t i, room;
-	unsigned char c;
-
-	ob_init(&ob, buf, size);
-	if (text == NULL)
-		return buf;
-	/* Keep room for "..." so that a cut is always visible. */
-	room = size > 4 ? size - 4 : 0;
-	for (i = 0; i < len && i < maxlen; i++) {
-		c = (unsigned char) text[i];
-		if (ob.len + (mode == CLEAN_TOKEN && c == ' ' ? 4 : 2) > room) {
-			ob.cut = 1;
-			break;
-		}
-		if (is_control(c))
-			c = '?';
-		if (mode == CLEAN_TOKEN && c == ' ') {
-			/* A client's space must not start a forged field
-			 * ("HELO x action=accept"). */
-			(void) ob_putn(&ob, "\\x20", 4);
-			continue;
-		}
-		if (mode == CLEAN_QUOTED && (c == '"' || c == '\\'))
-			(void) ob_putn(&ob, "\\", 1);
-		(void) ob_putn(&ob, (const char *) &c, 1);
-	}
-	if (i < len || ob.cut) {
-		ob.cut = 0;
-		ob_puts(&ob, "...");
-	}
-	return buf;
-}
-
-/* mt_sanitize - bounded copy with control characters as '?' */
-const char *
-mt_sanitize(const char *text, size_t len, size_t maxlen, char *buf,
-	    size_t size)
-{
-	return copy_clean(text, len, maxlen, CLEAN_PLAIN, buf, size);
-}
-
-/* mt_quote - mt_sanitize plus backslash before '"' and '\' */
-const char *
-mt_quote(const char *text, size_t len, size_t maxlen, char *buf, size_t size)
-{
-	return copy_clean(text, len, maxlen, CLEAN_QUOTED, buf, size);
+	return text_log_str(text, text != NULL ? strlen(text) : 0, maxlen,
+			    TEXT_LOG_TOKEN, buf, size);
 }
 
 /* mt_strip_brackets - drop one pair of surrounding angle brackets */
@@ -315,7 +264,7 @@ mt_socket_check(const char *spec, enum mt_socket_kind *kind, char *path,
 static void
 put_field(struct outbuf *ob, const char *key, const char *value)
 {
-	char clean[MT_FIELD_MAX + 8];
+	char clean[MT_FIELD_MAX * 4 + 8];
 
 	ob_puts(ob, " ");
 	ob_puts(ob, key);
@@ -323,21 +272,19 @@ put_field(struct outbuf *ob, const char *key, const char *value)
 	if (value == NULL || *value == '\0')
 		ob_puts(ob, "-");
 	else
-		ob_puts(ob, copy_clean(value, strlen(value), MT_FIELD_MAX,
-				       CLEAN_TOKEN, clean, sizeof(clean)));
+		ob_puts(ob, log_token(value, MT_FIELD_MAX, clean, sizeof(clean)));
 }
 
 /* put_path - " key=<value>", the value sanitised */
 static void
 put_path(struct outbuf *ob, const char *key, const char *value)
 {
-	char clean[MT_FIELD_MAX + 8];
+	char clean[MT_FIELD_MAX * 4 + 8];
 
 	ob_puts(ob, " ");
 	ob_puts(ob, key);
 	ob_puts(ob, "=<");
-	ob_puts(ob, copy_clean(value, strlen(value), MT_FIELD_MAX, CLEAN_TOKEN,
-			       clean, sizeof(clean)));
+	ob_puts(ob, log_token(value, MT_FIELD_MAX, clean, sizeof(clean)));
 	ob_puts(ob, ">");
 }
 
@@ -358,7 +305,7 @@ put_path_field(struct outbuf *ob, const char *key, const char *path)
 		char bare[MT_FIELD_MAX + 2];
 
 		if (len > MT_FIELD_MAX + 1)
-			len = MT_FIELD_MAX + 1;	/* copy_clean marks the cut */
+			len = MT_FIELD_MAX + 1;	/* text_log_str marks the cut */
 		memcpy(bare, path, len);
 		bare[len] = '\0';
 		put_path(ob, key, bare);
@@ -369,12 +316,12 @@ put_path_field(struct outbuf *ob, const char *key, const char *path)
 static void
 put_prose(struct outbuf *ob, const char *key, const char *text, size_t max)
 {
-	char clean[MT_TRACE_MAX * 2 + 8];
+	char clean[MT_TRACE_MAX * 4 + 8];
 
 	ob_puts(ob, " ");
 	ob_puts(ob, key);
 	ob_puts(ob, "=\"");
-	ob_puts(ob, mt_quote(text, strlen(text), max, clean, sizeof(clean)));
+	ob_puts(ob, text_log_str(text, strlen(text), max, 0, clean, sizeof(clean)));
 	ob_puts(ob, "\"");
 }
 
@@ -383,15 +330,14 @@ const char *
 mt_format_verdict(const struct verdict_record *r, char *buf, size_t size)
 {
 	struct outbuf ob;
-	char clean[MT_FIELD_MAX + 8];
+	char clean[MT_FIELD_MAX * 4 + 8];
 	char num[16];
 	const char *name = r->client_name ? r->client_name : "unknown";
 	const char *addr = r->client_addr ? r->client_addr : "unknown";
 
 	ob_init(&ob, buf, size);
 	if (r->queue_id != NULL && r->queue_id[0] != '\0')
-		ob_puts(&ob, mt_sanitize(r->queue_id, strlen(r->queue_id), 64,
-					 clean, sizeof(clean)));
+		ob_puts(&ob, log_token(r->queue_id, 64, clean, sizeof(clean)));
 	else
 		ob_puts(&ob, "NOQUEUE");
 	ob_puts(&ob, ":");
@@ -403,11 +349,9 @@ mt_format_verdict(const struct verdict_record *r, char *buf, size_t size)
 	put_field(&ob, "code", num);
 	put_field(&ob, "ecode", r->ecode);
 	ob_puts(&ob, " client=");
-	ob_puts(&ob, copy_clean(name, strlen(name), MT_FIELD_MAX, CLEAN_TOKEN,
-				clean, sizeof(clean)));
+	ob_puts(&ob, log_token(name, MT_FIELD_MAX, clean, sizeof(clean)));
 	ob_puts(&ob, "[");
-	ob_puts(&ob, mt_sanitize(addr, strlen(addr), MT_FIELD_MAX, clean,
-				 sizeof(clean)));
+	ob_puts(&ob, log_token(addr, MT_FIELD_MAX, clean, sizeof(clean)));
 	ob_puts(&ob, "]");
 	put_field(&ob, "helo", r->helo);
 	put_field(&ob, "auth", r->auth_user);

@@ -6,9 +6,10 @@
  *
  *   - mt_reply_escape(): libmilter passes reply text through a printf-like
  *     expansion, so every literal '%' must be written "%%";
- *   - mt_sanitize() / mt_quote(): client text (HELO names, addresses,
- *     traces) goes into syslog; control characters become '?' and every
- *     field is bounded, so a hostile client cannot forge or flood lines;
+ *   - client text (HELO names, addresses, traces) goes into syslog
+ *     through text.h's log escaper (control bytes, invalid UTF-8, '\',
+ *     '"' and, outside quotes, spaces escaped) and every field is
+ *     bounded, so a hostile client cannot forge or flood lines;
  *   - mt_format_verdict(): the one log line per verdict, Postfix-like and
  *     greppable by queue id; mt_format_record(): every audit column of
  *     a verdict record, for a row diverted to the log;
@@ -39,17 +40,6 @@ struct verdict_record;
  * characters replaced by spaces; never splits a "%%" pair.  Returns 0, or
  * -1 when the text had to be truncated to fit size. */
 int     mt_reply_escape(const char *text, char *buf, size_t size);
-
-/* mt_sanitize - copy at most maxlen bytes of text (len bytes, may hold NUL)
- * with control characters and DEL as '?', "..." appended when cut.
- * Returns buf. */
-const char *mt_sanitize(const char *text, size_t len, size_t maxlen,
-			char *buf, size_t size);
-
-/* mt_quote - like mt_sanitize, and '"' and '\' are backslash-escaped, for
- * values logged inside double quotes. */
-const char *mt_quote(const char *text, size_t len, size_t maxlen,
-		     char *buf, size_t size);
 
 /* mt_strip_brackets - the path without one pair of surrounding <>;
  * returns buf */

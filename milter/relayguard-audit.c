@@ -38,6 +38,7 @@
 
 #include "util.h"
 #include "audit_schema.h"
+#include "text.h"
 #include "audit_serve.h"
 
 #ifndef LOCALSTATEDIR
@@ -268,19 +269,33 @@ bind_range(sqlite3_stmt *st, const struct query_opts *o)
 
 #define RANGE_SQL "(?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2)"
 
-/* safe - column text for a terminal: NULL as "-", control bytes as '?' */
+/* column_out - a column's text through one of text.h's escapers into
+ * buf; NULL as "-" */
 static const char *
-safe(sqlite3_stmt *st, int col, char *buf, size_t size)
+column_out(sqlite3_stmt *st, int col, int log_field, char *buf, size_t size)
 {
-	const unsigned char *s = sqlite3_column_text(st, col);
-	size_t  i;
+	const char *s = (const char *) sqlite3_column_text(st, col);
+	size_t  n = (size_t) sqlite3_column_bytes(st, col);
 
 	if (s == NULL)
 		return "-";
-	for (i = 0; s[i] && i + 1 < size; i++)
-		buf[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char) s[i];
-	buf[i] = '\0';
-	return buf;
+	if (log_field)
+		return text_log_str(s, n, size, TEXT_LOG_TOKEN, buf, size);
+	return text_human_str(s, size, buf, size);
+}
+
+/* safe - column text for a table on a terminal (human text) */
+static const char *
+safe(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	return column_out(st, col, 0, buf, size);
+}
+
+/* field - column text as one key=value field of a log-shaped line */
+static const char *
+field(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	return column_out(st, col, 1, buf, size);
 }
 
 /* The columns print_row() expects, in order. */
@@ -297,7 +312,7 @@ print_row(sqlite3_stmt *st)
 	const char *v[19];
 
 	for (i = 0; i < 19; i++)
-		v[i] = safe(st, i, b[i], sizeof(b[i]));
+		v[i] = field(st, i, b[i], sizeof(b[i]));
 	printf("%s %s: session=%s stage=%s action=%s rule=%s code=%s ecode=%s "
 	       "client=%s[%s] trust=%s helo=%s auth=%s from=%s class=%s to=%s "
 	       "normalized=%s dir=%s\n", v[1], strcmp(v[2], "-") ? v[2] :
@@ -469,7 +484,7 @@ cmd_relay_attempts(sqlite3 *db, const struct query_opts *o)
 	sqlite3_bind_int64(st, 3, o->limit > 0 ? o->limit : INT64_MAX);
 	while (step(db, st)) {
 		for (i = 0; i < 12; i++)
-			v[i] = safe(st, i, b[i], sizeof(b[i]));
+			v[i] = field(st, i, b[i], sizeof(b[i]));
 		printf("%s %s action=%s rule=%s client=%s[%s] trust=%s helo=%s "
 		       "from=%s class=%s to=%s session=%s\n", v[0], v[1], v[2],
 		       v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
@@ -519,74 +534,22 @@ cmd_tail(sqlite3 *db, const struct query_opts *o)
 	}
 }
 
-/* csv_field - RFC 4180: quote when needed, double the quotes */
+/* csv_field - one RFC 4180 cell (text.h's escaper) */
 static void
 csv_field(FILE *out, const unsigned char *s)
 {
-	const unsigned char *p;
+	struct text_out o = text_out_file(out);
 
-	if (s == NULL)
-		return;
-	if (strpbrk((const char *) s, ",\"\r\n") == NULL) {
-		fputs((const char *) s, out);
-		return;
-	}
-	putc('"', out);
-	for (p = s; *p; p++) {
-		if (*p == '"')
-			putc('"', out);
-		putc(*p, out);
-	}
-	putc('"', out);
+	text_csv(&o, (const char *) s);
 }
 
-/* utf8_len - length of a valid UTF-8 sequence at s, or 0 */
-static int
-utf8_len(const unsigned char *s)
-{
-	int     n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f)
-	    || (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return n;
-}
-
-/* json_string - a JSON string; invalid UTF-8 becomes U+FFFD */
+/* json_string - a JSON string (text.h's escaper) */
 static void
 json_string(FILE *out, const unsigned char *s)
 {
-	int     n;
+	struct text_out o = text_out_file(out);
 
-	putc('"', out);
-	while (*s) {
-		if (*s == '"' || *s == '\\') {
-			putc('\\', out);
-			putc(*s++, out);
-		} else if (*s < 0x20 || *s == 0x7f) {
-			fprintf(out, "\\u%04x", *s++);
-		} else if ((n = utf8_len(s)) > 0) {
-			fwrite(s, 1, (size_t) n, out);
-			s += n;
-		} else {
-			fputs("\\ufffd", out);
-			s++;
-		}
-	}
-	putc('"', out);
+	text_json(&o, s != NULL ? (const char *) s : "");
 }
 
 /* cmd_export - stream rows as CSV (RFC 4180) or JSON lines */

@@ -28,6 +28,7 @@
 #include "dir_ldap.h"
 #include "netlist.h"
 #include "policy.h"
+#include "text.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -76,79 +77,23 @@ usage(const char *why)
 	exit(2);
 }
 
-/* utf8_seq_len - length of a valid UTF-8 sequence at p, 0 if invalid */
-static size_t
-utf8_seq_len(const unsigned char *p, size_t left)
-{
-	size_t n, i;
-	unsigned cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-	    || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* put_json - a JSON string; invalid UTF-8 bytes become \u00XX */
+/* put_json - a JSON string (text.h's escaper; NULL as "") */
 static void
 put_json(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-	size_t left = strlen((const char *)p);
+	struct text_out o = text_out_file(stdout);
 
-	putchar('"');
-	while (left > 0) {
-		size_t n;
-
-		if (*p == '"' || *p == '\\') {
-			printf("\\%c", *p);
-			n = 1;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			printf("\\u%04x", *p);
-			n = 1;
-		} else if ((n = utf8_seq_len(p, left)) > 0) {
-			fwrite(p, 1, n, stdout);
-		} else {
-			printf("\\u%04x", *p);
-			n = 1;
-		}
-		p += n;
-		left -= n;
-	}
-	putchar('"');
+	text_json(&o, s != NULL ? s : "");
 }
 
-/* put_safe - text for a terminal: non-printable ASCII as \xNN */
+/* put_safe - text for a terminal (text.h's human escaper) */
 static void
 put_safe(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	struct text_out o = text_out_file(stdout);
 
-	for (; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			printf("\\x%02x", *p);
-		else if (*p == '\\')
-			fputs("\\\\", stdout);
-		else
-			putchar(*p);
-	}
+	if (s != NULL)
+		text_human(&o, s, strlen(s));
 }
 
 /* directory_text - what the directory said */

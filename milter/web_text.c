@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "text.h"
 #include "web_text.h"
 
 /* wt_buf_init - an empty buffer that holds at most limit bytes */
@@ -107,96 +108,27 @@ wt_printf(struct wt_buf *b, const char *fmt,...)
 	}
 }
 
-/* utf8_len - length of a valid, shortest-form UTF-8 sequence at s, or 0 */
-static int
-utf8_len(const unsigned char *s)
+/* wt_text_put - text.h's sink for a struct wt_buf */
+static void
+wt_text_put(void *ctx, const char *s, size_t n)
 {
-	int     n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f)
-	    || (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return n;
+	wt_put(ctx, s, n);
 }
 
-/* wt_json_string - see web_text.h */
+/* wt_json_string - see web_text.h; the escaping is text.h's */
 void
 wt_json_string(struct wt_buf *b, const char *str)
 {
-	const unsigned char *s = (const unsigned char *) str;
-	int     n;
+	struct text_out o = {wt_text_put, b};
 
-	if (s == NULL) {
-		wt_puts(b, "null");
-		return;
-	}
-	wt_put(b, "\"", 1);
-	while (*s) {
-		if (*s == '"' || *s == '\\') {
-			wt_put(b, "\\", 1);
-			wt_put(b, (const char *) s++, 1);
-		} else if (*s < 0x20 || *s == 0x7f || *s == '<' || *s == '>'
-			   || *s == '&' || *s == '\'') {
-			wt_printf(b, "\\u%04x", *s++);
-		} else if ((n = utf8_len(s)) == 3 && s[0] == 0xe2 && s[1] == 0x80
-			   && (s[2] == 0xa8 || s[2] == 0xa9)) {
-			/* line and paragraph separators end a JS line */
-			wt_puts(b, s[2] == 0xa8 ? "\\u2028" : "\\u2029");
-			s += 3;
-		} else if (n > 0) {
-			wt_put(b, (const char *) s, (size_t) n);
-			s += n;
-		} else {
-			wt_puts(b, "\\ufffd");
-			s++;
-		}
-	}
-	wt_put(b, "\"", 1);
+	text_json(&o, str);
 }
 
-/* wt_csv_cell - see web_text.h */
+/* wt_csv_cell - see web_text.h; the escaping is text.h's */
 void
 wt_csv_cell(struct wt_buf *b, const char *s)
 {
-	int     formula, quote, n;
-	const char *p;
+	struct text_out o = {wt_text_put, b};
 
-	if (s == NULL)
-		return;
-	formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
-	quote = formula || strpbrk(s, ",\"\r\n") != NULL;
-	for (p = s; !quote && *p; p += n)
-		if ((n = utf8_len((const unsigned char *) p)) == 0)
-			quote = 1;	/* rewritten below */
-	if (!quote) {
-		wt_puts(b, s);
-		return;
-	}
-	wt_put(b, "\"", 1);
-	if (formula)
-		wt_put(b, "'", 1);
-	for (p = s; *p; p += n) {
-		if ((n = utf8_len((const unsigned char *) p)) == 0) {
-			wt_puts(b, "\xef\xbf\xbd");	/* U+FFFD: the file stays UTF-8 */
-			n = 1;
-			continue;
-		}
-		if (*p == '"')
-			wt_put(b, "\"", 1);
-		wt_put(b, p, (size_t) n);
-	}
-	wt_put(b, "\"", 1);
+	text_csv(&o, s);
 }

@@ -3,7 +3,8 @@
  * dashboard sends: JSON strings and CSV cells
  *
  * Everything in the audit trail came from SMTP clients, so every string
- * that leaves relayguard-audit serve goes through one of these:
+ * that leaves relayguard-audit serve goes through one of these (the
+ * escaping itself is text.h's, the same for every program):
  *   wt_json_string	a JSON string literal; invalid UTF-8 becomes
  *			U+FFFD, control bytes \u00XX, and < > & ' plus
  *			U+2028/U+2029 are escaped too, so the text stays

@@ -5,7 +5,8 @@
  * Each input is used three ways (seeds in corpus/reply/):
  *  1. up to the first NUL, as the value of a reply.NAME key ("CODE X.Y.Z
  *     text") and as reply text for mt_reply_escape();
- *  2. whole (NULs included), as client text for mt_sanitize()/mt_quote();
+ *  2. whole (NULs included), as client text for text.h's log escaper, as
+ *     one token and inside quotes;
  *  3. split at '\n', as the client-controlled fields of a verdict line
  *     (queue id, client name and address, HELO, AUTH, from, to,
  *     normalized, trace) and as an argument vector, and its first line
@@ -18,8 +19,9 @@
  * - mt_reply_escape() never splits a "%%" pair, never lets a control
  *   character through, returns 0 exactly when everything fitted, and its
  *   output unescapes to (a prefix of) the input;
- * - sanitised and quoted text has no control characters, quoted text no
- *   unescaped '"' and no dangling '\', and a cut is marked with "...";
+ * - escaped text has no control characters, no unescaped '"', a token
+ *   no space, every '\' starts \\, \" or \xNN, a cut is marked with
+ *   "...", and uncut text unescapes to the input;
  * - a verdict line is one line (no CR, LF or other control character),
  *   starts with the queue id or NOQUEUE, keeps its fixed fields and
  *   closes its trace="..." quote;
@@ -31,6 +33,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "text.h"
 #include "verdict.h"
 #include "milter_text.h"
 #include "fuzz.h"
@@ -161,35 +164,43 @@ check_reply(const char *text)
 	FUZZ_CHECK(strcmp(plain, r.text) == 0);
 }
 
-/* check_clean - mt_sanitize or mt_quote into an exactly sized buffer */
+/* check_clean - text_log_str, as a token or quoted, into an exactly
+ * sized buffer */
 static void
 check_clean(const char *data, size_t len, size_t maxlen, int quote,
 	    size_t size)
 {
-	char *buf;
+	char *buf, *back;
 	const char *out, *p;
 	size_t olen;
 
 	buf = malloc(size);
 	FUZZ_CHECK(buf != NULL);
-	out = quote ? mt_quote(data, len, maxlen, buf, size)
-	    : mt_sanitize(data, len, maxlen, buf, size);
+	out = text_log_str(data, len, maxlen, quote ? 0 : TEXT_LOG_TOKEN, buf,
+			   size);
 	FUZZ_CHECK(out == buf);
 	FUZZ_CHECK(terminated(buf, size));
 	FUZZ_CHECK(no_controls(buf));
 	olen = strlen(buf);
 	if (len > maxlen && size >= 4)
 		FUZZ_CHECK(olen >= 3 && strcmp(buf + olen - 3, "...") == 0);
-	if (quote) {
-		/* Inside trace="...": no '"' may end the field early, and no
-		 * '\' may escape the closing quote. */
-		for (p = buf; *p != '\0'; p++) {
-			FUZZ_CHECK(*p != '"');
-			if (*p == '\\') {
-				FUZZ_CHECK(p[1] == '"' || p[1] == '\\');
-				p++;
-			}
+	/* Neither quoted nor as a token may a '"' end the field early, nor
+	 * a '\' escape what follows the field. */
+	for (p = buf; *p != '\0'; p++) {
+		FUZZ_CHECK(*p != '"');
+		FUZZ_CHECK(quote || *p != ' ');
+		if (*p == '\\') {
+			FUZZ_CHECK(p[1] == '"' || p[1] == '\\' || p[1] == 'x');
+			p++;
 		}
+	}
+	if (size > 4 && len <= maxlen
+	    && (olen < 3 || strcmp(buf + olen - 3, "...") != 0)) {
+		back = malloc(len + 1);
+		FUZZ_CHECK(back != NULL);
+		FUZZ_CHECK(text_unescape(buf, olen, back, len + 1) == (long) len);
+		FUZZ_CHECK(memcmp(back, data, len) == 0);
+		free(back);
 	}
 	free(buf);
 }
