@@ -1294,6 +1294,8 @@ static const struct keydef keys[] = {
 	{"milter_timeout", set_duration, F(milter_timeout), NULL,
 	 1, 86400, 1000, 1000},
 	{"metrics_listen", set_listen, F(metrics_listen), NULL, 0, 0, 0, 0},
+	{"policy_timeout", set_duration, F(policy_timeout), NULL,
+	 1, 3600, 1000, 1000},
 	/* ldap */
 	{"ldap_uri", set_ldap_uri, F(ldap_uri), NULL, 0, 0, 0, 0},
 	{"ldap_base", set_string, F(ldap_base), NULL, 0, 0, 0, 0},
@@ -1652,6 +1654,7 @@ config_defaults(void)
 	cfg->syslog_facility = xstrdup("mail");
 	cfg->allow_root = 0;
 	cfg->milter_timeout = 7210;	/* libmilter's own default */
+	cfg->policy_timeout = 30;
 
 	cfg->ldap_scope = RG_LDAP_SCOPE_SUB;
 	cfg->ldap_filter = xstrdup("(|(mail=%s)(mailLocalAddress=%s))");

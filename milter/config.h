@@ -145,6 +145,7 @@ struct rg_config {
 	int     allow_root;
 	unsigned milter_timeout;	/* seconds the MTA may stay silent */
 	char   *metrics_listen;		/* ADDR:PORT of /metrics; NULL = off */
+	unsigned policy_timeout;	/* seconds a started policy request may take */
 
 	/* ldap directory */
 	char   *ldap_uri;		/* space-separated list: failover; NULL unset */

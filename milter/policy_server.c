@@ -91,7 +91,8 @@ static struct ps_conn *queue_head, *queue_tail;
 static pthread_t epoll_thread, workers[POLICY_WORKERS];
 static unsigned nworkers;
 static int started, stopping;
-static unsigned long refused_full;	/* connections over POLICY_CONN_MAX */
+static unsigned long refused_full;
+static int64_t request_timeout_ms = 30000;	/* policy_timeout */	/* connections over POLICY_CONN_MAX */
 
 /* set_nonblock - O_NONBLOCK and FD_CLOEXEC on fd */
 static int
@@ -387,10 +388,11 @@ sweep(int64_t now)
 		if ((c = conns[i]) == NULL || c->busy)
 			continue;
 		if (c->partial_ms != 0
-		    && now - c->partial_ms > POLICY_REQUEST_TIMEOUT * 1000) {
+		    && now - c->partial_ms > request_timeout_ms) {
 			rglog(LOG_WARNING, "warning: policy: %s: request not "
-			      "complete after %d s (%zu bytes): closing",
-			      c->peer, POLICY_REQUEST_TIMEOUT, c->inlen);
+			      "complete after %lld s (%zu bytes): closing",
+			      c->peer, (long long) (request_timeout_ms / 1000),
+			      c->inlen);
 			conn_close_locked(c);
 		} else if (c->partial_ms == 0
 			   && now - c->last_ms > POLICY_IDLE_TIMEOUT * 1000) {
@@ -713,13 +715,14 @@ worker_main(void *arg)
 
 /* policy_server_start - the epoll thread and the workers */
 int
-policy_server_start(char *err, size_t errlen)
+policy_server_start(unsigned timeout_s, char *err, size_t errlen)
 {
 	struct epoll_event ev;
 	unsigned i;
 
 	if (listen_fd < 0)
 		return 0;
+	request_timeout_ms = (int64_t) timeout_s * 1000;
 	if ((epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0
 	    || (wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		rg_snprintf(err, errlen, "policy: epoll: %s", strerror(errno));

@@ -14,8 +14,8 @@
  *
  * Bounds (documented in relayguard(8)): a request is at most 16 KiB;
  * at most POLICY_CONN_MAX connections (more are refused with a log
- * line); a started request must be complete within
- * POLICY_REQUEST_TIMEOUT seconds; an idle connection is closed after
+ * line); a started request must be complete within policy_timeout
+ * seconds; an idle connection is closed after
  * POLICY_IDLE_TIMEOUT seconds.  Anything that is not a policy request
  * closes the connection with a log line, never a verdict.
  */
@@ -26,7 +26,6 @@
 
 #define POLICY_CONN_MAX		4096
 #define POLICY_WORKERS		8
-#define POLICY_REQUEST_TIMEOUT	30	/* seconds */
 #define POLICY_IDLE_TIMEOUT	1800	/* seconds (smtpd's own max_idle is 300) */
 
 /* policy_server_open - bind and listen on spec (policy_socket), still
@@ -40,8 +39,9 @@ int     policy_server_open(const char *spec, unsigned mode, char *err,
 const char *policy_server_unix_path(void);
 
 /* policy_server_start - start the threads (after the runtime is
- * installed); 0 ok, -1 with err */
-int     policy_server_start(char *err, size_t errlen);
+ * installed); a request started must be complete within timeout_s
+ * seconds (policy_timeout).  0 ok, -1 with err */
+int     policy_server_start(unsigned timeout_s, char *err, size_t errlen);
 
 /* policy_server_stop - stop accepting, close every connection, join the
  * threads, remove a unix socket; safe when never opened */

@@ -470,6 +470,8 @@ warn_restart_keys(const struct rg_config *cfg)
 		warn_restart("syslog_facility");
 	if (start_cfg->milter_timeout != cfg->milter_timeout)
 		warn_restart("milter_timeout");
+	if (start_cfg->policy_timeout != cfg->policy_timeout)
+		warn_restart("policy_timeout");
 	if (start_cfg->client_track_size != cfg->client_track_size)
 		warn_restart("client_track_size");
 	if (str_changed(start_cfg->metrics_listen, cfg->metrics_listen))
@@ -764,7 +766,7 @@ main(int argc, char **argv)
 	open_policy_socket(pw);
 	drop_privileges(pw);
 	start_services();
-	if (policy_server_start(err, sizeof(err)) < 0)
+	if (policy_server_start(start_cfg->policy_timeout, err, sizeof(err)) < 0)
 		startup_fail("%s", err);
 	write_pidfile();
 	rglog(LOG_INFO, "starting relayguard %s: config=%s socket=%s "

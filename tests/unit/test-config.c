@@ -495,6 +495,15 @@ test_errors(void)
 		 "from 1 to 65535"},
 		{"socket = unix:\n",
 		 "t.conf:1: socket: \"unix:\": missing the path after unix:"},
+		{"mode = enforce\npolicy_socket = inet:10040@localhost\n",
+		 "t.conf:2: policy_socket: \"inet:10040@localhost\": \"localhost\" "
+		 "is not a numeric IPv4 address (the policy protocol has no "
+		 "authentication: say where to listen)"},
+		{"policy_socket = 10040\n",
+		 "t.conf:1: policy_socket: \"10040\": expected unix:/PATH, "
+		 "inet:PORT@IPV4 or inet6:PORT@IPV6"},
+		{"policy_timeout = 0s\n",
+		 "t.conf:1: policy_timeout: \"0s\": out of range (1s to 3600s)"},
 		{"syslog_facility = mial\n",
 		 "t.conf:1: syslog_facility: \"mial\": expected one of auth, "
 		 "authpriv, cron, daemon, ftp, kern, local0, local1, local2, "
@@ -1246,7 +1255,8 @@ test_docs_complete(void)
 		"client_penalty", "client_track_size", "client_track_privileged",
 		"socket",
 		"socket_mode", "user", "pidfile", "syslog_facility",
-		"allow_root", "milter_timeout", "ldap_uri", "ldap_base", "ldap_scope",
+		"allow_root", "milter_timeout", "policy_socket",
+		"policy_timeout", "ldap_uri", "ldap_base", "ldap_scope",
 		"ldap_filter", "ldap_bind_dn", "ldap_bind_password_file",
 		"ldap_starttls", "ldap_timeout", "ldap_network_timeout",
 		"ldap_pool_size", "cache_positive_ttl", "cache_negative_ttl",

@@ -1,6 +1,8 @@
 /*
  * test-policy_request - Postfix policy delegation requests and answers
  */
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +250,47 @@ test_actions(void)
 	test_end();
 }
 
+static void
+test_socket(void)
+{
+	static const char *const bad[] = {
+		"inet:10040", "inet:10040@", "inet:0@127.0.0.1",
+		"inet:65536@127.0.0.1", "inet:x@127.0.0.1",
+		"inet:10040@localhost", "inet:10040@::1", "inet6:10040@127.0.0.1",
+		"unix:relative/path", "tcp:10040@127.0.0.1", "",
+		"unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	struct pr_socket where;
+	char err[256];
+	size_t i;
+
+	test_begin("policy_socket: the forms that are accepted");
+	test_assert_int(pr_socket_parse("inet:10040@127.0.0.1", &where, err,
+					sizeof(err)), 0);
+	test_assert_int(where.family, AF_INET);
+	test_assert_int(where.port, 10040);
+	test_assert_int(pr_socket_parse("inet6:10040@::1", &where, err,
+					sizeof(err)), 0);
+	test_assert_int(where.family, AF_INET6);
+	test_assert_int(pr_socket_parse("unix:/run/relayguard/policy.sock",
+					&where, err, sizeof(err)), 0);
+	test_assert_int(where.family, AF_UNIX);
+	test_assert_str(where.path, "/run/relayguard/policy.sock");
+	test_end();
+
+	test_begin("policy_socket: everything else, with a reason");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (pr_socket_parse(bad[i], &where, err, sizeof(err)) != -1
+		    || err[0] == '\0') {
+			fprintf(stderr, "accepted or no reason: \"%s\"\n", bad[i]);
+			test_assert(!"refused with a reason");
+		}
+	}
+	test_end();
+}
+
 int
 main(void)
 {
@@ -255,5 +298,6 @@ main(void)
 	test_garbage();
 	test_path();
 	test_actions();
+	test_socket();
 	return test_exit();
 }
