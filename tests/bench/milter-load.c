@@ -20,8 +20,9 @@
  *	SECONDS seconds.
  *
  *	The recipients are a fixed mix: known users of example.org (with
- *	and without ESMTP parameters, quoted, unqualified, as an address
- *	literal, postmaster), unknown users, plain relay attempts and relay
+ *	and without ESMTP parameters, quoted, as an address literal,
+ *	postmaster), unqualified users (refused: only postmaster may omit
+ *	the domain), unknown users, plain relay attempts and relay
  *	tricks (percent hack, bang path, quoted @, source route, IMCEA
  *	encapsulation, a local user behind a percent hack).  Every answer is
  *	checked against what relayguard must say (-x relayguard: continue for
@@ -77,6 +78,8 @@ enum expect {
 	EXP_CONTINUE,			/* SMFIR_CONTINUE */
 	EXP_UNKNOWN,			/* 550 5.1.1 */
 	EXP_RELAY,			/* 550 5.7.1 */
+	EXP_UNQUALIFIED,		/* 550 5.1.3: a domain is required */
+	EXP_COUNT
 };
 
 /* Where a session is in its conversation. */
@@ -106,7 +109,7 @@ struct worker {
 	unsigned nsessions;
 	uint32_t *samples;		/* RCPT latencies, ns */
 	size_t  nsamples, samples_size;
-	unsigned long verdicts[3];
+	unsigned long verdicts[EXP_COUNT];
 	unsigned long mismatches, errors, connections;
 	char    first_problem[512];
 };
@@ -361,9 +364,9 @@ pick_rcpt(struct session *s, char *rcpt, size_t size, const char **param)
 		rg_strlcpy(rcpt, "<postmaster>", size);
 		return EXP_CONTINUE;
 	}
-	if (pick < 99) {		/* unqualified */
+	if (pick < 99) {		/* unqualified: only postmaster may be */
 		(void) snprintf(rcpt, size, "<user%05lu>", user);
-		return EXP_CONTINUE;
+		return EXP_UNQUALIFIED;
 	}
 	(void) snprintf(rcpt, size, "<user%05lu@[192.0.2.25]>", user);
 	return EXP_CONTINUE;
@@ -653,7 +656,9 @@ static void
 check_rcpt(struct worker *w, struct session *s, int cmd,
 	   const unsigned char *data, size_t len)
 {
-	static const char *const want[] = {"continue", "550 5.1.1", "550 5.7.1"};
+	static const char *const want[EXP_COUNT] = {
+		"continue", "550 5.1.1", "550 5.7.1", "550 5.1.3"
+	};
 	char got[80], what[256];
 	int ok;
 
@@ -668,6 +673,8 @@ check_rcpt(struct worker *w, struct session *s, int cmd,
 			w->verdicts[EXP_UNKNOWN]++;
 		else if (len >= 9 && memcmp(data, "550 5.7.1", 9) == 0)
 			w->verdicts[EXP_RELAY]++;
+		else if (len >= 9 && memcmp(data, "550 5.1.3", 9) == 0)
+			w->verdicts[EXP_UNQUALIFIED]++;
 		ok = !opt_accept_all && s->expect != EXP_CONTINUE && len >= 9
 			&& memcmp(data, want[s->expect], 9) == 0;
 	} else {
@@ -934,7 +941,7 @@ int
 main(int argc, char **argv)
 {
 	struct worker *workers;
-	unsigned long verdicts[3] = {0, 0, 0}, mismatches = 0, errors = 0;
+	unsigned long verdicts[EXP_COUNT] = {0}, mismatches = 0, errors = 0;
 	unsigned long connections = 0;
 	uint32_t *all;
 	size_t n = 0, k;
@@ -985,7 +992,7 @@ main(int argc, char **argv)
 		if (w->nsamples > 0)
 			memcpy(all + k, w->samples, w->nsamples * sizeof(*all));
 		k += w->nsamples;
-		for (j = 0; j < 3; j++)
+		for (j = 0; j < EXP_COUNT; j++)
 			verdicts[j] += w->verdicts[j];
 		mismatches += w->mismatches;
 		errors += w->errors;
@@ -1006,9 +1013,10 @@ main(int argc, char **argv)
 		       "p99.9 %.1f us, max %.1f us\n", rate,
 		       percentile_us(all, n, 50), percentile_us(all, n, 99),
 		       percentile_us(all, n, 99.9), n ? all[n - 1] / 1000.0 : 0);
-		printf("  verdicts: continue %lu, 550 5.1.1 %lu, 550 5.7.1 %lu; "
-		       "mismatches %lu, protocol errors %lu\n", verdicts[0],
-		       verdicts[1], verdicts[2], mismatches, errors);
+		printf("  verdicts: continue %lu, 550 5.1.1 %lu, 550 5.7.1 %lu, "
+		       "550 5.1.3 %lu; mismatches %lu, protocol errors %lu\n",
+		       verdicts[0], verdicts[1], verdicts[2], verdicts[3],
+		       mismatches, errors);
 		if (first != NULL)
 			printf("  first problem: %s\n", first);
 	}
