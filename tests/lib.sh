@@ -104,16 +104,22 @@ rg_wait_port() {
 	return 1
 }
 
+# rg_wait_gone PID SECONDS - wait until process PID has exited; 1 if it
+# is still there when the time is up
+rg_wait_gone() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 # rg_wait_pid PID [SECONDS] - wait (default 15 s) for the background job
 # PID to exit and return its exit status; when it is still running then,
 # kill it (SIGKILL), say so, and return its status (137)
 rg_wait_pid() {
-	local i
-	for i in $(seq 1 $(( ${2:-15} * 10 ))); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$1" 2>/dev/null; then
+	if ! rg_wait_gone "$1" "${2:-15}"; then
 		echo "process $1 still running after ${2:-15} s: killed" >&2
 		kill -9 "$1" 2>/dev/null
 	fi

@@ -202,17 +202,6 @@ rg_e2e_require_root() {
 	exit 1
 }
 
-# rg_e2e_wait_gone PID SECONDS - wait until process PID has exited;
-# 1 if it is still there when the time is up
-rg_e2e_wait_gone() {
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	! kill -0 "$1" 2>/dev/null
-}
-
 # rg_e2e_milter_postfix MILTER - libmilter socket spelling to Postfix's
 rg_e2e_milter_postfix() {
 	case "$1" in
@@ -337,7 +326,7 @@ rg_stop_relayguard() {
 		kill -9 "$pid" 2>/dev/null
 	else
 		kill -TERM "$pid" 2>/dev/null
-		rg_e2e_wait_gone "$pid" 10 || kill -9 "$pid" 2>/dev/null
+		rg_wait_gone "$pid" 10 || kill -9 "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
 	return 0
@@ -785,9 +774,9 @@ rg_stop_sendmail() {
 	pid=$(cat "$dir/child.pid")
 	kids=$(pgrep -P "$pid" 2>/dev/null)
 	kill -TERM "$pid" $kids 2>/dev/null
-	rg_e2e_wait_gone "$pid" 5 || kill -9 "$pid" $kids 2>/dev/null
+	rg_wait_gone "$pid" 5 || kill -9 "$pid" $kids 2>/dev/null
 	for i in $kids; do
-		rg_e2e_wait_gone "$i" 2 || kill -9 "$i" 2>/dev/null
+		rg_wait_gone "$i" 2 || kill -9 "$i" 2>/dev/null
 	done
 	wait "$pid" 2>/dev/null
 	return 0

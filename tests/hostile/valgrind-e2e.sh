@@ -111,7 +111,7 @@ rg_log_wait 'stats: connections=' 30 "$mark" >/dev/null &&
 echo "# stop, then read valgrind's report"
 rg_stop_postfix
 kill -TERM "$VG_PID"
-if rg_e2e_wait_gone "$VG_PID" 120; then
+if rg_wait_gone "$VG_PID" 120; then
 	wait "$VG_PID"
 	status=$?
 	rg_expect "relayguard under valgrind: exit status (99 = valgrind errors)" "$status" 0

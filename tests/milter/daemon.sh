@@ -33,13 +33,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_gone PID - until the process has exited (15 s at most)
-wait_gone() {
-	local i
-	for i in $(seq 1 150); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-	return 1
-}
-
 # wait_log FILE PATTERN [N] - until FILE has N lines matching (10 s)
 wait_log() {
 	local i
@@ -155,7 +148,7 @@ rg_expect "second instance on a live socket: exit 1" "$?" 1
 rg_expect_match "second instance: message" "$out" "another process is listening"
 
 kill -TERM "$pid"
-wait_gone "$pid" && rg_pass "SIGTERM stops the daemon" || rg_fail "daemon still running after SIGTERM"
+rg_wait_gone "$pid" 15 && rg_pass "SIGTERM stops the daemon" || rg_fail "daemon still running after SIGTERM"
 rg_expect "pidfile removed" "$([ -e "$tmp/run/rg.pid" ] && echo present || echo removed)" removed
 rg_expect "socket removed" "$([ -e "$tmp/run/rg.sock" ] && echo present || echo removed)" removed
 
@@ -163,7 +156,7 @@ rg_expect "socket removed" "$([ -e "$tmp/run/rg.sock" ] && echo present || echo 
 timeout 20 "$RG" -c "$tmp/unix.conf"
 pid=$(cat "$tmp/run/rg.pid" 2>/dev/null)
 kill -KILL "$pid" 2>/dev/null
-wait_gone "$pid"
+rg_wait_gone "$pid" 15
 rm -f "$tmp/run/rg.pid"
 [ -S "$tmp/run/rg.sock" ] && rg_pass "a killed daemon leaves its socket" \
 	|| rg_fail "no stale socket to test with"
@@ -171,7 +164,7 @@ timeout 20 "$RG" -c "$tmp/unix.conf"
 rg_expect "restart over a stale socket: exit 0" "$?" 0
 pid=$(cat "$tmp/run/rg.pid" 2>/dev/null)
 kill -TERM "$pid" 2>/dev/null
-wait_gone "$pid"
+rg_wait_gone "$pid" 15
 
 # ---- signals: SIGHUP reload, SIGUSR1 stats -------------------------------
 
