@@ -69,7 +69,7 @@ port=$(rg_free_port)
 "$audit" -d "$db" serve --listen "127.0.0.1:$port" --web-root "$top_srcdir/web" \
 	>"$tmp/serve.out" 2>&1 &
 serve_pid=$!
-rg_e2e_on_exit "kill $serve_pid; wait $serve_pid"
+rg_e2e_on_exit "kill $serve_pid; rg_wait_pid $serve_pid 10"
 rg_wait_port "$port" 20 || rg_fail "serve listens on $port"
 rg_expect "serve prints the dashboard URL" "$(head -n 1 "$tmp/serve.out")" \
 	"relayguard-audit: dashboard at http://127.0.0.1:$port/"
@@ -271,7 +271,7 @@ aport=$(rg_free_port)
 "$audit" -d "$db" serve --listen "127.0.0.1:$aport" --password-file "$tmp/passwords" \
 	--web-root "$top_srcdir/web" >"$tmp/auth.out" 2>&1 &
 auth_pid=$!
-rg_e2e_on_exit "kill $auth_pid; wait $auth_pid"
+rg_e2e_on_exit "kill $auth_pid; rg_wait_pid $auth_pid 10"
 rg_wait_port "$aport" 20
 rg_expect "basic auth: no credentials -> 401" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$aport/api/summary")" 401
@@ -280,7 +280,7 @@ rg_expect "basic auth: wrong password -> 401" \
 rg_expect "basic auth: right password -> 200" \
 	"$(curl -s -o /dev/null -w '%{http_code}' -u 'admin:pa ss:word' "http://127.0.0.1:$aport/api/summary")" 200
 kill "$serve_pid" "$auth_pid"
-wait "$serve_pid"; rg_expect "SIGTERM: exit 0" "$?" 0
-wait "$auth_pid"
+rg_wait_pid "$serve_pid" 10; rg_expect "SIGTERM: exit 0" "$?" 0
+rg_wait_pid "$auth_pid" 10
 echo "screenshots: $artefacts/dashboard-*.png"
 rg_done

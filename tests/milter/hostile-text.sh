@@ -109,11 +109,8 @@ for port in sys.argv[1:3]:
     s.close()
 PY
 kill -TERM "$pid_a" "$pid_b"
-for i in $(seq 1 150); do
-	kill -0 "$pid_a" 2>/dev/null || kill -0 "$pid_b" 2>/dev/null || break
-	sleep 0.1
-done
-wait "$pid_a" "$pid_b" 2>/dev/null
+rg_wait_pid "$pid_a" 15
+rg_wait_pid "$pid_b" 15
 
 # The same strings, as files, for the command lines.
 python3 - "$tmp" <<'PY'
