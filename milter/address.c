@@ -142,12 +142,14 @@ has_lookalike(const unsigned char *s, size_t n)
 static void
 trace_add(struct address *addr, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static void
+trace_vadd(struct address *addr, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 static void
-trace_add(struct address *addr, const char *fmt, ...)
+trace_vadd(struct address *addr, const char *fmt, va_list ap)
 {
 	char   *line;
-	va_list ap;
 	int     n;
 	size_t  len, k, need;
 	unsigned char lead;
@@ -156,9 +158,7 @@ trace_add(struct address *addr, const char *fmt, ...)
 		line = addr->trace[addr->ntrace++];
 	else
 		line = addr->trace[ADDR_TRACE_MAX - 1];
-	va_start(ap, fmt);
 	n = vsnprintf(line, ADDR_TRACE_LEN, fmt, ap);
-	va_end(ap);
 	if (n < 0) {
 		line[0] = '\0';
 		return;
@@ -177,6 +177,27 @@ trace_add(struct address *addr, const char *fmt, ...)
 			len = k - 1;
 	}
 	line[len] = '\0';
+}
+
+static void
+trace_add(struct address *addr, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	trace_vadd(addr, fmt, ap);
+	va_end(ap);
+}
+
+/* addr_trace_note - one more trace line, for the caller's own steps */
+void
+addr_trace_note(struct address *addr, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	trace_vadd(addr, fmt, ap);
+	va_end(ap);
 }
 
 /* domain_copy - copy the meaningful part of a domain */

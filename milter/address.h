@@ -145,6 +145,11 @@ const char *addr_format_final(const struct address *addr, char *buf,
  * local_domains and directory entries, so both spellings meet. */
 const char *addr_domain_alabels(const char *name, char *out, size_t size);
 
+/* addr_trace_note - append a trace line (keeping the newest when full),
+ * for what the caller judged beyond the address itself */
+void    addr_trace_note(struct address *addr, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* addr_kind_name, addr_trick_names - for traces, logs and JSON */
 const char *addr_kind_name(enum addr_kind kind);
 const char *addr_trick_names(unsigned tricks, char *buf, size_t size);

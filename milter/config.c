@@ -127,6 +127,7 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_AUDIT] = "audit_unavailable",
 	[RG_RULE_CLIENT_PENALTY] = "client_penalty",
 	[RG_RULE_CLIENT_PENALTY_RCPT] = "client_penalty_rcpt",
+	[RG_RULE_MTA_MISMATCH] = "mta_mismatch",
 };
 
 static const char *const reply_names[RG_REPLY_COUNT] = {
@@ -145,6 +146,7 @@ static const char *const reply_names[RG_REPLY_COUNT] = {
 	[RG_REPLY_AUDIT] = "audit_unavailable",
 	[RG_REPLY_CLIENT_PENALTY] = "client_penalty",
 	[RG_REPLY_CLIENT_PENALTY_RCPT] = "client_penalty_rcpt",
+	[RG_REPLY_MTA_MISMATCH] = "mta_mismatch",
 };
 
 static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
@@ -167,6 +169,7 @@ static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
 	    "Directory unavailable, try again later"},
 	[RG_REPLY_UNQUALIFIED] = {550, "5.1.3",
 	    "Recipient address must include a domain"},
+	[RG_REPLY_MTA_MISMATCH] = {550, "5.7.1", "Relay access denied"},
 	[RG_REPLY_AUDIT] = {451, "4.3.0",
 	    "Audit trail unavailable, try again later"},
 	[RG_REPLY_CLIENT_PENALTY] = {421, "4.7.0",
@@ -1242,6 +1245,37 @@ set_patterns(struct parser *ps, const struct keydef *kd)
 	return r;
 }
 
+/* set_hops - internal_next_hops: host names or [addresses], kept in the
+ * form the policy compares the MTA's next hop in */
+static int
+set_hops(struct parser *ps, const struct keydef *kd)
+{
+	struct pattern_list *pl = field(ps, kd);
+	char   *item, buf[80], canon[ADDR_DOMAIN_MAX + 1];
+	size_t  pos = 0, cap = 0;
+	unsigned line;
+	const char *why;
+	int     r;
+
+	pattern_list_free(pl);
+	while ((r = next_item(ps, &pos, &item, &line)) > 0) {
+		if ((why = policy_hop_canon(item, canon, sizeof(canon))) != NULL
+		    || (canon[0] != '[' && (why = domain_problem(canon)) != NULL)) {
+			parse_error(ps, line, "%s: \"%s\": %s", kd->name,
+				    show(item, buf, sizeof(buf)), why);
+			free(item);
+			return -1;
+		}
+		free(item);
+		if (pl->count == cap) {
+			cap = cap ? cap * 2 : 8;
+			pl->items = xrealloc(pl->items, cap * sizeof(*pl->items));
+		}
+		pl->items[pl->count++] = xstrdup(canon);
+	}
+	return r;
+}
+
 /* The keys, in the order of conf/relayguard.conf. */
 #define F(member) offsetof(struct rg_config, member)
 static const struct keydef keys[] = {
@@ -1257,6 +1291,8 @@ static const struct keydef keys[] = {
 	{"routing", set_enum, F(routing), routing_names, 0, 0, 0, 0},
 	{"unqualified_recipient", set_enum, F(unqualified_recipient),
 	 unqualified_names, 0, 0, 0, 0},
+	{"internal_next_hops", set_hops, F(internal_next_hops), NULL,
+	 0, 0, 0, 0},
 	{"blank_sender", set_enum, F(blank_sender), blank_names, 0, 0, 0, 0},
 	{"sender_deny", set_patterns, F(sender_deny), NULL, 0, 0, 0, 0},
 	{"local_sender_from_untrusted", set_enum, F(local_sender_reject),
@@ -1843,6 +1879,7 @@ config_free(struct rg_config *cfg)
 	netlist_free(&cfg->trusted_networks);
 	netlist_free(&cfg->never_relay_networks);
 	pattern_list_free(&cfg->sender_deny);
+	pattern_list_free(&cfg->internal_next_hops);
 	free(cfg->directory);
 	free(cfg->socket);
 	free(cfg->policy_socket);

@@ -49,6 +49,7 @@ enum rg_rule {
 	RG_RULE_AUDIT,			/* audit trail unavailable */
 	RG_RULE_CLIENT_PENALTY,		/* connect/helo: client penalised */
 	RG_RULE_CLIENT_PENALTY_RCPT,	/* rcpt: client penalised */
+	RG_RULE_MTA_MISMATCH,		/* the MTA delivers elsewhere than judged */
 	RG_RULE_COUNT,
 };
 
@@ -70,6 +71,7 @@ enum rg_reply_id {
 	RG_REPLY_AUDIT,			/* reply.audit_unavailable */
 	RG_REPLY_CLIENT_PENALTY,
 	RG_REPLY_CLIENT_PENALTY_RCPT,
+	RG_REPLY_MTA_MISMATCH,
 	RG_REPLY_COUNT,
 };
 
@@ -124,6 +126,7 @@ struct rg_config {
 	enum rg_unqualified_mode unqualified_recipient;	/* default reject */
 	enum rg_blank_mode blank_sender;	/* default single-recipient */
 	struct pattern_list sender_deny;
+	struct pattern_list internal_next_hops;	/* canonical (policy_hop_canon) */
 	int     local_sender_reject;	/* local_sender_from_untrusted = reject */
 	unsigned harvest_limit;		/* 0 = off; default 20 */
 	char   *directory;		/* "file:PATH" or "ldap" */

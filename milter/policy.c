@@ -368,6 +368,34 @@ harvest_over(const struct rg_config *cfg, unsigned unknown)
 	return cfg->harvest_limit > 0 && unknown > cfg->harvest_limit;
 }
 
+/* look_up - ask the directory for v->dir_key and decide from the answer */
+static void
+look_up(const struct rg_config *cfg, struct directory *dir,
+	const struct rg_session *s, struct rg_verdict *v)
+{
+	v->dir_consulted = 1;
+	v->dir_result = directory_lookup(dir, v->dir_key);
+	switch (v->dir_result) {
+	case DIR_FOUND:
+		verdict_accept(v, RG_RULE_LOCAL);
+		break;
+	case DIR_NOTFOUND:
+		if (harvest_over(cfg, s->unknown_rcpts + 1))
+			verdict_refuse(cfg, v, RG_RULE_HARVEST, RG_REPLY_HARVEST);
+		else
+			verdict_refuse(cfg, v, RG_RULE_UNKNOWN, RG_REPLY_UNKNOWN);
+		break;
+	case DIR_ERROR:
+	default:
+		v->dir_result = DIR_ERROR;
+		if (cfg->directory_failure == RG_DIRFAIL_ACCEPT)
+			verdict_accept(v, RG_RULE_DIRECTORY_ACCEPT);
+		else
+			verdict_refuse(cfg, v, RG_RULE_DIRECTORY, RG_REPLY_DIRECTORY);
+		break;
+	}
+}
+
 /* decide_rcpt - RCPT TO */
 static void
 decide_rcpt(const struct rg_config *cfg, struct directory *dir,
@@ -430,27 +458,164 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 	/* The mailbox the MTA delivers to, not relayguard's own reading. */
 	join_address(v->dir_key, sizeof(v->dir_key), a->deliver_local,
 		     domain_for_key(cfg, &a->deliver_domain));
-	v->dir_consulted = 1;
-	v->dir_result = directory_lookup(dir, v->dir_key);
-	switch (v->dir_result) {
-	case DIR_FOUND:
-		verdict_accept(v, RG_RULE_LOCAL);
-		break;
-	case DIR_NOTFOUND:
-		if (harvest_over(cfg, s->unknown_rcpts + 1))
-			verdict_refuse(cfg, v, RG_RULE_HARVEST, RG_REPLY_HARVEST);
-		else
-			verdict_refuse(cfg, v, RG_RULE_UNKNOWN, RG_REPLY_UNKNOWN);
-		break;
-	case DIR_ERROR:
-	default:
-		v->dir_result = DIR_ERROR;
-		if (cfg->directory_failure == RG_DIRFAIL_ACCEPT)
-			verdict_accept(v, RG_RULE_DIRECTORY_ACCEPT);
-		else
-			verdict_refuse(cfg, v, RG_RULE_DIRECTORY, RG_REPLY_DIRECTORY);
-		break;
+	look_up(cfg, dir, s, v);
+}
+
+/* hop_ours - the MTA's next hop (policy_hop_canon form) is one of ours
+ * for a recipient at domain (already judged ours) */
+static int
+hop_ours(const struct rg_config *cfg, const char *hop,
+	 const struct addr_domain *domain)
+{
+	struct rg_ip ip;
+	char    text[64];
+	size_t  i, n;
+
+	if (hop[0] == '\0' || strcmp(hop, "unix:") == 0)
+		return 1;			/* this host */
+	for (i = 0; i < cfg->internal_next_hops.count; i++)
+		if (strcmp(cfg->internal_next_hops.items[i], hop) == 0)
+			return 1;
+	if (hop[0] == '[') {
+		n = strlen(hop);
+		if (n < 3 || n - 2 >= sizeof(text))
+			return 0;
+		memcpy(text, hop + 1, n - 2);
+		text[n - 2] = '\0';
+		return rg_ip_parse(text, &ip)
+		    && (netlist_match_exact(&cfg->local_addresses, &ip)
+			|| (domain->type == ADDR_DOM_LITERAL
+			    && rg_ip_equal(&domain->ip, &ip)));
 	}
+	return config_local_domain(cfg, hop)
+	    || (domain->type == ADDR_DOM_NAME && strcmp(domain->name, hop) == 0);
+}
+
+/* policy_hop_canon - a next hop in the form compared */
+const char *
+policy_hop_canon(const char *hop, char *out, size_t size)
+{
+	char    name[ADDR_DOMAIN_MAX + 1], ipbuf[64];
+	const char *p = hop, *end, *colon;
+	struct rg_ip ip;
+	size_t  n, i;
+
+	if (size == 0)
+		return "no room";
+	out[0] = '\0';
+	if (hop == NULL || *hop == '\0')
+		return NULL;
+	if (strncasecmp(p, "unix:", 5) == 0 || strncasecmp(p, "local:", 6) == 0) {
+		rg_strlcpy(out, "unix:", size);
+		return NULL;
+	}
+	if (strncasecmp(p, "inet:", 5) == 0)
+		p += 5;
+	if (*p == '[') {
+		if ((end = strchr(p, ']')) == NULL)
+			return "unterminated [address]";
+		colon = end + 1;
+		p++;
+		if (strncasecmp(p, "ipv6:", 5) == 0)
+			p += 5;
+	} else {
+		/* host:port, but a bare IPv6 address has colons of its own */
+		end = strrchr(p, ':');
+		if (end != NULL && memchr(p, ':', (size_t)(end - p)) != NULL)
+			end = NULL;
+		if (end == NULL)
+			end = p + strlen(p);
+		colon = end;
+	}
+	if (*colon == ':')
+		for (i = 1; colon[i] != '\0'; i++)
+			if (colon[i] < '0' || colon[i] > '9')
+				return "a port that is not a number";
+	if (*colon != '\0' && *colon != ':')
+		return "text after the [address]";
+	n = (size_t)(end - p);
+	if (n > 0 && p[n - 1] == '.')
+		n--;
+	if (n == 0)
+		return "empty host name";
+	if (n >= sizeof(name))
+		return "host name longer than 255 characters";
+	for (i = 0; i < n; i++)
+		name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+	name[n] = '\0';
+	if (rg_ip_parse(name, &ip)) {
+		rg_ip_format(&ip, ipbuf, sizeof(ipbuf));
+		if (rg_snprintf(out, size, "[%s]", ipbuf) < 0)
+			return "no room";
+		return NULL;
+	}
+	if (rg_strlcpy(out, name, size) >= size)
+		return "no room";
+	return NULL;
+}
+
+/* policy_judge_mta - the MTA's own resolution as a second judge */
+void
+policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
+		 const struct rg_session *s, const struct rg_mta_rcpt *mta,
+		 struct rg_verdict *v)
+{
+	struct address m;
+	char    hop[ADDR_DOMAIN_MAX + 1], key[sizeof(v->dir_key)];
+	const char *why = NULL;
+	const struct addr_domain *kd;
+	enum rg_rule priv;
+
+	if (v->stage != RG_STAGE_RCPT || mta == NULL || mta->mailer == NULL)
+		return;
+	addr_trace_note(&v->addr, "mta: %s [%s] <%s>", mta->mailer,
+			mta->host != NULL ? mta->host : "",
+			mta->addr != NULL ? mta->addr : "");
+	if (rg_strcaseeq(mta->mailer, "error")) {
+		addr_trace_note(&v->addr, "mta: the MTA refuses it itself");
+		return;
+	}
+	if (mta->addr == NULL
+	    || addr_parse(mta->addr, strlen(mta->addr),
+			  s->smtputf8 ? ADDR_F_SMTPUTF8 : 0, &m) != ADDR_OK
+	    || m.kind == ADDR_NULL)
+		why = "the MTA's address cannot be read";
+	else if (!config_is_local(&m.domain, (void *)cfg))
+		why = "the MTA's address is not ours";
+	else if (policy_hop_canon(mta->host, hop, sizeof(hop)) != NULL
+		 || !hop_ours(cfg, hop, &m.domain))
+		why = "the MTA's next hop is not ours";
+
+	if (policy_refused(v)) {
+		if (why == NULL && !v->local)
+			addr_trace_note(&v->addr, "mta: the MTA would deliver it "
+					"here; relayguard's refusal stands");
+		return;
+	}
+	if (!v->local)
+		return;			/* a privileged client's relay */
+	if (why != NULL) {
+		if ((priv = privilege(cfg, s)) != RG_RULE_PASS) {
+			/* a relay after all, which this client may do */
+			addr_trace_note(&v->addr, "mta: %s; the client may relay",
+					why);
+			verdict_accept(v, priv);
+			return;
+		}
+		addr_trace_note(&v->addr, "mta: %s: refused", why);
+		verdict_refuse(cfg, v, RG_RULE_MTA_MISMATCH, RG_REPLY_MTA_MISMATCH);
+		return;
+	}
+	if (!v->dir_consulted)
+		return;			/* postmaster */
+	/* Sendmail's local mailer sends the user alone: our domain. */
+	kd = m.domain.type == ADDR_DOM_NONE ? &v->addr.deliver_domain : &m.domain;
+	join_address(key, sizeof(key), m.local, domain_for_key(cfg, kd));
+	if (key[0] == '\0' || rg_strcaseeq(key, v->dir_key))
+		return;
+	addr_trace_note(&v->addr, "mta: the MTA delivers to %s: looked up", key);
+	rg_strlcpy(v->dir_key, key, sizeof(v->dir_key));
+	look_up(cfg, dir, s, v);
 }
 
 /* policy_decide - judge one step */

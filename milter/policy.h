@@ -143,6 +143,40 @@ void    policy_decide(const struct rg_config *cfg, struct directory *dir,
 		      const struct rg_session *s, enum rg_stage stage,
 		      const char *input, size_t len, struct rg_verdict *v);
 
+/* What the MTA itself resolved a recipient to, as both MTAs send it with
+ * every RCPT: {rcpt_mailer}, {rcpt_host}, {rcpt_addr} (Postfix: the
+ * transport, next hop and address from trivial-rewrite; Sendmail: the
+ * mailer triple of ruleset 0).  NULL members were not sent. */
+struct rg_mta_rcpt {
+	const char *mailer;
+	const char *host;
+	const char *addr;
+};
+
+/* policy_judge_mta - the second judge, after policy_decide() at RCPT:
+ * compare the MTA's own resolution with the verdict, stricter wins.
+ * The MTA delivers to us when its address's domain is ours (by
+ * relayguard's rules; none, as Sendmail's local mailer sends it, is
+ * ours) and its next hop is ours: empty, a unix: socket, one of our
+ * domains, the address's own domain, one of our address literals, or an
+ * internal_next_hops entry.  The mailer name decides nothing but
+ * "error" (the MTA refuses the recipient itself).  A local, accepted
+ * recipient the MTA delivers elsewhere is refused (mta_mismatch) unless
+ * the client may relay; when the MTA's mailbox differs from the key
+ * relayguard looked up, the MTA's is looked up too.  A refusal always
+ * stands.  Each case adds an "mta: ..." trace line.  Allocates nothing.
+ * mta == NULL or mta->mailer == NULL: nothing to compare. */
+void    policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
+			 const struct rg_session *s,
+			 const struct rg_mta_rcpt *mta, struct rg_verdict *v);
+
+/* policy_hop_canon - a next hop (the MTA's {rcpt_host}, an
+ * internal_next_hops entry) in the form compared: lower case, no
+ * trailing dot, no ":port", "[ip]" with the address in canonical text,
+ * "unix:" for a socket on this host, "" for none.  NULL ok, else the
+ * reason.  config.c calls it for internal_next_hops. */
+const char *policy_hop_canon(const char *hop, char *out, size_t size);
+
 /* policy_reply_problem - why reply cannot serve as reply.NAME (id), or
  * NULL: directory_unavailable must be 4xx (never 5xx for an outage),
  * harvest and blank_sender_drop 421 (they close the connection), the

@@ -138,6 +138,8 @@ test_default_replies(void)
 		 "Too many refused commands from your network, try again later"},
 		{RG_REPLY_CLIENT_PENALTY_RCPT, "client_penalty_rcpt", 450, "4.7.1",
 		 "Too many refused recipients from your network, try again later"},
+		{RG_REPLY_MTA_MISMATCH, "mta_mismatch", 550, "5.7.1",
+		 "Relay access denied"},
 	};
 	struct rg_config *cfg = config_defaults();
 	size_t  i;
@@ -165,6 +167,7 @@ test_rule_names(void)
 		"blank_sender", "sender_deny", "spoof", "harvest", "syntax",
 		"utf8", "directory_unavailable", "unqualified", "audit_unavailable",
 		"client_penalty", "client_penalty_rcpt",
+		"mta_mismatch",
 	};
 	size_t  i;
 
@@ -552,14 +555,14 @@ test_errors(void)
 		 "t.conf:1: unknown key \"monitor.pass\" (the rules are monitor. "
 		 "followed by relay, routing, unknown, blank_sender, sender_deny, "
 		 "spoof, harvest, syntax, utf8, directory_unavailable, "
-		 "unqualified, audit_unavailable, client_penalty or "
-		 "client_penalty_rcpt)"},
+		 "unqualified, audit_unavailable, client_penalty, "
+		 "client_penalty_rcpt or mta_mismatch)"},
 		{"reply.nope = \"550 5.7.1 x\"\n",
 		 "t.conf:1: unknown key \"reply.nope\" (the replies are reply. "
 		 "followed by relay, routing, unknown, blank_sender, "
 		 "blank_sender_drop, sender_deny, spoof, harvest, syntax, utf8, "
 		 "directory_unavailable, unqualified, audit_unavailable, "
-		 "client_penalty or client_penalty_rcpt)"},
+		 "client_penalty, client_penalty_rcpt or mta_mismatch)"},
 		{"mode = monitor\nreply.relay = \"550 5.7.1 x\n",
 		 "t.conf:2: a quoted string does not end on this line (missing \")"},
 		{"mode = monitor\nuser = a\0b\n",
@@ -841,6 +844,23 @@ test_is_local(void)
 		test_assert_int(config_local_domain(cfg, "bucher.example"), 0);
 	}
 	cfg = config_free(cfg);
+	cfg = parse("internal_next_hops = [10.1.2.3]:25, [IPv6:2001:DB8::7], "
+		    "Exchange.Corp.Example.\n", err, sizeof(err));
+	test_assert(cfg != NULL);
+	if (cfg != NULL) {
+		test_assert_int(cfg->internal_next_hops.count, 3);
+		test_assert_str(cfg->internal_next_hops.items[0], "[10.1.2.3]");
+		test_assert_str(cfg->internal_next_hops.items[1], "[2001:db8::7]");
+		test_assert_str(cfg->internal_next_hops.items[2],
+				"exchange.corp.example");
+	}
+	cfg = config_free(cfg);
+	cfg = parse("internal_next_hops = [10.1.2.3]:smtp\n", err, sizeof(err));
+	test_assert(cfg == NULL);
+	test_assert_str(err, "t.conf:1: internal_next_hops: \"[10.1.2.3]:smtp\": "
+			"a port that is not a number");
+	cfg = parse("internal_next_hops = bad_host.example\n", err, sizeof(err));
+	test_assert(cfg == NULL);
 	cfg = parse("reply.directory_unavailable = \"550 5.4.3 Down\"\n", err,
 		    sizeof(err));
 	test_assert(cfg == NULL);

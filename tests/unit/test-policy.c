@@ -734,6 +734,108 @@ test_audit_unavailable(void)
 	test_end();
 }
 
+/* The second judge: relayguard's verdict against what the MTA resolved
+ * ({rcpt_mailer}, {rcpt_host}, {rcpt_addr}, as Postfix 3.7 and Sendmail
+ * 8.17 send them: see docs/integration.md). */
+static void
+test_mta_judge(void)
+{
+	static const struct {
+		const char *config, *client, *rcpt;
+		const char *mailer, *host, *addr;
+		const char *rule;
+		const char *trace;	/* substring of some trace line, or NULL */
+	} cases[] = {
+		/* Postfix relay_domains: next hop is the domain itself */
+		{"mta", "192.0.2.1", "<alice@example.org>", "relay", "example.org",
+		 "alice@example.org", "local", "mta: relay [example.org]"},
+		/* Sendmail _USE_DEPRECATED_ROUTE_ADDR_: the first hop wins */
+		{"mta", "192.0.2.1", "<@remote.test:alice@example.org>", "esmtp",
+		 "remote.test.", "@remote.test:alice@example.org", "mta_mismatch",
+		 "next hop is not ours: refused"},
+		/* the gateway: transport_maps to an internal server */
+		{"mta", "192.0.2.1", "<alice@example.org>", "smtp", "[10.9.8.7]:25",
+		 "alice@example.org", "local", NULL},
+		{"mta", "192.0.2.1", "<alice@example.org>", "smtp",
+		 "exchange.corp.test", "alice@example.org", "local", NULL},
+		{"default-enforce", "192.0.2.1", "<alice@example.org>", "smtp",
+		 "[10.9.8.7]:25", "alice@example.org", "mta_mismatch", NULL},
+		{"mta", "192.0.2.1", "<alice@example.org>", "smtp", "[10.9.8.6]",
+		 "alice@example.org", "mta_mismatch", NULL},
+		/* myorigin not ours: the MTA qualified it elsewhere */
+		{"unqualified-qualify", "192.0.2.1", "<alice>", "smtp", "other.test",
+		 "alice@other.test", "mta_mismatch", "address is not ours"},
+		/* local deliveries: Sendmail's local mailer, Postfix lmtp, local */
+		{"mta", "192.0.2.1", "<alice@example.org>", "local", NULL, "alice",
+		 "local", NULL},
+		{"mta", "192.0.2.1", "<alice@example.org>", "lmtp",
+		 "unix:/run/dovecot/lmtp", "alice@example.org", "local", NULL},
+		{"mta", "192.0.2.1", "<alice@[192.0.2.25]>", "local",
+		 "[192.0.2.25]", "alice@[192.0.2.25]", "local", NULL},
+		/* the client may relay: accepted as the relay it is */
+		{"mta", "10.1.2.3", "<@remote.test:alice@example.org>", "esmtp",
+		 "remote.test.", "@remote.test:alice@example.org", "trusted",
+		 "the client may relay"},
+		/* relayguard says remote, the MTA local: the refusal stands */
+		{"mta", "192.0.2.1", "<u@remote.test>", "local", NULL, "u", "relay",
+		 "refusal stands"},
+		/* the MTA's mailbox differs from relayguard's key */
+		{"unqualified-qualify", "192.0.2.1", "<alice>", "local", NULL,
+		 "bob", "local", "the MTA delivers to bob@example.org"},
+		{"unqualified-qualify", "192.0.2.1", "<alice>", "local", NULL,
+		 "nobody", "unknown", "the MTA delivers to nobody@example.org"},
+		{"mta", "192.0.2.1", "<alice@example.org>", "relay", "example.org",
+		 "\"::1]:alice\"@example.org", "unknown", NULL},
+		{"mta", "192.0.2.1", "<Alice@example.org>", "local", NULL, "alice",
+		 "local", NULL},
+		/* the MTA refuses it itself; an address it cannot say */
+		{"mta", "192.0.2.1", "<alice@example.org>", "error", NULL,
+		 "User unknown", "local", "refuses it itself"},
+		{"mta", "192.0.2.1", "<alice@example.org>", "smtp", "example.org",
+		 "<<", "mta_mismatch", "cannot be read"},
+		{"mta", "192.0.2.1", "<postmaster@example.org>", "esmtp",
+		 "remote.test", "@remote.test:postmaster@example.org",
+		 "mta_mismatch", NULL},
+		/* no macros: the verdict is relayguard's alone */
+		{"mta", "192.0.2.1", "<alice@example.org>", NULL, NULL, NULL,
+		 "local", NULL},
+	};
+	static struct rg_verdict v;
+	struct rg_session s;
+	struct rg_mta_rcpt mta;
+	size_t i, t;
+
+	test_begin("the MTA's resolution as a second judge");
+	for (i = 0; i < RG_ARRAY_LEN(cases); i++) {
+		struct corpus_config *cc = unit_config(cases[i].config);
+		int found = cases[i].trace == NULL;
+
+		policy_session_init(&s);
+		test_assert(rg_ip_parse(cases[i].client, &s.client_ip));
+		s.client_ip_known = 1;
+		decide(cc, &s, RG_STAGE_MAIL, "<sender@remote.test>", &v);
+		policy_decide(cc->cfg, cc->dir, &s, RG_STAGE_RCPT, cases[i].rcpt,
+			      strlen(cases[i].rcpt), &v);
+		mta.mailer = cases[i].mailer;
+		mta.host = cases[i].host;
+		mta.addr = cases[i].addr;
+		policy_judge_mta(cc->cfg, cc->dir, &s, &mta, &v);
+		if (strcmp(rg_rule_name(v.rule), cases[i].rule) != 0)
+			fprintf(stderr, "  case %zu: %s via %s [%s] <%s>\n", i,
+				cases[i].rcpt, cases[i].mailer ? cases[i].mailer : "-",
+				cases[i].host ? cases[i].host : "",
+				cases[i].addr ? cases[i].addr : "");
+		test_assert_str(rg_rule_name(v.rule), cases[i].rule);
+		for (t = 0; !found && t < v.addr.ntrace; t++)
+			found = strstr(v.addr.trace[t], cases[i].trace) != NULL;
+		test_assert(found);
+		if (cases[i].mailer == NULL)
+			for (t = 0; t < v.addr.ntrace; t++)
+				test_assert(strstr(v.addr.trace[t], "mta:") == NULL);
+	}
+	test_end();
+}
+
 static void
 test_no_allocation(void)
 {
@@ -757,6 +859,21 @@ test_no_allocation(void)
 	for (i = 0; i < RG_ARRAY_LEN(rcpts); i++) {
 		decide(cc, &s, RG_STAGE_RCPT, rcpts[i], &v);
 		decide(fail, &s, RG_STAGE_RCPT, rcpts[i], &v);
+	}
+	/* the second judge too, its own directory lookup included */
+	for (i = 0; i < RG_ARRAY_LEN(rcpts); i++) {
+		static const struct rg_mta_rcpt mtas[] = {
+			{"esmtp", "remote.test.", "@remote.test:alice@example.org"},
+			{"local", NULL, "bob"},
+			{"relay", "example.org", "alice@example.org"},
+		};
+		size_t k;
+
+		for (k = 0; k < RG_ARRAY_LEN(mtas); k++) {
+			policy_decide(cc->cfg, cc->dir, &s, RG_STAGE_RCPT, rcpts[i],
+				      strlen(rcpts[i]), &v);
+			policy_judge_mta(cc->cfg, cc->dir, &s, &mtas[k], &v);
+		}
 	}
 	test_assert_int(allocations - before, 0);
 	before = allocations;
@@ -905,6 +1022,7 @@ main(int argc, char **argv)
 	test_privilege();
 	test_trust_and_class();
 	test_audit_unavailable();
+	test_mta_judge();
 	test_no_allocation();
 	test_client_memory();
 	test_corpus(".");
