@@ -200,6 +200,8 @@ judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 		policy_commit(&c->s, v);
 		return;
 	}
+	if (stage == RG_STAGE_RCPT)
+		policy_judge_mta(c->rt->cfg, c->rt->dir, &c->s, &c->mta_rcpt, v);
 	memset(&front, 0, sizeof(front));
 	front.session_id = c->id;
 	front.queue_id = c->queue_id;

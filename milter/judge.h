@@ -42,6 +42,8 @@ struct rg_conn {
 	char    queue_id[64];
 	char    sender[JUDGE_SENDER_KEEP];	/* as written */
 	int     sender_set;
+	struct rg_mta_rcpt mta_rcpt;	/* the MTA's resolution of the RCPT
+					 * being judged; set by the door */
 };
 
 /* judge_conn_new - state for a new connection holding the current

@@ -207,6 +207,26 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return status;
 }
 
+/* conn_note_resolution - the MTA's own resolution of this RCPT, for the
+ * second judge; without {rcpt_mailer} (an MTA told not to send it,
+ * miltertest) only relayguard's own reading counts, said once */
+static void
+conn_note_resolution(SMFICTX *ctx, struct rg_conn *c)
+{
+	static int told;
+
+	c->mta_rcpt.mailer = macro(ctx, "{rcpt_mailer}");
+	c->mta_rcpt.host = macro(ctx, "{rcpt_host}");
+	c->mta_rcpt.addr = macro(ctx, "{rcpt_addr}");
+	if (c->mta_rcpt.mailer == NULL
+	    && !__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED))
+		rglog(LOG_WARNING, "warning: session=%s: mta: the MTA sends no "
+		      "{rcpt_mailer}: recipients are judged by relayguard's "
+		      "own reading only, not against what the MTA resolved "
+		      "(see milter_rcpt_macros / confMILTER_MACROS_ENVRCPT)",
+		      c->id);
+}
+
 /* cb_envrcpt - RCPT TO: */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
@@ -219,10 +239,13 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	if ((c = conn_get(ctx)) == NULL)
 		return SMFIS_TEMPFAIL;
 	conn_note_macros(ctx, c);
+	conn_note_resolution(ctx, c);
 	input = join_args(argv, &len);
 	status = judge(ctx, c, RG_STAGE_RCPT, input, len,
 		       argv != NULL && argv[0] != NULL ? argv[0] : "");
 	free(input);
+	/* The macro values belong to libmilter and to this callback only. */
+	memset(&c->mta_rcpt, 0, sizeof(c->mta_rcpt));
 	return status;
 }
 
