@@ -3,12 +3,15 @@
  *
  * Usage: relayguard-check [-c CONF] [--client IP] [--client-name NAME]
  *        [--helo NAME] [--auth USER] [--utf8] --from TEXT --rcpt TEXT
- *        [--rcpt TEXT ...] [--json]
+ *        [--mta 'MAILER HOST ADDR'] [--rcpt TEXT ...] [--json]
  *
  * Runs connect, helo (with --helo), MAIL and every RCPT through the same
  * policy engine the milter uses, with the same configuration and
  * directory, and prints each stage's verdict with the normalization trace
  * (like "exim -bh" or "sendmail -bt").  Nothing is sent anywhere.
+ * --mta after a --rcpt gives what the MTA resolved that recipient to
+ * ({rcpt_mailer} {rcpt_host} {rcpt_addr}, "-" for an empty one), judged
+ * by the second judge as the milter does.
  *
  * As an MTA would, a refused MAIL ends the transaction (the RCPTs are
  * shown as skipped) and a drop (421) ends the connection.  Exit status: 0
@@ -56,6 +59,7 @@ struct check_opts {
 	const char *auth;
 	const char *from;
 	const char *rcpts[CHECK_RCPT_MAX];
+	char   *mtas[CHECK_RCPT_MAX];	/* --mta for that rcpt, or NULL */
 	size_t  nrcpts;
 	int     utf8;
 	int     json;
@@ -70,8 +74,10 @@ usage(const char *why)
 	fprintf(stderr,
 	    "usage: relayguard-check [-c CONF] [--client IP] [--client-name NAME]\n"
 	    "         [--helo NAME] [--auth USER] [--utf8] --from TEXT\n"
-	    "         --rcpt TEXT [--rcpt TEXT ...] [--json]\n"
+	    "         --rcpt TEXT [--mta 'MAILER HOST ADDR'] [--rcpt TEXT ...] [--json]\n"
 	    "TEXT is what follows \"MAIL FROM:\" / \"RCPT TO:\", e.g. '<u@example.org>'.\n"
+	    "--mta: what the MTA resolved the --rcpt before it to ({rcpt_mailer}\n"
+	    "{rcpt_host} {rcpt_addr}, - for empty), e.g. 'esmtp mx.example.net u@example.net'.\n"
 	    "Default CONF: %s; default client: %s.\n",
 	    CHECK_DEFAULT_CONFIG, CHECK_DEFAULT_CLIENT);
 	exit(2);
@@ -218,7 +224,7 @@ static void
 parse_args(int argc, char **argv, struct check_opts *opts)
 {
 	enum { O_CLIENT = 256, O_CLIENT_NAME, O_HELO, O_AUTH, O_UTF8, O_FROM,
-	       O_RCPT, O_JSON };
+	       O_RCPT, O_MTA, O_JSON };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"client", required_argument, NULL, O_CLIENT},
@@ -228,6 +234,7 @@ parse_args(int argc, char **argv, struct check_opts *opts)
 		{"utf8", no_argument, NULL, O_UTF8},
 		{"from", required_argument, NULL, O_FROM},
 		{"rcpt", required_argument, NULL, O_RCPT},
+		{"mta", required_argument, NULL, O_MTA},
 		{"json", no_argument, NULL, O_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -267,6 +274,15 @@ parse_args(int argc, char **argv, struct check_opts *opts)
 			if (opts->nrcpts >= CHECK_RCPT_MAX)
 				usage("too many --rcpt (at most 1000)");
 			opts->rcpts[opts->nrcpts++] = optarg;
+			break;
+		case O_MTA:
+			if (opts->nrcpts == 0)
+				usage("--mta belongs after the --rcpt it resolves");
+			if (strchr(optarg, ' ') == NULL
+			    || strchr(strchr(optarg, ' ') + 1, ' ') == NULL)
+				usage("--mta takes 'MAILER HOST ADDR' (- for empty)");
+			free(opts->mtas[opts->nrcpts - 1]);
+			opts->mtas[opts->nrcpts - 1] = xstrdup(optarg);
 			break;
 		case O_JSON:
 			opts->json = 1;
@@ -317,13 +333,34 @@ session_setup(const struct check_opts *opts, struct rg_session *s)
 
 static unsigned would_reject;		/* monitor-mode refusals seen */
 
+/* mta_split - "MAILER HOST ADDR" (in place) into mta; "-" is empty */
+static void
+mta_split(char *spec, struct rg_mta_rcpt *mta)
+{
+	char   *host = strchr(spec, ' '), *addr;
+
+	*host++ = '\0';
+	addr = strchr(host, ' ');
+	*addr++ = '\0';
+	mta->mailer = strcmp(spec, "-") == 0 ? NULL : spec;
+	mta->host = strcmp(host, "-") == 0 ? NULL : host;
+	mta->addr = strcmp(addr, "-") == 0 ? NULL : addr;
+}
+
 /* run_stage - decide, print, commit; returns the verdict's action */
 static enum rg_action
 run_stage(const struct check_opts *opts, const struct rg_config *cfg,
 	  struct directory *dir, struct rg_session *s, enum rg_stage stage,
-	  const char *shown, const char *text, struct rg_verdict *v)
+	  const char *shown, const char *text, char *mta_spec,
+	  struct rg_verdict *v)
 {
+	struct rg_mta_rcpt mta;
+
 	policy_decide(cfg, dir, s, stage, text, text != NULL ? strlen(text) : 0, v);
+	if (mta_spec != NULL) {
+		mta_split(mta_spec, &mta);
+		policy_judge_mta(cfg, dir, s, &mta, v);
+	}
 	if (opts->json)
 		print_json(shown, v);
 	else
@@ -376,12 +413,12 @@ main(int argc, char **argv)
 	}
 	rg_snprintf(shown, sizeof(shown), "%.256s[%.64s]", session.client_name,
 		    session.client_ip_known ? opts.client : "unknown");
-	run_stage(&opts, cfg, dir, &session, RG_STAGE_CONNECT, shown, NULL, v);
+	run_stage(&opts, cfg, dir, &session, RG_STAGE_CONNECT, shown, NULL, NULL, v);
 	if (opts.helo != NULL)
 		run_stage(&opts, cfg, dir, &session, RG_STAGE_HELO, opts.helo,
-			  opts.helo, v);
+			  opts.helo, NULL, v);
 
-	run_stage(&opts, cfg, dir, &session, RG_STAGE_MAIL, from, from, v);
+	run_stage(&opts, cfg, dir, &session, RG_STAGE_MAIL, from, from, NULL, v);
 	if (policy_refused(v)) {
 		refused = mail_refused = 1;
 		dropped = v->action == RG_DROP;
@@ -394,7 +431,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		run_stage(&opts, cfg, dir, &session, RG_STAGE_RCPT,
-			  opts.rcpts[i], opts.rcpts[i], v);
+			  opts.rcpts[i], opts.rcpts[i], opts.mtas[i], v);
 		if (policy_refused(v))
 			refused = 1;
 		if (v->action == RG_DROP)
@@ -409,6 +446,8 @@ main(int argc, char **argv)
 
 	free(from);
 	free(v);
+	for (i = 0; i < opts.nrcpts; i++)
+		free(opts.mtas[i]);
 	directory_close(dir);
 	config_free(cfg);
 	return refused ? 1 : 0;
