@@ -16,7 +16,7 @@
 #  - when the limit expires: prints the step the test was in, its
 #    processes and the tails of its logs, sends SIGTERM to the process
 #    group (the test's traps stop what it started), SIGKILL after
-#    RG_TEST_GRACE seconds (10), and fails;
+#    RG_TEST_GRACE seconds (15), and fails;
 #  - then, timed out or not, kills whatever the test left running: any
 #    process whose environment, command line or working directory holds
 #    the private directory's path (Postfix's daemons leave the session
@@ -128,7 +128,7 @@ rb_report() {
 # on their own, then SIGTERM and (2 s later) SIGKILL what is left; prints
 # the ones it had to kill
 rb_sweep() {
-	local pids i left=""
+	local pids i
 	for i in $(seq 1 $(($1 * 10))); do
 		pids=$(rb_pids)
 		[ -n "$pids" ] || return 0

@@ -21,7 +21,8 @@ directory = file:$top_srcdir/tests/e2e/recipients" || exit 1
 rg_start_postfix "$RG_MILTER_SOCKET" "milter_connect_timeout = 30s" || exit 1
 {
 	echo "milter_pid $RG_MILTER_PID"
-	echo "milter_port $(echo "$RG_MILTER_SOCKET" | sed 's/^inet:\([0-9]*\)@.*/\1/')"
+	port=${RG_MILTER_SOCKET#inet:}
+	echo "milter_port ${port%@*}"
 	echo "postfix_dir $RG_POSTFIX_DIR"
 	echo "postfix_port $RG_POSTFIX_PORT"
 	echo "master_pid $(tr -d ' ' <"$RG_POSTFIX_DIR/queue/pid/master.pid")"
