@@ -201,9 +201,11 @@ rb_sweep_grace=${RG_TEST_SWEEP_GRACE:-5}
 rb_timer=""
 
 # The test leads a session of its own: its process group is its pid,
-# whatever setsid does.  It does not inherit the wrapper's TMPDIR.
+# whatever setsid does.  It does not inherit the wrapper's TMPDIR, nor
+# its standard input: a command that reads one by mistake (a terminal,
+# CI's pipe) gets end of file instead of waiting for ever.
 env RG_TEST_STATE="$rb_state" TMPDIR="$rb_state/tmp" \
-    setsid -w bash -c 'echo $$ >"$0/pgid"; exec "$@"' "$rb_state" "$@" &
+    setsid -w bash -c 'echo $$ >"$0/pgid"; exec "$@"' "$rb_state" "$@" </dev/null &
 rb_child=$!
 rb_pgid=""
 for _ in $(seq 1 100); do
