@@ -45,6 +45,9 @@
 #include "listen_addr.h"
 #include "policy.h"
 #include "policy_request.h"
+#include "ldap_filter.h"
+#include "milter_text.h"
+#include "rglog.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -188,11 +191,6 @@ static const char *const spoof_names[] = {"accept", "reject", NULL};
 static const char *const dirfail_names[] = {"tempfail", "accept", NULL};
 static const char *const auditfail_names[] = {"continue", "tempfail", NULL};
 static const char *const scope_names[] = {"sub", "one", "base", NULL};
-static const char *const facility_names[] = {
-	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "local0",
-	"local1", "local2", "local3", "local4", "local5", "local6", "local7",
-	"lpr", "mail", "news", "syslog", "user", "uucp", NULL,
-};
 
 /* ---------------------------------------------------------------- */
 /* Messages */
@@ -791,28 +789,25 @@ set_string(struct parser *ps, const struct keydef *kd)
 	return 0;
 }
 
-/* set_facility - a syslog facility name */
+/* set_facility - a syslog facility name (rglog.c owns the names) */
 static int
 set_facility(struct parser *ps, const struct keydef *kd)
 {
 	unsigned line;
 	char  **slot = field(ps, kd);
 	char   *v = scalar_value(ps, &line), buf[80], names[512];
-	size_t  i;
 
 	if (v == NULL)
 		return -1;
 	rg_lowercase(v);
-	for (i = 0; facility_names[i] != NULL; i++) {
-		if (strcmp(v, facility_names[i]) == 0) {
-			free(*slot);
-			*slot = v;
-			return 0;
-		}
+	if (rglog_facility(v) >= 0) {
+		free(*slot);
+		*slot = v;
+		return 0;
 	}
 	parse_error(ps, line, "%s: \"%s\": expected one of %s", kd->name,
 		    show(v, buf, sizeof(buf)),
-		    join_names(facility_names, 64, names, sizeof(names)));
+		    join_names(rglog_facility_names, 64, names, sizeof(names)));
 	free(v);
 	return -1;
 }
@@ -841,49 +836,18 @@ set_directory(struct parser *ps, const struct keydef *kd)
 	return 0;
 }
 
-/* socket_problem - why v is not a milter socket, or NULL */
-static const char *
-socket_problem(const char *v)
-{
-	const char *p, *at;
-	unsigned long long port;
-
-	if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
-		p = strchr(v, ':') + 1;
-		if (*p == '\0')
-			return "missing the path after unix:";
-		if (strlen(p) >= 108)
-			return "socket path longer than 107 bytes";
-		return NULL;
-	}
-	if (strncmp(v, "inet:", 5) == 0)
-		p = v + 5;
-	else if (strncmp(v, "inet6:", 6) == 0)
-		p = v + 6;
-	else
-		return "expected inet:PORT@HOST, inet6:PORT@HOST or unix:PATH";
-	at = strchr(p, '@');
-	if (at == NULL || at[1] == '\0')
-		return "missing @HOST (inet:PORT@HOST, e.g. "
-		    "inet:8894@127.0.0.1)";
-	if (parse_ulong(p, (size_t)(at - p), &port) < 0 || port < 1 ||
-	    port > 65535)
-		return "port must be a number from 1 to 65535";
-	return NULL;
-}
-
 /* set_socket - the milter socket */
 static int
 set_socket(struct parser *ps, const struct keydef *kd)
 {
 	unsigned line;
 	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80];
-	const char *why;
+	char   *v = scalar_value(ps, &line), buf[80], why[256], path[128];
+	enum mt_socket_kind kind;
 
 	if (v == NULL)
 		return -1;
-	if ((why = socket_problem(v)) != NULL) {
+	if (mt_socket_check(v, &kind, path, sizeof(path), why, sizeof(why)) < 0) {
 		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
 			    show(v, buf, sizeof(buf)), why);
 		free(v);
@@ -961,50 +925,25 @@ set_audit_db(struct parser *ps, const struct keydef *kd)
 	return 0;
 }
 
-/* set_ldap_filter - a search filter with %s %u %d %% */
+/* set_ldap_filter - a search filter with %s %u %d %% (ldap_filter.c
+ * owns the rules: the LDAP backend checks with the same function) */
 static int
 set_ldap_filter(struct parser *ps, const struct keydef *kd)
 {
 	unsigned line;
 	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line);
-	const char *p;
-	int     depth = 0, vars = 0;
+	char   *v = scalar_value(ps, &line), why[256];
 
 	if (v == NULL)
 		return -1;
-	for (p = v; *p != '\0'; p++) {
-		if (*p == '%') {
-			if (p[1] == 's' || p[1] == 'u' || p[1] == 'd')
-				vars++;
-			else if (p[1] != '%') {
-				parse_error(ps, line, "%s: \"%%%c\": only %%s "
-					    "(address), %%u (local part), %%d "
-					    "(domain) and %%%% are allowed",
-					    kd->name, p[1] ? p[1] : ' ');
-				goto fail;
-			}
-			p++;
-		} else if (*p == '(')
-			depth++;
-		else if (*p == ')' && --depth < 0)
-			break;
-	}
-	if (depth != 0) {
-		parse_error(ps, line, "%s: unbalanced parentheses", kd->name);
-		goto fail;
-	}
-	if (vars == 0) {
-		parse_error(ps, line, "%s: no %%s, %%u or %%d: every address "
-			    "would match the same entries", kd->name);
-		goto fail;
+	if (ldap_filter_check(v, why, sizeof(why)) < 0) {
+		parse_error(ps, line, "%s: %s", kd->name, why);
+		free(v);
+		return -1;
 	}
 	free(*slot);
 	*slot = v;
 	return 0;
-fail:
-	free(v);
-	return -1;
 }
 
 /* set_ldap_uri - a list of ldap:// ldaps:// ldapi:// URIs (failover) */

@@ -271,6 +271,7 @@ ldap_open(const char *spec, const struct rg_config *cfg, char *err,
 	pthread_condattr_t cattr;
 	int version;
 	size_t i;
+	char why[256];
 
 	if (spec != NULL && spec[0] != '\0') {
 		rg_snprintf(err, errlen, "directory = ldap takes no argument "
@@ -290,8 +291,10 @@ ldap_open(const char *spec, const struct rg_config *cfg, char *err,
 		rg_snprintf(err, errlen, "directory = ldap needs ldap_base");
 		goto fail;
 	}
-	if (ldap_filter_check(cfg->ldap_filter, err, errlen) < 0)
+	if (ldap_filter_check(cfg->ldap_filter, why, sizeof(why)) < 0) {
+		rg_snprintf(err, errlen, "ldap_filter: %s", why);
 		goto fail;
+	}
 	if ((cfg->ldap_bind_dn && cfg->ldap_bind_dn[0])
 	    != (cfg->ldap_bind_password_file && cfg->ldap_bind_password_file[0])) {
 		rg_snprintf(err, errlen, "ldap_bind_dn and ldap_bind_password_file "

@@ -57,11 +57,11 @@ ldap_filter_check(const char *tmpl, char *err, size_t errlen)
 	int depth = 0, closed = 0, values = 0;
 
 	if (tmpl == NULL || tmpl[0] == '\0') {
-		rg_snprintf(err, errlen, "ldap_filter is empty");
+		rg_snprintf(err, errlen, "empty filter");
 		return -1;
 	}
 	if (strlen(tmpl) > LDAP_FILTER_MAX / 2) {
-		rg_snprintf(err, errlen, "ldap_filter is too long (%zu bytes, "
+		rg_snprintf(err, errlen, "too long (%zu bytes, "
 			    "limit %d)", strlen(tmpl), LDAP_FILTER_MAX / 2);
 		return -1;
 	}
@@ -69,12 +69,12 @@ ldap_filter_check(const char *tmpl, char *err, size_t errlen)
 		unsigned char c = (unsigned char)*p;
 
 		if (c < 0x20 || c >= 0x7f) {
-			rg_snprintf(err, errlen, "ldap_filter: control or non-ASCII "
+			rg_snprintf(err, errlen, "control or non-ASCII "
 				    "byte at offset %zu", (size_t)(p - tmpl));
 			return -1;
 		}
 		if (closed && depth == 0 && c != ' ') {
-			rg_snprintf(err, errlen, "ldap_filter: text after the end "
+			rg_snprintf(err, errlen, "text after the end "
 				    "of the filter at offset %zu", (size_t)(p - tmpl));
 			return -1;
 		}
@@ -82,7 +82,7 @@ ldap_filter_check(const char *tmpl, char *err, size_t errlen)
 			depth++;
 		} else if (c == ')') {
 			if (--depth < 0) {
-				rg_snprintf(err, errlen, "ldap_filter: unbalanced ')' "
+				rg_snprintf(err, errlen, "unbalanced ')' "
 					    "at offset %zu", (size_t)(p - tmpl));
 				return -1;
 			}
@@ -94,22 +94,22 @@ ldap_filter_check(const char *tmpl, char *err, size_t errlen)
 				values++;
 			} else if (*p != '%') {
 				if (*p == '\0')
-					rg_snprintf(err, errlen, "ldap_filter: "
-						    "'%%' at the end of the filter");
+					rg_snprintf(err, errlen, "'%%' at the end "
+						    "of the filter");
 				else
-					rg_snprintf(err, errlen, "ldap_filter: unknown "
+					rg_snprintf(err, errlen, "unknown "
 						    "sequence %%%c (use %%s, %%u, %%d or %%%%)", *p);
 				return -1;
 			}
 		}
 	}
 	if (depth != 0) {
-		rg_snprintf(err, errlen, "ldap_filter: unbalanced '(' (%d not "
+		rg_snprintf(err, errlen, "unbalanced '(' (%d not "
 			    "closed)", depth);
 		return -1;
 	}
 	if (values == 0) {
-		rg_snprintf(err, errlen, "ldap_filter: no %%s, %%u or %%d: "
+		rg_snprintf(err, errlen, "no %%s, %%u or %%d: "
 			    "every recipient would match the same way");
 		return -1;
 	}

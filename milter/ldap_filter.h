@@ -26,7 +26,9 @@ int     ldap_filter_escape(const char *value, size_t len, char *dst,
 			   size_t dstsize);
 
 /* ldap_filter_check - validate a template: known % sequences, balanced
- * parentheses, at most one filter; 0 ok, -1 + err */
+ * parentheses, at most one filter; 0 ok, -1 + the reason in err.  The
+ * one validator of the ldap_filter key: config.c calls it for FILE:LINE,
+ * the LDAP backend again when it opens. */
 int     ldap_filter_check(const char *tmpl, char *err, size_t errlen);
 
 /* ldap_filter_expand - template + "local@domain" into dst (NUL-terminated);

@@ -197,7 +197,8 @@ check_port(const char *s, size_t len)
 	return port >= 1 && port <= 65535;
 }
 
-/* mt_socket_check - validate a libmilter socket specification */
+/* mt_socket_check - validate a libmilter socket specification; err
+ * gets the reason alone (config.c adds FILE:LINE and the key) */
 int
 mt_socket_check(const char *spec, enum mt_socket_kind *kind, char *path,
 		size_t pathlen, char *err, size_t errlen)
@@ -206,21 +207,27 @@ mt_socket_check(const char *spec, enum mt_socket_kind *kind, char *path,
 	struct rg_ip ip;
 	char host[256];
 
+	if (pathlen > 0)
+		path[0] = '\0';
 	if (spec == NULL || *spec == '\0') {
-		rg_snprintf(err, errlen, "socket: empty value");
+		rg_snprintf(err, errlen, "empty value");
 		return -1;
 	}
 	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
 		rest = strchr(spec, ':') + 1;
 		*kind = MT_SOCKET_UNIX;
+		if (rest[0] == '\0') {
+			rg_snprintf(err, errlen, "missing the path after unix:");
+			return -1;
+		}
 		if (rest[0] != '/') {
-			rg_snprintf(err, errlen, "socket %.300s: the unix socket "
-				    "path must be absolute", spec);
+			rg_snprintf(err, errlen, "the unix socket path must be "
+				    "absolute");
 			return -1;
 		}
 		if (strlen(rest) >= 108 || strlen(rest) >= pathlen) {
-			rg_snprintf(err, errlen, "socket %.300s: path too long "
-				    "for a unix socket (107 bytes at most)", spec);
+			rg_snprintf(err, errlen, "socket path longer than 107 "
+				    "bytes");
 			return -1;
 		}
 		rg_strlcpy(path, rest, pathlen);
@@ -233,29 +240,28 @@ mt_socket_check(const char *spec, enum mt_socket_kind *kind, char *path,
 		*kind = MT_SOCKET_INET6;
 		rest = spec + 6;
 	} else {
-		rg_snprintf(err, errlen, "socket %.300s: expected inet:PORT@HOST, "
-			    "inet6:PORT@HOST or unix:PATH", spec);
+		rg_snprintf(err, errlen, "expected inet:PORT@HOST, "
+			    "inet6:PORT@HOST or unix:PATH");
 		return -1;
 	}
-	if (pathlen > 0)
-		path[0] = '\0';
 	at = strchr(rest, '@');
-	if (!check_port(rest, at ? (size_t) (at - rest) : strlen(rest))) {
-		rg_snprintf(err, errlen, "socket %.300s: bad port (1-65535)", spec);
+	if (at == NULL || at[1] == '\0') {
+		rg_snprintf(err, errlen, "missing @HOST (inet:PORT@HOST, e.g. "
+			    "inet:8894@127.0.0.1)");
 		return -1;
 	}
-	if (at == NULL || at[1] == '\0')
-		return 0;		/* every interface */
+	if (!check_port(rest, (size_t) (at - rest))) {
+		rg_snprintf(err, errlen, "port must be a number from 1 to 65535");
+		return -1;
+	}
 	if (rg_strlcpy(host, at + 1, sizeof(host)) >= sizeof(host)) {
-		rg_snprintf(err, errlen, "socket %.300s: host name too long", spec);
+		rg_snprintf(err, errlen, "host name too long");
 		return -1;
 	}
-	if (*kind == MT_SOCKET_INET6 && strchr(host, ':') != NULL) {
-		if (!rg_ip_parse(host, &ip) || ip.family != AF_INET6) {
-			rg_snprintf(err, errlen, "socket %.300s: bad IPv6 address",
-				    spec);
-			return -1;
-		}
+	if (*kind == MT_SOCKET_INET6 && strchr(host, ':') != NULL
+	    && (!rg_ip_parse(host, &ip) || ip.family != AF_INET6)) {
+		rg_snprintf(err, errlen, "bad IPv6 address");
+		return -1;
 	}
 	return 0;
 }

@@ -62,8 +62,9 @@ const char *mt_session_id(uint64_t seconds, unsigned pid, unsigned counter,
 enum mt_socket_kind { MT_SOCKET_INET, MT_SOCKET_INET6, MT_SOCKET_UNIX };
 
 /* mt_socket_check - validate "inet:PORT@HOST", "inet6:PORT@HOST",
- * "unix:PATH" (or "local:PATH"); for unix sockets the path is copied into
- * path.  0 ok, -1 with err filled. */
+ * "unix:PATH" (or "local:PATH", an absolute path); for unix sockets the
+ * path is copied into path.  0 ok, -1 with the reason in err.  The one
+ * validator of the socket key: config.c calls it for FILE:LINE. */
 int     mt_socket_check(const char *spec, enum mt_socket_kind *kind,
 			char *path, size_t pathlen, char *err, size_t errlen);
 

@@ -10,11 +10,14 @@
  *	Sendmail through libmilter (callbacks in milter_glue.c).  See
  *	docs/relayguard.8.
  *
- * Start-up order matters: the socket is bound while still root (it may
- * live in a root-owned directory or use a low port), then privileges are
- * dropped, and only then are the directory and the audit database opened,
- * so that start-up and every later SIGHUP reload read the same files as
- * the same user.  Errors before the daemon is ready go to stderr (the
+ * Start-up order matters: the configuration is parsed once, first (so
+ * -n, the daemon and relayguard-check judge the same text); the socket is
+ * bound while still root (it may live in a root-owned directory or use a
+ * low port), then privileges are dropped, and only then are the directory
+ * and the audit database opened, so that start-up and every later SIGHUP
+ * reload open the same files as the same user.  The configuration parsed
+ * at start becomes the first runtime's; the daemon keeps that runtime to
+ * compare the restart-only keys of every reload against it.  Errors before the daemon is ready go to stderr (the
  * parent of a daemonising start waits for the child's verdict and exits
  * with it) and exit 1.
  *
@@ -85,7 +88,9 @@ static char config_abspath[PATH_MAX];
 static int opt_foreground, opt_stderr, opt_check;
 
 /* Settings fixed at start (socket, pidfile, user, audit). */
-static struct rg_config *start_cfg;
+static struct rg_config *start_cfg;	/* loaded once; from start_services()
+					 * on, start_rt's */
+static struct rg_runtime *start_rt;	/* the first runtime, held to the end */
 static enum mt_socket_kind socket_kind;
 static char socket_path[128];
 static int pidfile_written;
@@ -651,9 +656,18 @@ start_services(void)
 	char err[1024];
 
 	dir_ldap_set_logger(ldap_logger);
-	if ((rt = runtime_load(config_path, backends, err, sizeof(err))) == NULL)
+	/* The configuration main() loaded is the one served: parsed once.
+	 * It was read before the privilege drop; a reload reads it as the
+	 * daemon's user. */
+	if (access(config_path, R_OK) < 0)
+		rglog(LOG_WARNING, "warning: %s: %s: a reload (SIGHUP) would "
+		      "fail", config_path, strerror(errno));
+	if ((rt = runtime_new(start_cfg, backends, err, sizeof(err))) == NULL) {
+		start_cfg = NULL;	/* runtime_new freed it */
 		startup_fail("%s", err);
+	}
 	runtime_install(rt);
+	start_rt = runtime_acquire();	/* start_cfg lives as long as it */
 	if (start_cfg->client_track_size > 0) {
 		/* outside the runtime: a reload keeps what it remembers */
 		tracker = clienttrack_new(start_cfg->client_track_size,
@@ -748,7 +762,7 @@ main(int argc, char **argv)
 			     config_path, start_cfg->syslog_facility);
 	if (mt_socket_check(start_cfg->socket, &socket_kind, socket_path,
 			    sizeof(socket_path), err, sizeof(err)) < 0)
-		startup_fail("%s: %s", config_path, err);
+		startup_fail("%s: socket: %s", config_path, err);	/* config_load checked it */
 	if (opt_check)
 		check_only();
 
@@ -779,6 +793,7 @@ main(int argc, char **argv)
 	      start_cfg->metrics_listen ? start_cfg->metrics_listen : "off");
 	daemon_ready(report_fd);
 	status = serve(&set);
-	start_cfg = config_free(start_cfg);
+	start_cfg = NULL;
+	start_rt = runtime_release(start_rt);
 	return status;
 }

@@ -15,27 +15,39 @@
 static int log_to_stderr;
 static char log_ident[64] = "relayguard";
 
+/* The facilities, by name; rglog_facility_names lists the same names
+ * for messages, in the same order. */
+static const struct {
+	const char *name;
+	int     value;
+} facilities[] = {
+	{"auth", LOG_AUTH}, {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
+	{"daemon", LOG_DAEMON}, {"ftp", LOG_FTP}, {"kern", LOG_KERN},
+	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+	{"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+	{"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+	{"lpr", LOG_LPR}, {"mail", LOG_MAIL}, {"news", LOG_NEWS},
+	{"syslog", LOG_SYSLOG}, {"user", LOG_USER}, {"uucp", LOG_UUCP},
+};
+
+const char *const rglog_facility_names[] = {
+	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "local0",
+	"local1", "local2", "local3", "local4", "local5", "local6", "local7",
+	"lpr", "mail", "news", "syslog", "user", "uucp", NULL,
+};
+
 /* rglog_facility - syslog facility by name */
 int
 rglog_facility(const char *name)
 {
-	static const struct {
-		const char *name;
-		int     value;
-	} table[] = {
-		{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-		{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
-		{"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-		{"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-		{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
-	};
 	size_t i;
 
 	if (name == NULL || *name == '\0')
 		return LOG_MAIL;
-	for (i = 0; i < RG_ARRAY_LEN(table); i++)
-		if (rg_strcaseeq(name, table[i].name))
-			return table[i].value;
+	for (i = 0; i < RG_ARRAY_LEN(facilities); i++)
+		if (rg_strcaseeq(name, facilities[i].name))
+			return facilities[i].value;
 	return -1;
 }
 

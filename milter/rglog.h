@@ -12,9 +12,13 @@
 
 #include <syslog.h>
 
-/* rglog_facility - LOG_MAIL etc. for "mail", "daemon", "local0".."local7",
- * "user"; -1 when unknown */
+/* rglog_facility - LOG_MAIL etc. for a facility name (the 20 of
+ * syslog(3), any case); -1 when unknown.  The one validator of the
+ * syslog_facility key: config.c calls it for FILE:LINE. */
 int     rglog_facility(const char *name);
+
+/* The names rglog_facility() knows, NULL-terminated (for messages). */
+extern const char *const rglog_facility_names[];
 
 /* rglog_open - log to stderr when use_stderr, else to syslog */
 void    rglog_open(const char *ident, int use_stderr, int facility);

@@ -22,12 +22,21 @@ struct rg_runtime *
 runtime_load(const char *path, const struct directory_backend *const *backends,
 	     char *err, size_t errlen)
 {
-	struct rg_runtime *rt;
 	struct rg_config *cfg;
-	struct directory *dir;
 
 	if ((cfg = config_load(path, err, errlen)) == NULL)
 		return NULL;
+	return runtime_new(cfg, backends, err, errlen);
+}
+
+/* runtime_new - a runtime around a loaded configuration */
+struct rg_runtime *
+runtime_new(struct rg_config *cfg, const struct directory_backend *const *backends,
+	    char *err, size_t errlen)
+{
+	struct rg_runtime *rt;
+	struct directory *dir;
+
 	if ((dir = directory_open(cfg, backends, err, errlen)) == NULL) {
 		cfg = config_free(cfg);
 		return NULL;

@@ -31,6 +31,13 @@ struct rg_runtime *runtime_load(const char *path,
 			      const struct directory_backend *const *backends,
 				char *err, size_t errlen);
 
+/* runtime_new - open cfg's directory and wrap both in a runtime with one
+ * reference; cfg is the runtime's from now on, and is freed on failure
+ * too.  NULL + err (the directory's message) */
+struct rg_runtime *runtime_new(struct rg_config *cfg,
+			       const struct directory_backend *const *backends,
+			       char *err, size_t errlen);
+
 /* runtime_install - make rt the current runtime (takes over the caller's
  * reference) and release the previous one */
 void    runtime_install(struct rg_runtime *rt);

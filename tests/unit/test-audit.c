@@ -520,6 +520,11 @@ test_tempfail_recovers(void)
 		test_end();
 		return;
 	}
+	/* the handle answers for its own audit_failure, whatever a later
+	 * configuration says (the daemon's shutdown path asks it) */
+	cfg.audit_failure = RG_AUDITFAIL_CONTINUE;
+	test_assert_int(audit_defers(audit), 1);
+	test_assert_int(audit_defers(NULL), 0);
 	fill_row(&row, session, sizeof(session), 4, 1);
 	test_assert_int(audit_submit(audit, &row), -1);
 	test_assert_int(audit_submit(audit, &row), -1);

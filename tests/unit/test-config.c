@@ -20,6 +20,9 @@
 #include "netlist.h"
 #include "address.h"
 #include "config.h"
+#include "ldap_filter.h"
+#include "milter_text.h"
+#include "rglog.h"
 #include "testlib.h"
 
 #ifndef TOP_SRCDIR
@@ -415,6 +418,40 @@ test_syntax(void)
 	test_end();
 }
 
+/* test_owned_validators - what the parser accepts, the module that uses
+ * the value accepts too (the daemon used to refuse syslog_facility =
+ * auth after relayguard-check had passed it) */
+static void
+test_owned_validators(void)
+{
+	struct rg_config *cfg;
+	char text[128], err[512], path[128], why[256];
+	enum mt_socket_kind kind;
+	size_t i;
+
+	test_begin("validators: config.c and the owning module agree");
+	for (i = 0; rglog_facility_names[i] != NULL; i++) {
+		snprintf(text, sizeof(text), "syslog_facility = %s\n",
+			 rglog_facility_names[i]);
+		cfg = parse(text, err, sizeof(err));
+		test_assert(cfg != NULL);
+		test_assert(cfg != NULL && rglog_facility(cfg->syslog_facility) >= 0);
+		cfg = config_free(cfg);
+	}
+	test_assert(rglog_facility("auth") >= 0);
+	cfg = parse("syslog_facility = AUTHPRIV\n", err, sizeof(err));
+	test_assert(cfg != NULL && rglog_facility(cfg->syslog_facility) == LOG_AUTHPRIV);
+	cfg = config_free(cfg);
+	/* the defaults pass the owners' checks */
+	cfg = config_defaults();
+	test_assert_int(mt_socket_check(cfg->socket, &kind, path, sizeof(path),
+					why, sizeof(why)), 0);
+	test_assert_int(ldap_filter_check(cfg->ldap_filter, why, sizeof(why)), 0);
+	test_assert(rglog_facility(cfg->syslog_facility) >= 0);
+	cfg = config_free(cfg);
+	test_end();
+}
+
 static void
 test_errors(void)
 {
@@ -534,10 +571,20 @@ test_errors(void)
 		 "t.conf:1: ldap_uri: \"ldap.example.org\": expected an ldap://, "
 		 "ldaps:// or ldapi:// URI"},
 		{"ldap_filter = (mail=x)\n",
-		 "t.conf:1: ldap_filter: no %s, %u or %d: every address would "
-		 "match the same entries"},
+		 "t.conf:1: ldap_filter: no %s, %u or %d: every recipient would "
+		 "match the same way"},
 		{"ldap_filter = (|(mail=%s)\n",
-		 "t.conf:1: ldap_filter: unbalanced parentheses"},
+		 "t.conf:1: ldap_filter: unbalanced '(' (1 not closed)"},
+		/* the LDAP backend refused these only when it opened, without
+		 * FILE:LINE; the parser now asks the same validators */
+		{"ldap_filter = (mail=%s)(uid=%u)\n",
+		 "t.conf:1: ldap_filter: text after the end of the filter at "
+		 "offset 9"},
+		{"socket = unix:relative.sock\n",
+		 "t.conf:1: socket: \"unix:relative.sock\": the unix socket path "
+		 "must be absolute"},
+		{"socket = inet6:8894@::zz\n",
+		 "t.conf:1: socket: \"inet6:8894@::zz\": bad IPv6 address"},
 		{"ldap_base = \"a\" b\n",
 		 "t.conf:1: ldap_base: text after the closing quote (ldap_base "
 		 "takes one value)"},
@@ -1476,6 +1523,7 @@ main(void)
 	test_values();
 	test_syntax();
 	test_errors();
+	test_owned_validators();
 	test_reply();
 	test_local_domains();
 	test_is_local();

@@ -107,12 +107,13 @@ test_socket_check(void)
 		enum mt_socket_kind kind;
 	} cases[] = {
 		{"inet:8894@127.0.0.1", 1, MT_SOCKET_INET},
-		{"inet:8894", 1, MT_SOCKET_INET},
+		{"inet:8894", 0, MT_SOCKET_INET},	/* which interface? */
 		{"inet:8894@localhost", 1, MT_SOCKET_INET},
 		{"inet6:8894@::1", 1, MT_SOCKET_INET6},
 		{"unix:/run/relayguard/relayguard.sock", 1, MT_SOCKET_UNIX},
 		{"local:/run/rg.sock", 1, MT_SOCKET_UNIX},
 		{"unix:relative.sock", 0, MT_SOCKET_UNIX},
+		{"unix:", 0, MT_SOCKET_UNIX},
 		{"inet:0@127.0.0.1", 0, MT_SOCKET_INET},
 		{"inet:65536@127.0.0.1", 0, MT_SOCKET_INET},
 		{"inet:@127.0.0.1", 0, MT_SOCKET_INET},
