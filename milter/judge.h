@@ -44,6 +44,10 @@ struct rg_conn {
 	int     sender_set;
 	struct rg_mta_rcpt mta_rcpt;	/* the MTA's resolution of the RCPT
 					 * being judged; set by the door */
+	/* Set by the door: the MTA was told it gets no answer at these
+	 * stages (the milter's no-reply flags), and the connect step seen. */
+	unsigned char noreply[RG_STAGE_RCPT + 1];
+	int     connected;
 };
 
 /* judge_conn_new - state for a new connection holding the current

@@ -122,6 +122,15 @@ judge(SMFICTX *ctx, struct rg_conn *c, enum rg_stage stage,
 	struct rg_verdict v;
 
 	judge_step(c, stage, input, len, rcpt, &v);
+	if (c->noreply[stage]) {
+		/* Negotiated away: the MTA reads no answer for this step, and
+		 * a reply now would be taken for the next step's. */
+		if (policy_refused(&v))
+			rglog(LOG_WARNING, "warning: session=%s: %s refusal not "
+			      "delivered: the MTA was told to expect no reply",
+			      c->id, rg_stage_name(stage));
+		return SMFIS_NOREPLY;
+	}
 	return reply(ctx, c, &v);
 }
 
@@ -155,13 +164,24 @@ client_address(struct rg_conn *c, const struct sockaddr *sa)
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	struct rg_conn *c;
+	struct rg_conn *c = smfi_getpriv(ctx);
+	unsigned char noreply[sizeof(c->noreply)];
 
-	if ((c = smfi_getpriv(ctx)) != NULL)	/* a second connect: start over */
+	memset(noreply, 0, sizeof(noreply));
+	if (c != NULL && c->connected) {
+		/* A second connect (Sendmail reuses a milter connection):
+		 * start over, with what was negotiated for it. */
+		memcpy(noreply, c->noreply, sizeof(noreply));
+		smfi_setpriv(ctx, NULL);
 		c = judge_conn_free(c);
-	if ((c = judge_conn_new()) == NULL)
-		return SMFIS_TEMPFAIL;
-	smfi_setpriv(ctx, c);
+	}
+	if (c == NULL) {
+		if ((c = judge_conn_new()) == NULL)
+			return SMFIS_TEMPFAIL;
+		memcpy(c->noreply, noreply, sizeof(noreply));
+		smfi_setpriv(ctx, c);
+	}
+	c->connected = 1;
 	if (hostname != NULL && *hostname != '\0')
 		rg_strlcpy(c->s.client_name, hostname, sizeof(c->s.client_name));
 	client_address(c, hostaddr);
@@ -293,15 +313,26 @@ cb_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
-/* cb_negotiate - ask for envelope steps only, never the message */
+/* cb_negotiate - ask for envelope steps only, never the message, and
+ * for no reply at the steps that cannot refuse.
+ *
+ * Postfix's milter client waits for every answer it is owed, so each
+ * answered step is a round trip; an unanswered one rides along with the
+ * next command.  Connect and HELO go unanswered when no rule can refuse
+ * there under the configuration this connection starts with
+ * (policy_stage_can_refuse: client memory or audit_failure = tempfail
+ * keep them answered).  DATA stays answered although it never refuses:
+ * unanswered, it leaves end-of-message behind Nagle on an inet: socket
+ * (see cb_data).  tests/bench/noop-milter.c negotiates exactly this way;
+ * keep the two in step. */
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	     unsigned long f2, unsigned long f3, unsigned long *pf0,
 	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	unsigned long skip = SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH;
+	struct rg_conn *c;
 
-	(void) ctx;
 	(void) f0;
 	(void) f2;
 	(void) f3;
@@ -309,6 +340,23 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = f1 & skip;		/* what the MTA can skip, it skips */
 	*pf2 = 0;
 	*pf3 = 0;
+	/* The connection's state now: its runtime decides what may go
+	 * unanswered, and connect then judges with the same one. */
+	if ((c = smfi_getpriv(ctx)) == NULL) {
+		if ((c = judge_conn_new()) == NULL)
+			return SMFIS_CONTINUE;	/* connect will tempfail */
+		smfi_setpriv(ctx, c);
+	}
+	if ((f1 & SMFIP_NR_CONN)
+	    && !policy_stage_can_refuse(c->rt->cfg, &c->s, RG_STAGE_CONNECT)) {
+		*pf1 |= SMFIP_NR_CONN;
+		c->noreply[RG_STAGE_CONNECT] = 1;
+	}
+	if ((f1 & SMFIP_NR_HELO)
+	    && !policy_stage_can_refuse(c->rt->cfg, &c->s, RG_STAGE_HELO)) {
+		*pf1 |= SMFIP_NR_HELO;
+		c->noreply[RG_STAGE_HELO] = 1;
+	}
 	return SMFIS_CONTINUE;
 }
 

@@ -637,7 +637,8 @@ policy_decide(const struct rg_config *cfg, struct directory *dir,
 	case RG_STAGE_CONNECT:
 	case RG_STAGE_HELO:
 	default:
-		/* Only a penalty; otherwise the verdict is for the audit. */
+		/* Only a penalty; otherwise the verdict is for the audit.
+		 * policy_stage_can_refuse() must know every rule here. */
 		memset(&v->addr, 0, sizeof(v->addr));
 		v->trust = policy_client_trust(cfg, s);
 		if (!penalised(cfg, s, v, RG_RULE_CLIENT_PENALTY,
@@ -647,6 +648,24 @@ policy_decide(const struct rg_config *cfg, struct directory *dir,
 	}
 	if (tracked(cfg, s))
 		v->track_event = track_event(v);
+}
+
+/* policy_stage_can_refuse - whether a refusal is possible at stage */
+int
+policy_stage_can_refuse(const struct rg_config *cfg,
+			const struct rg_session *s, enum rg_stage stage)
+{
+	if (stage != RG_STAGE_CONNECT && stage != RG_STAGE_HELO)
+		return 1;
+	/* The rules decide_connect/HELO can apply: see policy_decide(). */
+	if (s->tracker != NULL
+	    && !config_rule_monitored(cfg, RG_RULE_CLIENT_PENALTY))
+		return 1;
+	if (cfg->audit_db != NULL && cfg->audit_db[0] != '\0'
+	    && cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL
+	    && !config_rule_monitored(cfg, RG_RULE_AUDIT))
+		return 1;
+	return 0;
 }
 
 /* policy_audit_unavailable - an accepted verdict that cannot be recorded

@@ -194,6 +194,17 @@ int     policy_audit_unavailable(const struct rg_config *cfg,
 /* policy_commit - apply a verdict to the session's state and counters */
 void    policy_commit(struct rg_session *s, const struct rg_verdict *v);
 
+/* policy_stage_can_refuse - can any rule refuse at stage (connect or
+ * HELO) for a session like s (its client tracker set or not), under
+ * cfg?  1 when a penalty (client memory on, client_penalty enforced) or
+ * the audit_unavailable rule (audit_failure = tempfail, enforced) could;
+ * 0 means the verdict at that stage is always an acceptance, so a door
+ * may tell the MTA that it will never answer it.  MAIL and RCPT always
+ * can. */
+int     policy_stage_can_refuse(const struct rg_config *cfg,
+				const struct rg_session *s,
+				enum rg_stage stage);
+
 /* policy_refused - the MTA must refuse (reject, tempfail or drop) */
 int     policy_refused(const struct rg_verdict *v);
 

@@ -52,6 +52,11 @@ audit_db = $db" "$sock" || { rg_fail "relayguard did not start"; return; }
 		sleep 0.1
 	done
 	rg_expect "$sock: rcpt log lines" "$lines" 400
+	# No rule can refuse at connect or HELO here (no client memory, no
+	# audit_failure = tempfail): relayguard asks for no reply there, and
+	# never at DATA, MAIL or RCPT.
+	rg_expect "$sock: no reply negotiated at connect and HELO only" \
+	    "$(printf '%s\n' "$out" | sed -n 's/^NEGOTIATED //p')" "noreply=connect,helo,"
 	rg_stop_relayguard
 	rows=$("${SQLITE3_CLI:-sqlite3}" -batch "$db" \
 		"SELECT COUNT(*) FROM verdicts WHERE stage = 'rcpt'")
@@ -72,5 +77,21 @@ out=$(timeout 60 "$LOAD" -s "$RG_MILTER_SOCKET" -c 10 -n 200 -u 2000 -x accept)
 status=$?
 rg_expect "control: expecting accept-all fails" "$status" 1
 rg_expect_match "control: mismatches counted" "$(result mismatches "$out")" '^[1-9][0-9]*$'
+rg_stop_relayguard
+
+# With client memory on (the default) a penalty can refuse at connect and
+# HELO: both stay answered, and the answers are still right.
+rg_start_relayguard "local_domains = example.org
+local_addresses = 192.0.2.25
+directory = file:$tmp/recipients
+harvest_limit = 0
+client_limit.unknown = 0
+client_limit.relay = 0
+client_limit.routing = 0
+client_limit.syntax = 0" inet || rg_fail "relayguard did not start"
+out=$(timeout 60 "$LOAD" -s "$RG_MILTER_SOCKET" -c 10 -n 200 -u 2000)
+rg_expect "client memory on: answers right" "$(result mismatches "$out")/$(result errors "$out")" 0/0
+rg_expect "client memory on: every step answered" \
+    "$(printf '%s\n' "$out" | sed -n 's/^NEGOTIATED //p')" "noreply="
 rg_stop_relayguard
 rg_done

@@ -35,8 +35,9 @@
  *
  *	Reports recipient verdicts per second, the latency of each RCPT
  *	(from sending it to its answer: p50, p99, p99.9, max), the verdicts,
- *	mismatched answers and protocol errors, then RESULT lines for
- *	tests/bench/run-bench.sh.  Exits 1 when any answer mismatched or any
+ *	mismatched answers and protocol errors, the steps the milter asked
+ *	to leave unanswered (NEGOTIATED noreply=connect,helo,), then RESULT
+ *	lines for tests/bench/run-bench.sh.  Exits 1 when any answer mismatched or any
  *	protocol error happened, 2 on usage errors.
  *
  *	-H SECONDS holds the connections instead: every session negotiates,
@@ -136,6 +137,8 @@ static int stopping;			/* time is up: finish sessions */
 static unsigned idle_sessions;		/* -H: sessions now idle */
 static int release_hold;		/* -H: quit now */
 static uint64_t deadline_ns;
+static unsigned long negotiated_proto;	/* the first session's SMFIP_* */
+static int negotiated_seen;
 
 /* now_ns - monotonic nanoseconds */
 static uint64_t
@@ -705,6 +708,9 @@ on_frame(struct worker *w, struct session *s, const unsigned char *frame,
 			return -1;
 		}
 		s->proto = get_u32(frame + 9);
+		if (!__atomic_exchange_n(&negotiated_seen, 1, __ATOMIC_SEQ_CST))
+			__atomic_store_n(&negotiated_proto, s->proto,
+					 __ATOMIC_SEQ_CST);
 		break;
 	case ST_RCPT:
 		record_latency(w, now_ns() - s->sent_ns);
@@ -1020,6 +1026,13 @@ main(int argc, char **argv)
 		if (first != NULL)
 			printf("  first problem: %s\n", first);
 	}
+	/* Which steps the milter asked to leave unanswered. */
+	printf("NEGOTIATED noreply=%s%s%s%s%s\n",
+	       negotiated_proto & SMFIP_NR_CONN ? "connect," : "",
+	       negotiated_proto & SMFIP_NR_HELO ? "helo," : "",
+	       negotiated_proto & SMFIP_NR_MAIL ? "mail," : "",
+	       negotiated_proto & SMFIP_NR_RCPT ? "rcpt," : "",
+	       negotiated_proto & SMFIP_NR_DATA ? "data," : "");
 	printf("RESULT rate=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
 	       "max_us=%.1f rcpts=%zu mismatches=%lu errors=%lu "
 	       "connections=%lu\n", rate, percentile_us(all, n, 50),

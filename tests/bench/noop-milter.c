@@ -2,39 +2,48 @@
  * noop-milter - a libmilter filter that accepts everything (the baseline)
  *
  * SYNOPSIS
- *	noop-milter SOCKET
+ *	noop-milter [-a] SOCKET
  *
  * DESCRIPTION
  *	Registers the same callbacks and negotiates the same protocol steps
  *	as relayguard (connect, HELO, MAIL, RCPT, DATA, end of message,
- *	abort, close; no headers or body), and answers "continue" to every
- *	one without looking at it.  Measured with tests/bench/milter-load in
+ *	abort, close; no headers or body; no reply at connect and HELO when
+ *	the MTA offers that, DATA answered), and answers "continue" to every
+ *	one without looking at it.  relayguard keeps connect and HELO
+ *	answered when a rule could refuse there (client memory on, or
+ *	audit_failure = tempfail): -a negotiates that way.  The two must
+ *	negotiate alike (milter/milter_glue.c, cb_negotiate): keep them in
+ *	step.  Measured with tests/bench/milter-load in
  *	the same run as relayguard, it is the ceiling set by libmilter and
  *	the milter protocol on this machine: relayguard's figures are read
  *	as a ratio of it.  Runs in the foreground until SIGTERM or SIGINT.
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libmilter/mfapi.h>
 
-/* noop_connect - accept the connection */
+static int answer_connect_helo;		/* -a */
+static int nr_conn, nr_helo;		/* what this MTA agreed to */
+
+/* noop_connect - accept the connection (no reply when negotiated away) */
 static sfsistat
 noop_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
 	(void) ctx;
 	(void) host;
 	(void) addr;
-	return SMFIS_CONTINUE;
+	return nr_conn ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* noop_helo - accept HELO */
+/* noop_helo - accept HELO (no reply when negotiated away) */
 static sfsistat
 noop_helo(SMFICTX *ctx, char *helo)
 {
 	(void) ctx;
 	(void) helo;
-	return SMFIS_CONTINUE;
+	return nr_helo ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* noop_env - accept MAIL and RCPT */
@@ -68,6 +77,13 @@ noop_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = f1 & (SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH);
 	*pf2 = 0;
 	*pf3 = 0;
+	/* One MTA, one answer for every connection of a run. */
+	nr_conn = !answer_connect_helo && (f1 & SMFIP_NR_CONN);
+	nr_helo = !answer_connect_helo && (f1 & SMFIP_NR_HELO);
+	if (nr_conn)
+		*pf1 |= SMFIP_NR_CONN;
+	if (nr_helo)
+		*pf1 |= SMFIP_NR_HELO;
 	return SMFIS_CONTINUE;
 }
 
@@ -76,9 +92,19 @@ int
 main(int argc, char **argv)
 {
 	struct smfiDesc desc;
+	int ch;
 
+	while ((ch = getopt(argc, argv, "a")) != -1) {
+		if (ch != 'a') {
+			fprintf(stderr, "usage: noop-milter [-a] SOCKET\n");
+			return 2;
+		}
+		answer_connect_helo = 1;
+	}
+	argv += optind - 1;
+	argc -= optind - 1;
 	if (argc != 2) {
-		fprintf(stderr, "usage: noop-milter SOCKET\n");
+		fprintf(stderr, "usage: noop-milter [-a] SOCKET\n");
 		return 2;
 	}
 	memset(&desc, 0, sizeof(desc));
