@@ -833,6 +833,41 @@ test_mta_judge(void)
 			for (t = 0; t < v.addr.ntrace; t++)
 				test_assert(strstr(v.addr.trace[t], "mta:") == NULL);
 	}
+/* test_stage_can_refuse - what a door may leave unanswered */
+static void
+test_stage_can_refuse(void)
+{
+	struct corpus_config *cc = unit_config("default-enforce");
+	struct rg_config *cfg = cc->cfg;
+	char *audit_db = cfg->audit_db, path[] = "/var/lib/relayguard/audit.db";
+	enum rg_auditfail_mode failure = cfg->audit_failure;
+	struct rg_session s;
+
+	test_begin("policy_stage_can_refuse");
+	policy_session_init(&s);
+	cfg->audit_db = NULL;
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_CONNECT), 0);
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_HELO), 0);
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_MAIL), 1);
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_RCPT), 1);
+	/* client memory: a penalty can refuse at connect and HELO */
+	s.tracker = clienttrack_new(64, 4);
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_CONNECT), 1);
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_HELO), 1);
+	cfg->rule_monitor[RG_RULE_CLIENT_PENALTY] = 1;
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_CONNECT), 0);
+	cfg->rule_monitor[RG_RULE_CLIENT_PENALTY] = -1;
+	s.tracker = clienttrack_free(s.tracker);
+	/* audit_failure = tempfail with an audit trail: audit_unavailable */
+	cfg->audit_failure = RG_AUDITFAIL_TEMPFAIL;
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_CONNECT), 0);
+	cfg->audit_db = path;
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_CONNECT), 1);
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_HELO), 1);
+	cfg->audit_failure = RG_AUDITFAIL_CONTINUE;
+	test_assert_int(policy_stage_can_refuse(cfg, &s, RG_STAGE_CONNECT), 0);
+	cfg->audit_db = audit_db;
+	cfg->audit_failure = failure;
 	test_end();
 }
 
@@ -1023,6 +1058,7 @@ main(int argc, char **argv)
 	test_trust_and_class();
 	test_audit_unavailable();
 	test_mta_judge();
+	test_stage_can_refuse();
 	test_no_allocation();
 	test_client_memory();
 	test_corpus(".");
