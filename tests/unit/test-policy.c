@@ -833,6 +833,9 @@ test_mta_judge(void)
 			for (t = 0; t < v.addr.ntrace; t++)
 				test_assert(strstr(v.addr.trace[t], "mta:") == NULL);
 	}
+	test_end();
+}
+
 /* test_stage_can_refuse - what a door may leave unanswered */
 static void
 test_stage_can_refuse(void)
