@@ -564,6 +564,7 @@ policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
 	char    hop[ADDR_DOMAIN_MAX + 1], key[sizeof(v->dir_key)];
 	const char *why = NULL;
 	const struct addr_domain *kd;
+	const char *kdomain;
 	enum rg_rule priv;
 
 	if (v->stage != RG_STAGE_RCPT || mta == NULL || mta->mailer == NULL)
@@ -610,7 +611,9 @@ policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
 		return;			/* postmaster */
 	/* Sendmail's local mailer sends the user alone: our domain. */
 	kd = m.domain.type == ADDR_DOM_NONE ? &v->addr.deliver_domain : &m.domain;
-	join_address(key, sizeof(key), m.local, domain_for_key(cfg, kd));
+	if ((kdomain = domain_for_key(cfg, kd)) == NULL)
+		return;			/* no domain to look it up at */
+	join_address(key, sizeof(key), m.local, kdomain);
 	if (key[0] == '\0' || rg_strcaseeq(key, v->dir_key))
 		return;
 	addr_trace_note(&v->addr, "mta: the MTA delivers to %s: looked up", key);

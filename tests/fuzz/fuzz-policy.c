@@ -18,6 +18,9 @@
  *             monitor.unknown = yes); 3 defaults (no local addresses,
  *             no never-relay networks)
  *   bit 5     the transaction is SMTPUTF8
+ * A RCPT line may carry the MTA's resolution after TABs,
+ * "TEXT\tMAILER\tHOST\tADDR": the verdict then also goes through
+ * policy_judge_mta() ("-" for an absent field).
  * The directory is a fixed in-memory backend: alice, bob, postmaster and
  * "odd.name" at example.org, everything at catchall.example.org; a local
  * part starting with "dirfail" is a directory error.
@@ -31,6 +34,9 @@
  *   accepted whose final destination is not ours (judged here, without
  *   the configuration's lookups), nor one with routing in it when
  *   routing = reject;
+ * - the second judge is only ever stricter: a refusal keeps its rule and
+ *   reply, an acceptance it keeps as LOCAL comes from a FOUND answer
+ *   for the verdict's dir_key;
  * - monitor mode never refuses; harvest_limit caps the unknown
  *   recipients and then refuses every further recipient; a blank sender
  *   gets at most one non-postmaster recipient.
@@ -102,11 +108,24 @@ struct memdir {
 	struct directory base;
 	char    last[ADDR_PATH_MAX * 2];
 	unsigned lookups;
+	enum dir_result last_result;
 };
 
-/* memdir_lookup - the fixed directory described above */
+static enum dir_result memdir_answer(struct directory *dir, const char *address);
+
+/* memdir_lookup - the fixed directory, remembering its last answer */
 static enum dir_result
 memdir_lookup(struct directory *dir, const char *address)
+{
+	struct memdir *md = (struct memdir *)dir;
+
+	md->last_result = memdir_answer(dir, address);
+	return md->last_result;
+}
+
+/* memdir_answer - the fixed directory described above */
+static enum dir_result
+memdir_answer(struct directory *dir, const char *address)
 {
 	static const char *users[] = {
 		"alice@example.org", "bob@example.org",
@@ -280,6 +299,44 @@ next_line(const char **p, const char *end, size_t *len)
 	return start;
 }
 
+/* judge_mta - the second judge on "MAILER\tHOST\tADDR" (n bytes) */
+static void
+judge_mta(const struct rg_config *cfg, struct rg_session *s,
+	  struct rg_verdict *v, struct memdir *md, const char *text, size_t n)
+{
+	char    buf[3][600];
+	const char *field[3] = {NULL, NULL, NULL};
+	struct rg_mta_rcpt mta;
+	enum rg_rule rule = v->rule;
+	int     refused = policy_refused(v), code = v->code, k;
+	unsigned lookups = md->lookups;
+	size_t  i = 0, o;
+
+	for (k = 0; k < 3; k++) {
+		for (o = 0; i < n && text[i] != '\t' && o + 1 < sizeof(buf[k]); i++)
+			buf[k][o++] = text[i] == '\0' ? '?' : text[i];
+		buf[k][o] = '\0';
+		if (i < n && text[i] == '\t')
+			i++;
+		field[k] = strcmp(buf[k], "-") == 0 ? NULL : buf[k];
+	}
+	mta.mailer = field[0];
+	mta.host = field[1];
+	mta.addr = field[2];
+	policy_judge_mta(cfg, (struct directory *)md, s, &mta, v);
+	check_verdict(cfg, v, RG_STAGE_RCPT);
+	if (refused) {
+		FUZZ_CHECK(policy_refused(v) && v->rule == rule && v->code == code);
+		FUZZ_CHECK(md->lookups == lookups);
+	}
+	if (md->lookups > lookups) {
+		FUZZ_CHECK(md->lookups == lookups + 1);
+		FUZZ_CHECK(strcmp(md->last, v->dir_key) == 0);
+	}
+	if (v->rule == RG_RULE_LOCAL && !refused && md->lookups > lookups)
+		FUZZ_CHECK(md->last_result == DIR_FOUND);
+}
+
 /* LLVMFuzzerTestOneInput - one transaction */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -349,11 +406,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (nrcpt = 0; nrcpt < MAX_RCPTS
 	     && (line = next_line(&p, end, &len)) != NULL; nrcpt++) {
+		const char *tab = memchr(line, '\t', len);
+
 		before = md.lookups;
 		policy_decide(cfg, (struct directory *)&md, &s, RG_STAGE_RCPT,
-			      line, len, &v);
+			      line, tab != NULL ? (size_t)(tab - line) : len, &v);
 		check_verdict(cfg, &v, RG_STAGE_RCPT);
 		check_rcpt(cfg, &s, &v, &md, before, privileged);
+		if (tab != NULL)
+			judge_mta(cfg, &s, &v, &md, tab + 1, len - (size_t)(tab + 1 - line));
 		if (v.rule == RG_RULE_UNKNOWN)
 			unknown++;
 		if (s.sender_null && !privileged && v.action == RG_ACCEPT
