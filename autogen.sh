@@ -10,8 +10,8 @@ cd "$(dirname "$0")"
 # Build: compiler, autotools, the libraries, Chart.js for the dashboard.
 # Tests: the real MTAs, browser, Prometheus tools,
 # directory server, SMTP clients and database shell the tests drive.
-BUILD_PKGS="gcc make autoconf automake pkgconf m4 libmilter-dev libldap2-dev libsqlite3-dev libidn2-dev libmicrohttpd-dev libcrypt-dev libjs-chart.js"
-TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3 chromium fonts-dejavu-core prometheus"
+BUILD_PKGS="gcc make autoconf automake pkgconf m4 libmilter-dev libldap2-dev libsqlite3-dev libpq-dev libidn2-dev libmicrohttpd-dev libcrypt-dev libjs-chart.js"
+TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3 postgresql-15 chromium fonts-dejavu-core prometheus"
 # The Debian package and its install test (tests/pkg/install.sh).
 PKG_PKGS="build-essential debhelper dh-autoreconf lintian systemd man-db"
 
@@ -35,6 +35,10 @@ install_deps() {
 	# the tests do not use (the tests start their own on loopback ports).
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+	# nor PostgreSQL's default cluster: the tests make their own
+	mkdir -p /etc/postgresql-common/createcluster.d
+	echo "create_main_cluster = false" \
+		> /etc/postgresql-common/createcluster.d/relayguard-tests.conf
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	# shellcheck disable=SC2086

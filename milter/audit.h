@@ -1,10 +1,12 @@
 /*
- * audit - the verdict trail: one row per verdict, written to SQLite
+ * audit - the verdict trail: one row per verdict, written to SQLite or
+ * PostgreSQL
  *
  * Milter threads hand rows to audit_submit(); it copies them onto a
  * bounded in-memory queue and returns at once.  One writer thread owns
- * the SQLite connection and commits in batches (WAL, synchronous=NORMAL),
- * so a slow disk or an admin's long read never stalls mail.  A full queue
+ * the store's connection and commits in batches (audit_sink.h: SQLite in
+ * WAL mode, or PostgreSQL with a local spool for when it is away), so a
+ * slow disk, a slow database or an admin's long read never stalls mail.  A full queue
  * makes the submitter wait briefly (backpressure); a row is never dropped
  * silently: when the database cannot be written, rows go to syslog
  * instead and are counted (audit_failure = continue), or audit_submit()
@@ -55,8 +57,12 @@ struct audit_counters {
 	uint64_t diverted;
 	uint64_t refused;
 	uint64_t failures;
+	uint64_t spooled;		/* PostgreSQL away: kept in the spool */
+	uint64_t replayed;		/* taken from the spool into the store
+					 * (also counted in written) */
 	int     failing;		/* 1 while the database cannot be written */
 	uint64_t pending;		/* on the queue now, not yet committed */
+	int     degraded;		/* 1 while rows go to the spool */
 };
 void    audit_get_counters(struct audit *audit, struct audit_counters *out);
 
@@ -65,6 +71,10 @@ void    audit_get_counters(struct audit *audit, struct audit_counters *out);
  * (-s) installs its own before audit_open().  line has no newline. */
 typedef void (*audit_log_fn)(int priority, const char *line, void *ctx);
 void    audit_set_logger(audit_log_fn fn, void *ctx);
+
+/* audit_store_name - cfg's audit store for log lines: "off", the SQLite
+ * path, or "postgresql://user@host:port/db" (never a password) */
+void    audit_store_name(const struct rg_config *cfg, char *buf, size_t size);
 
 /* audit_close - flush everything, stop the writer; returns NULL */
 struct audit *audit_close(struct audit *audit);

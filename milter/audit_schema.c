@@ -11,6 +11,12 @@
  *   2  columns client_trust and sender_class; relay_attempts keeps only
  *      clients that are neither trusted nor authenticated and classifies
  *      the sender; new view relayed (privileged relaying).
+ *   3  column node (the MX that judged the row) and its index; the views
+ *      carry node, daily_summary counts per node.  The first version
+ *      that also exists in PostgreSQL: both schemas come from the one
+ *      column list (AUDIT_COLUMNS) and the one view text (VIEWS_V3),
+ *      PostgreSQL with its own types (timestamptz, inet) and a row_key
+ *      column that makes a replayed row a no-op.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -147,15 +153,6 @@ const char audit_schema_v1_sql[] =
 	VIEWS_V1
 	"PRAGMA user_version = 1;\n";
 
-const char audit_schema_sql[] =
-	"PRAGMA application_id = 1380414052;\n"
-	"CREATE TABLE verdicts (\n	" VERDICTS_V1_COLUMNS ",\n"
-	"	client_trust TEXT,\n"
-	"	sender_class TEXT\n);\n"
-	VERDICTS_INDEXES
-	VIEWS_V2
-	"PRAGMA user_version = 2;\n";
-
 /* Migration 1 -> 2: ALTER appends the columns, so a migrated table has
  * the same column order as a fresh one. */
 static const char migrate_1_2_sql[] =
@@ -165,11 +162,166 @@ static const char migrate_1_2_sql[] =
 	VIEWS_V2
 	"PRAGMA user_version = 2;\n";
 
+/*
+ * Version 3, for both stores.  AUDIT_COLUMNS lists every column after
+ * id in table order: X(name, SQLite type, PostgreSQL type).  The order
+ * is that of a table migrated from version 1, so that fresh and migrated
+ * tables look the same.
+ */
+#define AUDIT_COLUMNS(X) \
+	X(time, "TEXT NOT NULL", "timestamptz NOT NULL") \
+	X(session_id, "TEXT", "text") \
+	X(queue_id, "TEXT", "text") \
+	X(mta, "TEXT", "text") \
+	X(client_addr, "TEXT", "inet") \
+	X(client_name, "TEXT", "text") \
+	X(helo, "TEXT", "text") \
+	X(auth_user, "TEXT", "text") \
+	X(stage, "TEXT", "text") \
+	X(sender, "TEXT", "text") \
+	X(rcpt, "TEXT", "text") \
+	X(rcpt_normalized, "TEXT", "text") \
+	X(rule, "TEXT", "text") \
+	X(action, "TEXT", "text") \
+	X(code, "INTEGER", "integer") \
+	X(ecode, "TEXT", "text") \
+	X(text, "TEXT", "text") \
+	X(directory_result, "TEXT", "text") \
+	X(trace, "TEXT", "text") \
+	X(client_trust, "TEXT", "text") \
+	X(sender_class, "TEXT", "text") \
+	X(node, "TEXT", "text")
+
+#define SQLITE_COLUMN(name, lite, pg)	",\n\t" #name " " lite
+#define PG_COLUMN(name, lite, pg)	",\n\t" #name " " pg
+#define COLUMN_NAME(name, lite, pg)	", " #name
+
+/* The indexes the admins' queries use (docs/audit.md): time ranges, one
+ * client, one rule or node over time, one session. */
+#define VERDICTS_INDEXES_V3 \
+	VERDICTS_INDEXES \
+	"CREATE INDEX verdicts_node ON verdicts(node, time);\n"
+
+/* The views, in both dialects: DAY(t) is the UTC day of t as
+ * 'YYYY-MM-DD', LOCAL_TIME(t) t in the reader's time zone.  No boolean
+ * arithmetic, every subquery named: the same text runs on both. */
+#define VIEWS_V3(DAY, LOCAL_TIME) \
+	"CREATE VIEW relay_attempts AS\n" \
+	"	SELECT id, time, node, session_id, queue_id, client_addr,\n" \
+	"	client_name, helo, auth_user, client_trust, sender,\n" \
+	"	CASE WHEN sender IS NULL OR sender IN ('', '<>')\n" \
+	"		OR sender_class = 'blank' THEN 'blank'\n" \
+	"	WHEN sender_class = 'local' THEN 'local-domain'\n" \
+	"	WHEN sender_class = 'foreign' THEN 'foreign'\n" \
+	"	ELSE 'unknown' END AS sender_class,\n" \
+	"	rcpt, rcpt_normalized, rule, action, code, ecode,\n" \
+	"	CASE WHEN action IN ('reject', 'tempfail', 'drop') THEN 'refused'\n" \
+	"	ELSE 'accepted' END AS outcome\n" \
+	"	FROM verdicts WHERE stage = 'rcpt'\n" \
+	"	AND rule IN ('relay', 'routing', 'trusted', 'authenticated')\n" \
+	"	AND COALESCE(client_trust, 'untrusted')\n" \
+	"		NOT IN ('trusted', 'authenticated');\n" \
+	"CREATE VIEW relayed AS\n" \
+	"	SELECT id, time, node, session_id, queue_id, client_addr,\n" \
+	"	client_name, helo, auth_user, client_trust, sender, rcpt,\n" \
+	"	rcpt_normalized, rule, action\n" \
+	"	FROM verdicts WHERE stage = 'rcpt'\n" \
+	"	AND rule IN ('trusted', 'authenticated');\n" \
+	"CREATE VIEW blank_sender AS\n" \
+	"	SELECT id, time, " LOCAL_TIME("time") " AS local_time,\n" \
+	"	node, session_id, queue_id, client_addr, client_name, helo,\n" \
+	"	client_trust, stage, rcpt, rcpt_normalized, rule, action, code\n" \
+	"	FROM verdicts WHERE stage IN ('mail', 'rcpt')\n" \
+	"	AND (sender IN ('', '<>') OR sender_class = 'blank');\n" \
+	"CREATE VIEW unknown_recipients AS\n" \
+	"	SELECT client_addr, MAX(client_name) AS client_name,\n" \
+	"	COUNT(*) AS attempts,\n" \
+	"	COUNT(DISTINCT COALESCE(rcpt_normalized, rcpt)) AS addresses,\n" \
+	"	COUNT(DISTINCT session_id) AS sessions,\n" \
+	"	SUM(CASE WHEN rule = 'harvest' THEN 1 ELSE 0 END) AS harvest_drops,\n" \
+	"	MIN(time) AS first_seen, MAX(time) AS last_seen,\n" \
+	"	COUNT(DISTINCT node) AS nodes\n" \
+	"	FROM verdicts WHERE stage = 'rcpt' AND rule IN ('unknown', 'harvest')\n" \
+	"	GROUP BY client_addr;\n" \
+	"CREATE VIEW by_client AS\n" \
+	"	SELECT client_addr, MAX(client_name) AS client_name,\n" \
+	"	MAX(client_trust) AS client_trust,\n" \
+	"	COUNT(*) AS verdicts, COUNT(DISTINCT session_id) AS sessions,\n" \
+	"	SUM(CASE WHEN action = 'accept' THEN 1 ELSE 0 END) AS accepted,\n" \
+	"	SUM(CASE WHEN action IN ('reject', 'tempfail', 'drop') THEN 1\n" \
+	"		ELSE 0 END) AS refused,\n" \
+	"	SUM(CASE WHEN action = 'would-reject' THEN 1 ELSE 0 END)\n" \
+	"		AS would_reject,\n" \
+	"	MIN(time) AS first_seen, MAX(time) AS last_seen,\n" \
+	"	COUNT(DISTINCT node) AS nodes\n" \
+	"	FROM verdicts GROUP BY client_addr;\n" \
+	"CREATE VIEW daily_summary AS\n" \
+	"	SELECT " DAY("time") " AS day, node, rule, action, COUNT(*) AS count\n" \
+	"	FROM verdicts GROUP BY " DAY("time") ", node, rule, action;\n"
+
+#define SQLITE_DAY(t)		"substr(" t ", 1, 10)"
+#define SQLITE_LOCAL_TIME(t)	"strftime('%Y-%m-%d %H:%M:%S', " t ", 'localtime')"
+#define PG_DAY(t)		"to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+#define PG_LOCAL_TIME(t)	"to_char(" t ", 'YYYY-MM-DD HH24:MI:SS')"
+
+#define DROP_VIEWS_V2 \
+	DROP_VIEWS_V1 \
+	"DROP VIEW IF EXISTS relayed;\n"
+
+const char audit_schema_v2_sql[] =
+	"PRAGMA application_id = 1380414052;\n"
+	"CREATE TABLE verdicts (\n	" VERDICTS_V1_COLUMNS ",\n"
+	"	client_trust TEXT,\n"
+	"	sender_class TEXT\n);\n"
+	VERDICTS_INDEXES
+	VIEWS_V2
+	"PRAGMA user_version = 2;\n";
+
+const char audit_schema_sql[] =
+	"PRAGMA application_id = 1380414052;\n"
+	"CREATE TABLE verdicts (\n\tid INTEGER PRIMARY KEY"
+	AUDIT_COLUMNS(SQLITE_COLUMN) "\n);\n"
+	VERDICTS_INDEXES_V3
+	VIEWS_V3(SQLITE_DAY, SQLITE_LOCAL_TIME)
+	"PRAGMA user_version = 3;\n";
+
+/* Migration 2 -> 3: rows written before have no node; the writer names
+ * them after itself in the same transaction (audit_schema_prepare). */
+static const char migrate_2_3_sql[] =
+	"ALTER TABLE verdicts ADD COLUMN node TEXT;\n"
+	"CREATE INDEX verdicts_node ON verdicts(node, time);\n"
+	DROP_VIEWS_V2
+	VIEWS_V3(SQLITE_DAY, SQLITE_LOCAL_TIME)
+	"PRAGMA user_version = 3;\n";
+
+/* PostgreSQL: the version lives in relayguard_schema; row_key is unique
+ * so that a batch sent again after an unknown commit outcome adds
+ * nothing (INSERT ... ON CONFLICT DO NOTHING). */
+const char audit_pg_schema_sql[] =
+	"CREATE TABLE relayguard_schema (version integer NOT NULL);\n"
+	"INSERT INTO relayguard_schema (version) VALUES (3);\n"
+	"CREATE TABLE verdicts (\n"
+	"\tid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+	AUDIT_COLUMNS(PG_COLUMN) ",\n"
+	"\trow_key text NOT NULL UNIQUE\n);\n"
+	VERDICTS_INDEXES_V3
+	VIEWS_V3(PG_DAY, PG_LOCAL_TIME);
+
+/* ", time, session_id, ... node": the columns every store shares */
+static const char column_list[] = AUDIT_COLUMNS(COLUMN_NAME);
+
+/* audit_schema_columns - "time, session_id, ..., node", in table order */
+const char *
+audit_schema_columns(void)
+{
+	return column_list + 2;
+}
+
 /* The INSERT, from verdict.h's column table: built once. */
 static char insert_sql[1024];
 static pthread_once_t insert_once = PTHREAD_ONCE_INIT;
 
-/* build_insert - "INSERT INTO verdicts (c1, ...) VALUES (?1, ...)" */
+/* build_insert - "INSERT INTO verdicts (c1, ..., node) VALUES (?1, ...)" */
 static void
 build_insert(void)
 {
@@ -188,8 +340,10 @@ build_insert(void)
 		if (len >= sizeof(insert_sql))
 			rg_fatal("audit: the INSERT does not fit its buffer");
 	}
+	/* node: a column of the audit trail, not of the verdict */
 	len += (size_t) snprintf(insert_sql + len, sizeof(insert_sql) - len,
-				 ") VALUES (%s)", params);
+				 ", node) VALUES (%s, ?%d)", params,
+				 VERDICT_NCOLUMNS + 1);
 	if (len >= sizeof(insert_sql))
 		rg_fatal("audit: the INSERT does not fit its buffer");
 }
@@ -298,14 +452,25 @@ identify(sqlite3 *db, const char *path, int *fatal, char *err, size_t errlen)
 /* run_in_transaction - exec sql inside BEGIN IMMEDIATE ... COMMIT */
 static int
 run_in_transaction(sqlite3 *db, const char *path, const char *what,
-		   const char *sql, char *err, size_t errlen)
+		   const char *sql, const char *node, char *err, size_t errlen)
 {
+	sqlite3_stmt *st = NULL;
 	char *msg = NULL;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
+	/* rows from before node existed were judged here */
+	if (node != NULL) {
+		if (sqlite3_prepare_v2(db, "UPDATE verdicts SET node = ?1 WHERE "
+				       "node IS NULL", -1, &st, NULL) != SQLITE_OK
+		    || sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC) != SQLITE_OK
+		    || sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -314,6 +479,7 @@ fail:
 	rg_snprintf(err, errlen, "%s: %s: %s", path, what,
 		    msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
+	sqlite3_finalize(st);
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
@@ -321,8 +487,8 @@ fail:
 
 /* audit_schema_prepare - create or migrate db to the current version */
 int
-audit_schema_prepare(sqlite3 *db, const char *path, int *fatal,
-		     char *err, size_t errlen)
+audit_schema_prepare(sqlite3 *db, const char *path, const char *node,
+		     int *fatal, char *err, size_t errlen)
 {
 	int version;
 
@@ -337,10 +503,14 @@ audit_schema_prepare(sqlite3 *db, const char *path, int *fatal,
 	}
 	if (version == 0)
 		return run_in_transaction(db, path, "creating the schema",
-					  audit_schema_sql, err, errlen);
+					  audit_schema_sql, NULL, err, errlen);
 	if (version == 1
 	    && run_in_transaction(db, path, "migrating schema 1 to 2",
-				  migrate_1_2_sql, err, errlen) < 0)
+				  migrate_1_2_sql, NULL, err, errlen) < 0)
+		return -1;
+	if (version <= 2
+	    && run_in_transaction(db, path, "migrating schema 2 to 3",
+				  migrate_2_3_sql, node, err, errlen) < 0)
 		return -1;
 	return 0;
 }

@@ -15,28 +15,39 @@
 
 #include <sqlite3.h>
 
-#define AUDIT_SCHEMA_VERSION 2
+#define AUDIT_SCHEMA_VERSION 3
 
-/* The first schema (version 1), kept for migration tests. */
+/* Older schemas (versions 1 and 2), kept for migration tests. */
 extern const char audit_schema_v1_sql[];
+extern const char audit_schema_v2_sql[];
 
 /* The current schema, as created in an empty database. */
 extern const char audit_schema_sql[];
 
-/* audit_schema_insert_sql - the INSERT the writer prepares: every column
- * of verdict.h's table, parameter N for the table's entry N-1 */
+/* The current schema in PostgreSQL: the same columns, views and indexes
+ * (timestamptz, inet), a row_key column, relayguard_schema(version). */
+extern const char audit_pg_schema_sql[];
+
+/* audit_schema_insert_sql - the INSERT the SQLite writer prepares: every
+ * column of verdict.h's table, parameter N for the table's entry N-1,
+ * then node as the last parameter */
 const char *audit_schema_insert_sql(void);
+
+/* audit_schema_columns - "time, session_id, ..., node": every column but
+ * id (and PostgreSQL's row_key), in table order */
+const char *audit_schema_columns(void);
 
 /* audit_schema_version - PRAGMA user_version; -1 + err on error */
 int     audit_schema_version(sqlite3 *db, const char *path,
 			     char *err, size_t errlen);
 
-/* audit_schema_prepare - create or migrate db to the current version.
- * 0 ok; -1 + err: newer schema, not an audit database, or an SQLite
- * error.  *fatal is set to 1 when retrying cannot help (newer schema,
- * foreign database), 0 for I/O errors that may clear up. */
-int     audit_schema_prepare(sqlite3 *db, const char *path, int *fatal,
-			     char *err, size_t errlen);
+/* audit_schema_prepare - create or migrate db to the current version;
+ * rows older than the node column are given node.  0 ok; -1 + err:
+ * newer schema, not an audit database, or an SQLite error.  *fatal is
+ * set to 1 when retrying cannot help (newer schema, foreign database),
+ * 0 for I/O errors that may clear up. */
+int     audit_schema_prepare(sqlite3 *db, const char *path, const char *node,
+			     int *fatal, char *err, size_t errlen);
 
 /* audit_schema_check - for readers: 0 when db is a current audit
  * database; -1 + err otherwise (no verdicts table, wrong version). */

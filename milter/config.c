@@ -189,7 +189,9 @@ static const char *const blank_names[] = {
 };
 static const char *const spoof_names[] = {"accept", "reject", NULL};
 static const char *const dirfail_names[] = {"tempfail", "accept", NULL};
-static const char *const auditfail_names[] = {"continue", "tempfail", NULL};
+static const char *const auditfail_names[] = {
+	"continue", "tempfail", "spool", NULL,
+};
 static const char *const scope_names[] = {"sub", "one", "base", NULL};
 
 /* ---------------------------------------------------------------- */
@@ -925,6 +927,42 @@ set_audit_db(struct parser *ps, const struct keydef *kd)
 	return 0;
 }
 
+/* node_problem - why name cannot identify an MX in audit rows, or NULL */
+static const char *
+node_problem(const char *name)
+{
+	const unsigned char *p;
+
+	if (strlen(name) > 255)
+		return "longer than 255 bytes";
+	for (p = (const unsigned char *) name; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return "only printable ASCII without spaces (a host name)";
+	return NULL;
+}
+
+/* set_node - the name of this MX in the audit rows */
+static int
+set_node(struct parser *ps, const struct keydef *kd)
+{
+	unsigned line;
+	char  **slot = field(ps, kd);
+	char   *v = scalar_value(ps, &line), buf[80];
+	const char *why;
+
+	if (v == NULL)
+		return -1;
+	if (*v != '\0' && (why = node_problem(v)) != NULL) {
+		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
+			    show(v, buf, sizeof(buf)), why);
+		free(v);
+		return -1;
+	}
+	free(*slot);
+	*slot = *v ? v : (free(v), NULL);
+	return 0;
+}
+
 /* set_ldap_filter - a search filter with %s %u %d %% (ldap_filter.c
  * owns the rules: the LDAP backend checks with the same function) */
 static int
@@ -1302,6 +1340,10 @@ static const struct keydef keys[] = {
 	 0, 36500, 0, 0},
 	{"audit_failure", set_enum, F(audit_failure), auditfail_names,
 	 0, 0, 0, 0},
+	{"audit_password_file", set_string, F(audit_password_file), NULL,
+	 0, 0, 0, 0},
+	{"audit_spool", set_string, F(audit_spool), NULL, 0, 0, 0, 0},
+	{"node", set_node, F(node), NULL, 0, 0, 0, 0},
 };
 #undef F
 
@@ -1544,6 +1586,18 @@ line_of(const struct parser *ps, const char *name)
 	return 1;
 }
 
+/* key_given - 1 when the file set the key */
+static int
+key_given(const struct parser *ps, const char *name)
+{
+	size_t  i;
+
+	for (i = 0; i < RG_ARRAY_LEN(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return ps->key_lines[i] > 0;
+	return 0;
+}
+
 /* check_ldap - the LDAP settings belong together (directory = ldap) */
 static int
 check_ldap(struct parser *ps)
@@ -1577,6 +1631,25 @@ check_ldap(struct parser *ps)
 	return 0;
 }
 
+/* check_audit - audit_failure's default and meaning depend on the store */
+static int
+check_audit(struct parser *ps)
+{
+	struct rg_config *cfg = ps->cfg;
+	int     pgsql = config_audit_is_pgsql(cfg->audit_db);
+	int     failure_given = key_given(ps, "audit_failure");
+
+	if (pgsql && !failure_given)
+		cfg->audit_failure = RG_AUDITFAIL_SPOOL;
+	if (!pgsql && cfg->audit_db != NULL
+	    && cfg->audit_failure == RG_AUDITFAIL_SPOOL)
+		return parse_error(ps, line_of(ps, "audit_failure"),
+				   "audit_failure = spool needs a PostgreSQL "
+				   "audit_db (postgresql://...): an SQLite "
+				   "audit database is its own local store");
+	return 0;
+}
+
 /* check_config - rules across keys, once everything is read */
 static int
 check_config(struct parser *ps)
@@ -1584,6 +1657,8 @@ check_config(struct parser *ps)
 	struct rg_config *cfg = ps->cfg;
 
 	if (strcmp(cfg->directory, "ldap") == 0 && check_ldap(ps) < 0)
+		return -1;
+	if (check_audit(ps) < 0)
 		return -1;
 	free(cfg->qualify_domain);
 	cfg->qualify_domain = cfg->local_domains.nexact > 0 ?
@@ -1647,6 +1722,7 @@ config_defaults(void)
 	cfg->audit_queue_rows = 65536;
 	cfg->audit_retention_days = 90;
 	cfg->audit_failure = RG_AUDITFAIL_CONTINUE;
+	cfg->audit_spool = xstrdup(LOCALSTATEDIR "/lib/relayguard/audit-spool.db");
 	return cfg;
 }
 
@@ -1736,7 +1812,10 @@ anchor_paths(struct rg_config *cfg, const char *path)
 	dirlen = (size_t)(slash - path);
 	if (cfg->directory != NULL && strncmp(cfg->directory, "file:", 5) == 0)
 		anchor_path(&cfg->directory, 5, path, dirlen);
-	anchor_path(&cfg->audit_db, 0, path, dirlen);
+	if (!config_audit_is_pgsql(cfg->audit_db))
+		anchor_path(&cfg->audit_db, 0, path, dirlen);
+	anchor_path(&cfg->audit_password_file, 0, path, dirlen);
+	anchor_path(&cfg->audit_spool, 0, path, dirlen);
 	anchor_path(&cfg->ldap_bind_password_file, 0, path, dirlen);
 }
 
@@ -1832,6 +1911,9 @@ config_free(struct rg_config *cfg)
 	free(cfg->ldap_bind_dn);
 	free(cfg->ldap_bind_password_file);
 	free(cfg->audit_db);
+	free(cfg->audit_password_file);
+	free(cfg->audit_spool);
+	free(cfg->node);
 	free(cfg);
 	return NULL;
 }
@@ -1971,6 +2053,14 @@ config_rule_monitored(const struct rg_config *cfg, enum rg_rule rule)
 	    cfg->rule_monitor[rule] >= 0)
 		return cfg->rule_monitor[rule];
 	return cfg->monitor;
+}
+
+/* config_audit_is_pgsql - audit_db is a libpq URI */
+int
+config_audit_is_pgsql(const char *audit_db)
+{
+	return audit_db != NULL && (strncmp(audit_db, "postgresql://", 13) == 0
+				    || strncmp(audit_db, "postgres://", 11) == 0);
 }
 
 /* rg_rule_name - a rule's name in configuration, logs and the audit */

@@ -87,7 +87,9 @@ enum rg_blank_mode {
 	RG_BLANK_ACCEPT, RG_BLANK_SINGLE, RG_BLANK_REJECT, RG_BLANK_DROP,
 };
 enum rg_dirfail_mode { RG_DIRFAIL_TEMPFAIL, RG_DIRFAIL_ACCEPT };
-enum rg_auditfail_mode { RG_AUDITFAIL_CONTINUE, RG_AUDITFAIL_TEMPFAIL };
+enum rg_auditfail_mode {
+	RG_AUDITFAIL_CONTINUE, RG_AUDITFAIL_TEMPFAIL, RG_AUDITFAIL_SPOOL,
+};
 enum rg_ldap_scope { RG_LDAP_SCOPE_SUB, RG_LDAP_SCOPE_ONE, RG_LDAP_SCOPE_BASE };
 
 /* A list of domains: exact names, plus ".suffix" entries that add the
@@ -166,13 +168,21 @@ struct rg_config {
 	unsigned cache_size;		/* entries; 0 = no cache */
 
 	/* audit */
-	char   *audit_db;		/* path; NULL or "" = no audit */
+	char   *audit_db;		/* path, or a postgresql:// URI; NULL = no audit */
+	char   *audit_password_file;	/* PostgreSQL password; NULL unset */
+	char   *audit_spool;		/* PostgreSQL: the local spool's path */
+	char   *node;			/* this MX in the audit rows; NULL = host name */
 	unsigned audit_flush_ms;
 	unsigned audit_batch_rows;
 	unsigned audit_queue_rows;
 	unsigned audit_retention_days;	/* 0 = keep forever */
-	enum rg_auditfail_mode audit_failure;
+	enum rg_auditfail_mode audit_failure;	/* default: spool for
+						 * PostgreSQL, else continue */
 };
+
+/* config_audit_is_pgsql - audit_db names a PostgreSQL database (a libpq
+ * postgresql:// or postgres:// URI) rather than an SQLite file */
+int     config_audit_is_pgsql(const char *audit_db);
 
 /* config_defaults - a configuration with every default; never NULL */
 struct rg_config *config_defaults(void);

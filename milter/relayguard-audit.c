@@ -5,14 +5,15 @@
  *	relayguard-audit [-d DB] COMMAND [options]
  *
  * DESCRIPTION
- *	Answers the questions mail administrators ask of the audit database
+ *	Answers the questions mail administrators ask of the audit store
  *	(who tried to relay through us, which clients harvest addresses,
  *	what blank-sender mail arrived overnight) without ever writing to
- *	it: the database is opened with SQLITE_OPEN_READONLY, and every
- *	query is a short read transaction, so the milter's writer is never
- *	held up (WAL).  Every value from the command line is bound to a
- *	prepared statement.  Text from the database is client text: control
- *	bytes are replaced before they reach a terminal.
+ *	it, from an SQLite file or a fleet's PostgreSQL database alike
+ *	(audit_store.h: read-only in both, the same query text, the same
+ *	output).  Every value from the command line is bound to a prepared
+ *	statement.  Text from the store is client text: control bytes are
+ *	replaced before they reach a terminal.  --node narrows any command
+ *	to the rows one MX judged.
  *
  *	Commands: summary, top, search, relay-attempts, tail, export,
  *	schema, serve (the web dashboard, audit_serve.c); see usage() and
@@ -30,16 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "util.h"
 #include "audit_schema.h"
 #include "text.h"
 #include "audit_serve.h"
+#include "audit_store.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
@@ -58,6 +57,7 @@ enum {
 	OPT_RULE = 1 << 3, OPT_ACTION = 1 << 4, OPT_SENDER = 1 << 5,
 	OPT_RCPT = 1 << 6, OPT_SESSION = 1 << 7, OPT_LIMIT = 1 << 8,
 	OPT_FOLLOW = 1 << 9, OPT_FORMAT = 1 << 10, OPT_COUNT = 1 << 11,
+	OPT_NODE = 1 << 12, OPT_SQL = 1 << 13,
 };
 
 struct query_opts {
@@ -65,6 +65,7 @@ struct query_opts {
 	char    since[TIME_LEN];	/* canonical UTC, "" = open */
 	char    until[TIME_LEN];
 	const char *client, *rule, *action, *sender, *rcpt, *session;
+	const char *node;		/* --node: one MX */
 	const char *format;
 	long    limit;
 	int     follow;
@@ -72,6 +73,8 @@ struct query_opts {
 
 static const char *progname = "relayguard-audit";
 static const char *db_name;
+static const char *password_file;	/* -p: PostgreSQL password */
+static struct audit_store *store;
 
 /* usage - a usage error (exit 2), or with why NULL the help (exit 0) */
 static void
@@ -83,7 +86,7 @@ usage(const char *why)
 		exit(EXIT_USAGE);
 	}
 	printf(
-		"usage: %s [-d DB] COMMAND [options]\n"
+		"usage: %s [-d DB] [-p PASSWORD_FILE] COMMAND [options]\n"
 		"  summary [--since T] [--until T]\n"
 		"  top clients|senders|recipients [-n N] [--since T] [--until T]\n"
 		"  search [--client A] [--rule R] [--action A] [--sender S] [--rcpt R]\n"
@@ -91,12 +94,16 @@ usage(const char *why)
 		"  relay-attempts [--since T] [--until T] [--limit N]\n"
 		"  tail [-f] [-n N]\n"
 		"  export --format csv|json [--since T] [--until T]\n"
-		"  schema\n"
+		"  schema [--sql]\n"
 		"  serve [--listen ADDR:PORT] [--password-file FILE] [--web-root DIR]\n"
 		"        [--chartjs FILE]   the web dashboard (default 127.0.0.1:8026)\n"
+		"Every command but schema and serve takes --node NAME: the rows of one MX.\n"
 		"T: 2026-11-20, 2026-11-20T08:00[:00] (local time; Z suffix = UTC),\n"
 		"   today, yesterday, or relative: 90s, 30m, 24h, 7d, 2w.\n"
-		"DB defaults to %s.\n", progname, DEFAULT_DB);
+		"DB: an SQLite file (default %s) or a PostgreSQL\n"
+		"   URI, postgresql://user@host/db (password from -p FILE or ~/.pgpass).\n"
+		"schema --sql prints the PostgreSQL schema, for psql.\n",
+		progname, DEFAULT_DB);
 	exit(0);
 }
 
@@ -205,77 +212,77 @@ parse_time(const char *s, char *out, size_t size)
 	return 0;
 }
 
-/* open_db - read-only connection to a current audit database */
-static sqlite3 *
-open_db(const char *path, int check)
+/* query - run sql with params on the store, or die */
+static struct audit_cursor *
+query(const char *sql, const struct audit_param *params, int n)
 {
-	struct stat st;
-	sqlite3 *db = NULL;
+	struct audit_cursor *c;
 	char    err[512];
-	int     rc;
 
-	if (stat(path, &st) < 0)
-		die("%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		die("%s: not a regular file", path);
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK)
-		die("%s: cannot open: %s", path, db ? sqlite3_errmsg(db) :
-		    sqlite3_errstr(rc));
-	sqlite3_busy_timeout(db, 5000);
-	if (check && audit_schema_check(db, path, err, sizeof(err)) < 0) {
-		if (sqlite3_errcode(db) == SQLITE_CANTOPEN
-		    || sqlite3_errcode(db) == SQLITE_READONLY)
-			die("%s (a WAL database needs its -shm file, or a directory "
-			    "this user can write, to be read)", err);
+	if ((c = audit_store_query(store, sql, params, n, err, sizeof(err))) == NULL)
 		die("%s", err);
-	}
-	return db;
+	return c;
 }
 
-/* prepare - compile sql or die */
-static sqlite3_stmt *
-prepare(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		die("%s: %s", db_name, sqlite3_errmsg(db));
-	return st;
-}
-
-/* step - sqlite3_step, dying on an error; 1 row, 0 done */
+/* next - the next row, dying on an error; 1 row, 0 done */
 static int
-step(sqlite3 *db, sqlite3_stmt *st)
+next(struct audit_cursor *c)
 {
-	int     rc = sqlite3_step(st);
+	char    err[512];
+	int     rc = audit_cursor_next(c, err, sizeof(err));
 
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	die("%s: %s", db_name, sqlite3_errmsg(db));
+	if (rc < 0)
+		die("%s", err);
+	return rc;
 }
 
-/* bind_range - ?1 since, ?2 until (open ends as NULL) */
+/* Parameters ?1 since, ?2 until (open ends as NULL), ?3 node: every
+ * query starts with them.  A parameter's first use compares it with a
+ * column (PostgreSQL infers its type from that), and only then is it
+ * tested for NULL. */
+#define RANGE_SQL "(time >= ?1 OR ?1 IS NULL) AND (time < ?2 OR ?2 IS NULL)" \
+	" AND (node = ?3 OR ?3 IS NULL)"
+#define RANGE_PARAMS 3
+
+/* text_param - a text value, NULL as SQL NULL */
+static struct audit_param
+text_param(const char *s)
+{
+	struct audit_param p = {AUDIT_P_NULL, NULL, 0};
+
+	if (s != NULL) {
+		p.kind = AUDIT_P_TEXT;
+		p.text = s;
+	}
+	return p;
+}
+
+/* int_param - an integer value */
+static struct audit_param
+int_param(int64_t n)
+{
+	struct audit_param p = {AUDIT_P_INT, NULL, n};
+
+	return p;
+}
+
+/* range_params - ?1 ?2 ?3 into p */
 static void
-bind_range(sqlite3_stmt *st, const struct query_opts *o)
+range_params(struct audit_param *p, const struct query_opts *o)
 {
-	if (o->since[0])
-		sqlite3_bind_text(st, 1, o->since, -1, SQLITE_STATIC);
-	if (o->until[0])
-		sqlite3_bind_text(st, 2, o->until, -1, SQLITE_STATIC);
+	p[0] = text_param(o->since[0] ? o->since : NULL);
+	p[1] = text_param(o->until[0] ? o->until : NULL);
+	p[2] = text_param(o->node);
 }
-
-#define RANGE_SQL "(?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2)"
 
 /* column_out - a column's text through one of text.h's escapers into
  * buf; NULL as "-" */
 static const char *
-column_out(sqlite3_stmt *st, int col, int log_field, char *buf, size_t size)
+column_out(struct audit_cursor *c, int col, int log_field, char *buf,
+	   size_t size)
 {
-	const char *s = (const char *) sqlite3_column_text(st, col);
-	size_t  n = (size_t) sqlite3_column_bytes(st, col);
+	const char *s = audit_cursor_text(c, col);
+	size_t  n = s ? strlen(s) : 0;
 
 	if (s == NULL)
 		return "-";
@@ -286,14 +293,14 @@ column_out(sqlite3_stmt *st, int col, int log_field, char *buf, size_t size)
 
 /* safe - column text for a table on a terminal (human text) */
 static const char *
-safe(sqlite3_stmt *st, int col, char *buf, size_t size)
+safe(struct audit_cursor *st, int col, char *buf, size_t size)
 {
 	return column_out(st, col, 0, buf, size);
 }
 
 /* field - column text as one key=value field of a log-shaped line */
 static const char *
-field(sqlite3_stmt *st, int col, char *buf, size_t size)
+field(struct audit_cursor *st, int col, char *buf, size_t size)
 {
 	return column_out(st, col, 1, buf, size);
 }
@@ -305,7 +312,7 @@ field(sqlite3_stmt *st, int col, char *buf, size_t size)
 
 /* print_row - one verdict in the daemon's log-line shape */
 static void
-print_row(sqlite3_stmt *st)
+print_row(struct audit_cursor *st)
 {
 	char    b[19][512];
 	int     i;
@@ -322,48 +329,52 @@ print_row(sqlite3_stmt *st)
 
 /* cmd_summary - counts per rule and action in a time range */
 static int
-cmd_summary(sqlite3 *db, const struct query_opts *o)
+cmd_summary(const struct query_opts *o)
 {
-	sqlite3_stmt *st;
+	struct audit_param p[RANGE_PARAMS];
+	struct audit_cursor *st;
 	long long total = 0;
 	char    b1[128], b2[128];
 
-	st = prepare(db, "SELECT rule, action, COUNT(*) FROM verdicts WHERE "
-		     RANGE_SQL " GROUP BY rule, action ORDER BY 3 DESC, 1, 2");
-	bind_range(st, o);
+	range_params(p, o);
+	st = query("SELECT rule, action, COUNT(*) FROM verdicts WHERE "
+		   RANGE_SQL " GROUP BY rule, action ORDER BY 3 DESC, 1, 2",
+		   p, RANGE_PARAMS);
 	printf("%-22s %-13s %10s\n", "rule", "action", "count");
-	while (step(db, st)) {
-		long long n = sqlite3_column_int64(st, 2);
+	while (next(st)) {
+		long long n = audit_cursor_int(st, 2);
 
 		printf("%-22s %-13s %10lld\n", safe(st, 0, b1, sizeof(b1)),
 		       safe(st, 1, b2, sizeof(b2)), n);
 		total += n;
 	}
-	sqlite3_finalize(st);
+	audit_cursor_close(st);
 	printf("%-22s %-13s %10lld\n", "total", "", total);
 	return 0;
 }
 
 /* cmd_top - clients, senders or recipients by refusals */
 static int
-cmd_top(sqlite3 *db, const char *what, const struct query_opts *o)
+cmd_top(const char *what, const struct query_opts *o)
 {
+#define REFUSALS "SUM(CASE WHEN action != 'accept' THEN 1 ELSE 0 END)"
 	static const struct {
 		const char *name;
 		const char *sql;
 	} tops[] = {
 		{"clients", "SELECT client_addr, MAX(client_name), "
-		 "SUM(action != 'accept') AS refusals, COUNT(*) FROM verdicts "
-		 "WHERE " RANGE_SQL " GROUP BY client_addr"},
-		{"senders", "SELECT sender, NULL, SUM(action != 'accept') AS "
-		 "refusals, COUNT(*) FROM verdicts WHERE stage IN ('mail', 'rcpt') "
-		 "AND " RANGE_SQL " GROUP BY sender"},
+		 REFUSALS ", COUNT(*) FROM verdicts WHERE " RANGE_SQL
+		 " GROUP BY client_addr"},
+		{"senders", "SELECT sender, NULL, " REFUSALS ", COUNT(*) FROM "
+		 "verdicts WHERE stage IN ('mail', 'rcpt') AND " RANGE_SQL
+		 " GROUP BY sender"},
 		{"recipients", "SELECT COALESCE(rcpt_normalized, rcpt), NULL, "
-		 "SUM(action != 'accept') AS refusals, COUNT(*) FROM verdicts "
-		 "WHERE stage = 'rcpt' AND " RANGE_SQL " GROUP BY 1"},
+		 REFUSALS ", COUNT(*) FROM verdicts WHERE stage = 'rcpt' AND "
+		 RANGE_SQL " GROUP BY 1"},
 	};
-	char    sql[512], b1[512], b2[512];
-	sqlite3_stmt *st;
+	struct audit_param p[RANGE_PARAMS + 1];
+	char    sql[1024], b1[512], b2[512];
+	struct audit_cursor *st;
 	size_t  i;
 
 	for (i = 0; i < RG_ARRAY_LEN(tops); i++)
@@ -371,22 +382,25 @@ cmd_top(sqlite3 *db, const char *what, const struct query_opts *o)
 			break;
 	if (i == RG_ARRAY_LEN(tops))
 		usage("top: expected clients, senders or recipients");
-	rg_snprintf(sql, sizeof(sql), "%s HAVING refusals > 0 ORDER BY refusals "
-		    "DESC, 4 DESC, 1 LIMIT ?3", tops[i].sql);
-	st = prepare(db, sql);
-	bind_range(st, o);
-	sqlite3_bind_int64(st, 3, o->limit > 0 ? o->limit : 10);
+	/* HAVING repeats the sum: PostgreSQL allows no output name there */
+	rg_snprintf(sql, sizeof(sql), "%s HAVING " REFUSALS " > 0 ORDER BY 3 "
+		    "DESC, 4 DESC, 1 LIMIT ?4", tops[i].sql);
+#undef REFUSALS
+	range_params(p, o);
+	p[3] = int_param(o->limit > 0 ? o->limit : 10);
+	st = query(sql, p, RANGE_PARAMS + 1);
 	printf("%10s %10s  %s\n", "refusals", "verdicts", what);
-	while (step(db, st)) {
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-			printf("%10lld %10lld  %s[%s]\n", sqlite3_column_int64(st, 2),
-			       sqlite3_column_int64(st, 3), safe(st, 1, b2, sizeof(b2)),
-			       safe(st, 0, b1, sizeof(b1)));
+	while (next(st)) {
+		if (audit_cursor_text(st, 1) != NULL)
+			printf("%10lld %10lld  %s[%s]\n", (long long) audit_cursor_int(st, 2),
+			       (long long) audit_cursor_int(st, 3),
+			       safe(st, 1, b2, sizeof(b2)), safe(st, 0, b1, sizeof(b1)));
 		else
-			printf("%10lld %10lld  %s\n", sqlite3_column_int64(st, 2),
-			       sqlite3_column_int64(st, 3), safe(st, 0, b1, sizeof(b1)));
+			printf("%10lld %10lld  %s\n", (long long) audit_cursor_int(st, 2),
+			       (long long) audit_cursor_int(st, 3),
+			       safe(st, 0, b1, sizeof(b1)));
 	}
-	sqlite3_finalize(st);
+	audit_cursor_close(st);
 	return 0;
 }
 
@@ -420,47 +434,43 @@ is_address(const char *s)
 
 /* cmd_search - rows matching every filter given */
 static int
-cmd_search(sqlite3 *db, const struct query_opts *o)
+cmd_search(const struct query_opts *o)
 {
-	sqlite3_stmt *st;
+	struct audit_param p[RANGE_PARAMS + 8];
+	struct audit_cursor *st;
 	char   *client = like_pattern(o->client ? o->client : "");
 	char   *sender = like_pattern(o->sender ? o->sender : "");
 	char   *rcpt = like_pattern(o->rcpt ? o->rcpt : "");
 
 	/* an address is looked up through the client index; anything else
 	 * is a host name pattern */
-	st = prepare(db, "SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts "
-		     "WHERE " RANGE_SQL
-		     " AND (?3 IS NULL OR client_addr = ?3)"
-		     " AND (?4 IS NULL OR client_name LIKE ?4 ESCAPE '\\')"
-		     " AND (?5 IS NULL OR rule = ?5)"
-		     " AND (?6 IS NULL OR action = ?6)"
-		     " AND (?7 IS NULL OR sender LIKE ?7 ESCAPE '\\' "
-		     "OR sender LIKE '<' || ?7 || '>' ESCAPE '\\')"
-		     " AND (?8 IS NULL OR rcpt LIKE ?8 ESCAPE '\\' "
-		     "OR rcpt LIKE '<' || ?8 || '>' ESCAPE '\\' "
-		     "OR rcpt_normalized LIKE ?8 ESCAPE '\\')"
-		     " AND (?9 IS NULL OR session_id = ?9)"
-		     " ORDER BY id DESC LIMIT ?10) ORDER BY id");
-	bind_range(st, o);
-	if (o->client && is_address(o->client))
-		sqlite3_bind_text(st, 3, o->client, -1, SQLITE_STATIC);
-	else if (o->client)
-		sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
-	if (o->rule)
-		sqlite3_bind_text(st, 5, o->rule, -1, SQLITE_STATIC);
-	if (o->action)
-		sqlite3_bind_text(st, 6, o->action, -1, SQLITE_STATIC);
-	if (o->sender)
-		sqlite3_bind_text(st, 7, sender, -1, SQLITE_STATIC);
-	if (o->rcpt)
-		sqlite3_bind_text(st, 8, rcpt, -1, SQLITE_STATIC);
-	if (o->session)
-		sqlite3_bind_text(st, 9, o->session, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 10, o->limit > 0 ? o->limit : INT64_MAX);
-	while (step(db, st))
+	range_params(p, o);
+	p[3] = text_param(o->client && is_address(o->client) ? o->client : NULL);
+	p[4] = text_param(o->client && !is_address(o->client) ? client : NULL);
+	p[5] = text_param(o->rule);
+	p[6] = text_param(o->action);
+	p[7] = text_param(o->sender ? sender : NULL);
+	p[8] = text_param(o->rcpt ? rcpt : NULL);
+	p[9] = text_param(o->session);
+	p[10] = int_param(o->limit > 0 ? o->limit : INT64_MAX);
+	st = query("SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts "
+		   "WHERE " RANGE_SQL
+		   " AND (client_addr = ?4 OR ?4 IS NULL)"
+		   " AND (client_name LIKE ?5 ESCAPE '\\' OR ?5 IS NULL)"
+		   " AND (rule = ?6 OR ?6 IS NULL)"
+		   " AND (action = ?7 OR ?7 IS NULL)"
+		   " AND (sender LIKE ?8 ESCAPE '\\' "
+		   "OR sender LIKE '<' || CAST(?8 AS TEXT) || '>' ESCAPE '\\' "
+		   "OR ?8 IS NULL)"
+		   " AND (rcpt LIKE ?9 ESCAPE '\\' "
+		   "OR rcpt LIKE '<' || CAST(?9 AS TEXT) || '>' ESCAPE '\\' "
+		   "OR rcpt_normalized LIKE ?9 ESCAPE '\\' OR ?9 IS NULL)"
+		   " AND (session_id = ?10 OR ?10 IS NULL)"
+		   " ORDER BY id DESC LIMIT ?11) AS r ORDER BY id", p,
+		   RANGE_PARAMS + 8);
+	while (next(st))
 		print_row(st);
-	sqlite3_finalize(st);
+	audit_cursor_close(st);
 	free(client);
 	free(sender);
 	free(rcpt);
@@ -469,65 +479,72 @@ cmd_search(sqlite3 *db, const struct query_opts *o)
 
 /* cmd_relay_attempts - the original open-relay criterion, via the view */
 static int
-cmd_relay_attempts(sqlite3 *db, const struct query_opts *o)
+cmd_relay_attempts(const struct query_opts *o)
 {
-	sqlite3_stmt *st;
+	struct audit_param p[RANGE_PARAMS + 1];
+	struct audit_cursor *st;
 	char    b[12][512];
 	const char *v[12];
 	int     i;
 
-	st = prepare(db, "SELECT * FROM (SELECT time, outcome, action, rule, "
-		     "client_name, client_addr, client_trust, helo, sender, "
-		     "sender_class, rcpt, session_id, id FROM relay_attempts WHERE "
-		     RANGE_SQL " ORDER BY id DESC LIMIT ?3) ORDER BY id");
-	bind_range(st, o);
-	sqlite3_bind_int64(st, 3, o->limit > 0 ? o->limit : INT64_MAX);
-	while (step(db, st)) {
+	range_params(p, o);
+	p[3] = int_param(o->limit > 0 ? o->limit : INT64_MAX);
+	st = query("SELECT * FROM (SELECT time, outcome, action, rule, "
+		   "client_name, client_addr, client_trust, helo, sender, "
+		   "sender_class, rcpt, session_id, id FROM relay_attempts WHERE "
+		   RANGE_SQL " ORDER BY id DESC LIMIT ?4) AS r ORDER BY id", p,
+		   RANGE_PARAMS + 1);
+	while (next(st)) {
 		for (i = 0; i < 12; i++)
 			v[i] = field(st, i, b[i], sizeof(b[i]));
 		printf("%s %s action=%s rule=%s client=%s[%s] trust=%s helo=%s "
 		       "from=%s class=%s to=%s session=%s\n", v[0], v[1], v[2],
 		       v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
 	}
-	sqlite3_finalize(st);
+	audit_cursor_close(st);
 	return 0;
 }
 
 /* cmd_tail - the last rows, then (-f) new rows as they arrive */
 static int
-cmd_tail(sqlite3 *db, const struct query_opts *o)
+cmd_tail(const struct query_opts *o)
 {
-	sqlite3_stmt *st;
+	struct audit_param p[RANGE_PARAMS + 2];
+	struct audit_cursor *st;
 	long long last = 0;
 
-	st = prepare(db, "SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts "
-		     "ORDER BY id DESC LIMIT ?1) ORDER BY id");
-	sqlite3_bind_int64(st, 1, o->limit >= 0 ? o->limit : 10);
-	while (step(db, st)) {
+	memset(p, 0, sizeof(p));
+	p[2] = text_param(o->node);
+	p[3] = int_param(o->limit >= 0 ? o->limit : 10);
+	st = query("SELECT * FROM (SELECT " ROW_COLUMNS " FROM verdicts WHERE "
+		   RANGE_SQL " ORDER BY id DESC LIMIT ?4) AS r ORDER BY id", p,
+		   RANGE_PARAMS + 1);
+	while (next(st)) {
 		print_row(st);
-		last = sqlite3_column_int64(st, 0);
+		last = audit_cursor_int(st, 0);
 	}
-	sqlite3_finalize(st);
+	audit_cursor_close(st);
 	if (last == 0) {
-		st = prepare(db, "SELECT COALESCE(MAX(id), 0) FROM verdicts");
-		if (step(db, st))
-			last = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		st = query("SELECT COALESCE(MAX(id), 0) FROM verdicts", NULL, 0);
+		if (next(st))
+			last = audit_cursor_int(st, 0);
+		audit_cursor_close(st);
 	}
 	fflush(stdout);
 	if (!o->follow)
 		return 0;
 
 	/* each poll is its own short read transaction: no snapshot is held */
-	st = prepare(db, "SELECT " ROW_COLUMNS " FROM verdicts WHERE id > ?1 "
-		     "ORDER BY id LIMIT 10000");
 	for (;;) {
-		sqlite3_bind_int64(st, 1, last);
-		while (step(db, st)) {
+		p[3] = int_param(last);
+		st = query("SELECT " ROW_COLUMNS " FROM verdicts WHERE " RANGE_SQL
+			   " AND id > ?4 ORDER BY id LIMIT 10000", p,
+			   RANGE_PARAMS + 1);
+		while (next(st)) {
 			print_row(st);
-			last = sqlite3_column_int64(st, 0);
+			last = audit_cursor_int(st, 0);
 		}
-		sqlite3_reset(st);
+		audit_cursor_close(st);
 		if (fflush(stdout) != 0 || ferror(stdout))
 			die("write error: %s", strerror(errno));
 		usleep(TAIL_POLL_US);
@@ -554,9 +571,11 @@ json_string(FILE *out, const unsigned char *s)
 
 /* cmd_export - stream rows as CSV (RFC 4180) or JSON lines */
 static int
-cmd_export(sqlite3 *db, const struct query_opts *o)
+cmd_export(const struct query_opts *o)
 {
-	sqlite3_stmt *st;
+	struct audit_param p[RANGE_PARAMS];
+	struct audit_cursor *st;
+	char    sql[1024];
 	long long rows = 0;
 	int     json, ncol, i, progress;
 
@@ -569,31 +588,36 @@ cmd_export(sqlite3 *db, const struct query_opts *o)
 	else
 		usage("export: --format must be csv or json");
 	progress = isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
-	st = prepare(db, "SELECT * FROM verdicts WHERE " RANGE_SQL " ORDER BY id");
-	bind_range(st, o);
-	ncol = sqlite3_column_count(st);
+	/* the columns both stores share, in table order (not PostgreSQL's
+	 * row_key) */
+	rg_snprintf(sql, sizeof(sql), "SELECT id, %s FROM verdicts WHERE "
+		    RANGE_SQL " ORDER BY id", audit_schema_columns());
+	range_params(p, o);
+	st = query(sql, p, RANGE_PARAMS);
+	for (ncol = 2, i = 0; audit_schema_columns()[i]; i++)	/* id, time */
+		ncol += audit_schema_columns()[i] == ',';
 	if (!json) {
-		for (i = 0; i < ncol; i++) {
-			if (i)
-				putchar(',');
-			csv_field(stdout, (const unsigned char *) sqlite3_column_name(st, i));
-		}
+		/* the header comes from the column list: also for no rows */
+		fputs("id,", stdout);
+		for (i = 0; audit_schema_columns()[i]; i++)
+			if (audit_schema_columns()[i] != ' ')
+				putchar(audit_schema_columns()[i]);
 		fputs("\r\n", stdout);
 	}
-	while (step(db, st)) {
+	while (next(st)) {
 		for (i = 0; i < ncol; i++) {
-			int     type = sqlite3_column_type(st, i);
-			const unsigned char *text = sqlite3_column_text(st, i);
+			const unsigned char *text = (const unsigned char *)
+				audit_cursor_text(st, i);
 
 			if (json) {
 				fputs(i ? "," : "{", stdout);
 				json_string(stdout, (const unsigned char *)
-					    sqlite3_column_name(st, i));
+					    audit_cursor_name(st, i));
 				putchar(':');
-				if (type == SQLITE_NULL)
+				if (text == NULL)
 					fputs("null", stdout);
-				else if (type == SQLITE_INTEGER)
-					printf("%lld", sqlite3_column_int64(st, i));
+				else if (audit_cursor_is_int(st, i))
+					fputs((const char *) text, stdout);
 				else
 					json_string(stdout, text);
 			} else {
@@ -608,7 +632,7 @@ cmd_export(sqlite3 *db, const struct query_opts *o)
 		if (++rows % PROGRESS_EVERY == 0 && progress)
 			fprintf(stderr, "\rexported %lld rows", rows);
 	}
-	sqlite3_finalize(st);
+	audit_cursor_close(st);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("write error: %s", strerror(errno));
 	if (progress)
@@ -618,16 +642,16 @@ cmd_export(sqlite3 *db, const struct query_opts *o)
 
 /* cmd_schema - print the database's schema version */
 static int
-cmd_schema(sqlite3 *db)
+cmd_schema(void)
 {
 	char    err[512];
 	int     version;
 
-	if ((version = audit_schema_version(db, db_name, err, sizeof(err))) < 0)
+	if ((version = audit_store_version(store, err, sizeof(err))) < 0)
 		die("%s", err);
 	printf("schema version %d (this relayguard-audit: %d)\n", version,
 	       AUDIT_SCHEMA_VERSION);
-	if (audit_schema_check(db, db_name, err, sizeof(err)) < 0)
+	if (audit_store_check(store, err, sizeof(err)) < 0)
 		die("%s", err);
 	return 0;
 }
@@ -649,6 +673,8 @@ parse_opts(int argc, char **argv, const char *cmd, unsigned allowed,
 		{"limit", required_argument, NULL, 'l'},
 		{"format", required_argument, NULL, 'F'},
 		{"follow", no_argument, NULL, 'f'},
+		{"node", required_argument, NULL, 'N'},
+		{"sql", no_argument, NULL, 'Q'},
 		{NULL, 0, NULL, 0},
 	};
 	char    why[256], name[32], *end;
@@ -684,6 +710,8 @@ parse_opts(int argc, char **argv, const char *cmd, unsigned allowed,
 		case 'i': bit = OPT_SESSION; o->session = optarg; break;
 		case 'F': bit = OPT_FORMAT; o->format = optarg; break;
 		case 'f': bit = OPT_FOLLOW; o->follow = 1; break;
+		case 'N': bit = OPT_NODE; o->node = optarg; break;
+		case 'Q': bit = OPT_SQL; break;
 		case 'l':
 		case 'n':
 			bit = (c == 'l') ? OPT_LIMIT : OPT_COUNT;
@@ -725,16 +753,18 @@ main(int argc, char **argv)
 {
 	struct query_opts o;
 	const char *cmd;
-	sqlite3 *db;
 	int     c, rc;
-	char    why[128];
+	char    why[128], err[512];
 
 	db_name = DEFAULT_DB;
 	opterr = 0;
-	while ((c = getopt(argc, argv, "+d:hV")) != -1) {
+	while ((c = getopt(argc, argv, "+d:p:hV")) != -1) {
 		switch (c) {
 		case 'd':
 			db_name = optarg;
+			break;
+		case 'p':
+			password_file = optarg;
 			break;
 		case 'h':
 			usage(NULL);
@@ -759,24 +789,26 @@ main(int argc, char **argv)
 		return audit_serve_main(db_name, argc, argv);
 
 	if (strcmp(cmd, "summary") == 0) {
-		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL, &o);
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_NODE, &o);
 	} else if (strcmp(cmd, "top") == 0) {
 		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_COUNT
-			   | OPT_LIMIT, &o);
+			   | OPT_LIMIT | OPT_NODE, &o);
 		if (optind != argc - 1)
 			usage("top: expected clients, senders or recipients");
 	} else if (strcmp(cmd, "search") == 0) {
 		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_CLIENT
 			   | OPT_RULE | OPT_ACTION | OPT_SENDER | OPT_RCPT
-			   | OPT_SESSION | OPT_LIMIT, &o);
+			   | OPT_SESSION | OPT_LIMIT | OPT_NODE, &o);
 	} else if (strcmp(cmd, "relay-attempts") == 0) {
-		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_LIMIT, &o);
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_LIMIT
+			   | OPT_NODE, &o);
 	} else if (strcmp(cmd, "tail") == 0) {
-		parse_opts(argc, argv, cmd, OPT_FOLLOW | OPT_COUNT, &o);
+		parse_opts(argc, argv, cmd, OPT_FOLLOW | OPT_COUNT | OPT_NODE, &o);
 	} else if (strcmp(cmd, "export") == 0) {
-		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_FORMAT, &o);
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_FORMAT
+			   | OPT_NODE, &o);
 	} else if (strcmp(cmd, "schema") == 0) {
-		parse_opts(argc, argv, cmd, 0, &o);
+		parse_opts(argc, argv, cmd, OPT_SQL, &o);
 	} else {
 		rg_snprintf(why, sizeof(why), "unknown command \"%s\"", cmd);
 		usage(why);
@@ -787,22 +819,32 @@ main(int argc, char **argv)
 		usage(why);
 	}
 
-	db = open_db(db_name, strcmp(cmd, "schema") != 0);
+	if (strcmp(cmd, "schema") == 0 && (o.given & OPT_SQL)) {
+		/* what an owner feeds to psql; no store is opened */
+		fputs(audit_pg_schema_sql, stdout);
+		return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+	}
+	if ((store = audit_store_open(db_name, password_file, err,
+				      sizeof(err))) == NULL)
+		die("%s", err);
+	if (strcmp(cmd, "schema") != 0 && audit_store_check(store, err,
+							    sizeof(err)) < 0)
+		die("%s", err);
 	if (strcmp(cmd, "summary") == 0)
-		rc = cmd_summary(db, &o);
+		rc = cmd_summary(&o);
 	else if (strcmp(cmd, "top") == 0)
-		rc = cmd_top(db, argv[optind], &o);
+		rc = cmd_top(argv[optind], &o);
 	else if (strcmp(cmd, "search") == 0)
-		rc = cmd_search(db, &o);
+		rc = cmd_search(&o);
 	else if (strcmp(cmd, "relay-attempts") == 0)
-		rc = cmd_relay_attempts(db, &o);
+		rc = cmd_relay_attempts(&o);
 	else if (strcmp(cmd, "tail") == 0)
-		rc = cmd_tail(db, &o);
+		rc = cmd_tail(&o);
 	else if (strcmp(cmd, "export") == 0)
-		rc = cmd_export(db, &o);
+		rc = cmd_export(&o);
 	else
-		rc = cmd_schema(db);
-	sqlite3_close(db);
+		rc = cmd_schema();
+	store = audit_store_close(store);
 	if (fflush(stdout) != 0)
 		die("write error: %s", strerror(errno));
 	return rc;

@@ -177,6 +177,17 @@ audit_enabled(const struct rg_config *cfg)
 		&& strcmp(cfg->audit_db, "none") != 0;
 }
 
+/* audit_local_file - the audit file on this host: the SQLite database,
+ * or PostgreSQL's spool (none under audit_failure = continue) */
+static const char *
+audit_local_file(const struct rg_config *cfg)
+{
+	if (!config_audit_is_pgsql(cfg->audit_db))
+		return cfg->audit_db;
+	return cfg->audit_failure == RG_AUDITFAIL_CONTINUE ? NULL :
+		cfg->audit_spool;
+}
+
 /* check_only - -n: configuration, socket, user, directory and audit
  * database permissions, then exit */
 static void __attribute__((noreturn))
@@ -193,16 +204,17 @@ check_only(void)
 	if ((dir = directory_open(start_cfg, backends, err, sizeof(err))) == NULL)
 		startup_fail("%s", err);
 	dir = directory_close(dir);
-	if (audit_enabled(start_cfg)) {
-		if (priv_audit_db_safe(start_cfg->audit_db, err, sizeof(err)) < 0)
+	if (audit_enabled(start_cfg) && audit_local_file(start_cfg) != NULL) {
+		const char *file = audit_local_file(start_cfg);
+
+		if (priv_audit_db_safe(file, err, sizeof(err)) < 0)
 			startup_fail("%s", err);
 		/* Access is only known as the daemon's user. */
 		pw = NULL;
 		if (start_cfg->user != NULL && start_cfg->user[0] != '\0')
 			pw = getpwnam(start_cfg->user);
 		if ((pw == NULL || pw->pw_uid == getuid())
-		    && priv_audit_db_usable(start_cfg->audit_db, err,
-					    sizeof(err)) < 0)
+		    && priv_audit_db_usable(file, err, sizeof(err)) < 0)
 			fprintf(stderr, "relayguard: warning: %s\n", err);
 	}
 	printf("relayguard: configuration %s OK\n", config_path);
@@ -482,8 +494,13 @@ warn_restart_keys(const struct rg_config *cfg)
 	if (str_changed(start_cfg->metrics_listen, cfg->metrics_listen))
 		warn_restart("metrics_listen");
 	if (str_changed(start_cfg->audit_db, cfg->audit_db)
-	    || start_cfg->audit_failure != cfg->audit_failure)
-		warn_restart("audit_db/audit_failure");
+	    || start_cfg->audit_failure != cfg->audit_failure
+	    || str_changed(start_cfg->audit_password_file,
+			   cfg->audit_password_file)
+	    || str_changed(start_cfg->audit_spool, cfg->audit_spool)
+	    || str_changed(start_cfg->node, cfg->node))
+		warn_restart("audit_db/audit_failure/audit_password_file/"
+			     "audit_spool/node");
 }
 
 /* do_reload - load the new configuration and directory, or keep the old */
@@ -676,11 +693,13 @@ start_services(void)
 		judge_set_tracker(tracker);
 	}
 	if (audit_enabled(start_cfg)) {
+		const char *file = audit_local_file(start_cfg);
+
 		/* After the privilege drop: judged for the daemon's user. */
-		if (priv_audit_db_safe(start_cfg->audit_db, err, sizeof(err)) < 0)
+		if (file != NULL && priv_audit_db_safe(file, err, sizeof(err)) < 0)
 			startup_fail("%s", err);
-		if (priv_audit_db_usable(start_cfg->audit_db, err,
-					 sizeof(err)) < 0)
+		if (file != NULL && priv_audit_db_usable(file, err,
+							 sizeof(err)) < 0)
 			audit_unusable(err);
 		audit_set_logger(audit_logger, NULL);
 		if ((audit = audit_open(start_cfg, err, sizeof(err))) == NULL)
@@ -749,7 +768,7 @@ main(int argc, char **argv)
 {
 	struct passwd *pw;
 	sigset_t set;
-	char err[1024];
+	char err[1024], store[512];
 	int facility, report_fd = -1, status;
 
 	parse_args(argc, argv);
@@ -783,13 +802,14 @@ main(int argc, char **argv)
 	if (policy_server_start(start_cfg->policy_timeout, err, sizeof(err)) < 0)
 		startup_fail("%s", err);
 	write_pidfile();
+	audit_store_name(start_cfg, store, sizeof(store));
 	rglog(LOG_INFO, "starting relayguard %s: config=%s socket=%s "
 	      "policy_socket=%s directory=%s mode=%s audit=%s metrics=%s",
 	      PACKAGE_VERSION, config_path, start_cfg->socket,
 	      start_cfg->policy_socket ? start_cfg->policy_socket : "none",
 	      start_cfg->directory ? start_cfg->directory : "-",
 	      start_cfg->monitor ? "monitor" : "enforce",
-	      audit_enabled(start_cfg) ? start_cfg->audit_db : "off",
+	      store,
 	      start_cfg->metrics_listen ? start_cfg->metrics_listen : "off");
 	daemon_ready(report_fd);
 	status = serve(&set);

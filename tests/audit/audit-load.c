@@ -3,7 +3,8 @@
  *
  * SYNOPSIS
  *	audit-load -d DB [-n ROWS] [-t THREADS] [-f FLUSH_MS] [-b BATCH]
- *		[-q QUEUE] [-s SPREAD_SECONDS] [-F continue|tempfail]
+ *		[-q QUEUE] [-s SPREAD_SECONDS] [-F continue|tempfail|spool]
+ *		[-P PASSWORD_FILE] [-S SPOOL] [-N NODE]
  *
  * DESCRIPTION
  *	Submits ROWS rows (0: until killed) from THREADS threads through
@@ -17,6 +18,8 @@
  *	commas and quotes, spread evenly over the last SPREAD_SECONDS
  *	(default one week) so that the query tool has something to chew on.
  *	The table of rows is shared with the benchmark (audit_load_row()).
+ *	DB may be a postgresql:// URI (-P, -S: audit_password_file,
+ *	audit_spool; -N: node).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -170,7 +173,7 @@ main(int argc, char **argv)
 	cfg.audit_batch_rows = 1000;
 	cfg.audit_queue_rows = 65536;
 	cfg.audit_failure = RG_AUDITFAIL_CONTINUE;
-	while ((opt = getopt(argc, argv, "d:n:t:f:b:q:s:F:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:t:f:b:q:s:F:P:S:N:")) != -1) {
 		switch (opt) {
 		case 'd': cfg.audit_db = optarg; break;
 		case 'n': rows = atol(optarg); break;
@@ -181,12 +184,17 @@ main(int argc, char **argv)
 		case 's': spread = atol(optarg); break;
 		case 'F':
 			cfg.audit_failure = strcmp(optarg, "tempfail") == 0 ?
-				RG_AUDITFAIL_TEMPFAIL : RG_AUDITFAIL_CONTINUE;
+				RG_AUDITFAIL_TEMPFAIL : strcmp(optarg, "spool") == 0 ?
+				RG_AUDITFAIL_SPOOL : RG_AUDITFAIL_CONTINUE;
 			break;
+		case 'P': cfg.audit_password_file = optarg; break;
+		case 'S': cfg.audit_spool = optarg; break;
+		case 'N': cfg.node = optarg; break;
 		default:
 			fprintf(stderr, "usage: audit-load -d DB [-n ROWS] [-t THREADS] "
 				"[-f FLUSH_MS] [-b BATCH] [-q QUEUE] [-s SECONDS] "
-				"[-F continue|tempfail]\n");
+				"[-F continue|tempfail|spool] [-P PASSWORD_FILE] "
+				"[-S SPOOL] [-N NODE]\n");
 			return 2;
 		}
 	}

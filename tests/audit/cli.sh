@@ -137,7 +137,7 @@ quoted = [r for r in body if r[hdr.index('sender')] == '<"smith, john"@partner.t
 print(len(quoted))
 EOF
 rg_expect "export csv: rows (RFC 4180 parser)" "$(sed -n 1p "$tmp/csv.check")" 20000
-rg_expect "export csv: 22 columns on every row" "$(sed -n 2p "$tmp/csv.check")" "22 True"
+rg_expect "export csv: 23 columns on every row" "$(sed -n 2p "$tmp/csv.check")" "23 True"
 rg_expect "export csv: quoted sender with comma and quotes round-trips" \
 	"$(sed -n 3p "$tmp/csv.check")" \
 	"$(sql "SELECT COUNT(*) FROM verdicts WHERE sender = '<\"smith, john\"@partner.test>'")"
@@ -188,16 +188,16 @@ tail_pid=
 rg_expect "tail -f shows the 300 new rows" "$(wc -l < "$tmp/tail")" 300
 
 # --- schema, errors, exit codes ----------------------------------------------
-rg_expect "schema" "$("$audit" -d "$db" schema)" "schema version 2 (this relayguard-audit: 2)"
+rg_expect "schema" "$("$audit" -d "$db" schema)" "schema version 3 (this relayguard-audit: 3)"
 err=$("$audit" -d "$tmp/none.db" summary 2>&1)
 rg_expect "missing db: exit 1" "$?" 1
 rg_expect "missing db: message" "$err" "relayguard-audit: $tmp/none.db: no such file"
 cp "$db" "$tmp/newer.db"
-"$sqlite" "$tmp/newer.db" 'PRAGMA user_version = 3'
+"$sqlite" "$tmp/newer.db" 'PRAGMA user_version = 4'
 err=$("$audit" -d "$tmp/newer.db" summary 2>&1)
 rg_expect "newer schema: exit 1" "$?" 1
 rg_expect "newer schema: message" "$err" \
-	"relayguard-audit: $tmp/newer.db: schema version 3 is newer than this relayguard-audit (2): upgrade relayguard"
+	"relayguard-audit: $tmp/newer.db: schema version 4 is newer than this relayguard-audit (3): upgrade relayguard"
 "$sqlite" "$tmp/other.db" 'CREATE TABLE t (x)'
 err=$("$audit" -d "$tmp/other.db" summary 2>&1)
 rg_expect "foreign db: exit 1" "$?" 1

@@ -54,7 +54,7 @@ for round in 1 2 3; do
 		rg_fail "round $round: $rows rows < $before before + $committed committed"
 	fi
 	rg_expect "round $round: schema version" \
-		"$("$sqlite" -batch "$db" 'PRAGMA user_version')" 2
+		"$("$sqlite" -batch "$db" 'PRAGMA user_version')" 3
 done
 rg_expect "no row diverted or refused meanwhile" \
 	"$(cat "$tmp"/err.* | grep -c 'diverted')" 0

@@ -230,6 +230,7 @@ test_create_and_fields(void)
 
 	test_begin("audit: create, one row, every field");
 	test_config(&cfg, path);
+	cfg.node = (char *) "mx2.example.org";
 	audit = audit_open(&cfg, err, sizeof(err));
 	test_assert(audit != NULL);
 	if (audit == NULL) {
@@ -284,6 +285,11 @@ test_create_and_fields(void)
 				   buf, sizeof(buf)), "x'); DROP TABLE verdicts; --");
 	test_assert_int(query_int(path, "SELECT queue_id IS NULL FROM verdicts "
 				  "WHERE id = 2"), 1);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts WHERE "
+				  "node = 'mx2.example.org'"), 2);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM daily_summary "
+				  "WHERE node = 'mx2.example.org' AND day = "
+				  "'2026-11-18'"), 1);
 	test_assert_int(query_int(path, "PRAGMA user_version"), AUDIT_SCHEMA_VERSION);
 	test_assert_str(query_text(path, "PRAGMA journal_mode", buf, sizeof(buf)),
 			"wal");
@@ -306,9 +312,23 @@ test_create_and_fields(void)
 				 verdict_columns[i].name);
 			test_assert_int(query_int(path, sql), 1);
 		}
+		/* id, the record's columns, and node */
 		test_assert_int(query_int(path, "SELECT COUNT(*) FROM "
 					  "pragma_table_info('verdicts')"),
-				VERDICT_NCOLUMNS + 1);
+				VERDICT_NCOLUMNS + 2);
+		/* the table description the PostgreSQL schema and the
+		 * exports are made from names the same columns */
+		{
+			char    cols[1024];
+
+			snprintf(cols, sizeof(cols), ", %s,", audit_schema_columns());
+			for (i = 0; i < VERDICT_NCOLUMNS; i++) {
+				snprintf(sql, sizeof(sql), ", %s,",
+					 verdict_columns[i].name);
+				test_assert(strstr(cols, sql) != NULL);
+			}
+			test_assert(strstr(cols, ", node,") != NULL);
+		}
 	}
 	test_end();
 }
@@ -372,26 +392,58 @@ test_migration(void)
 		test_assert_int(audit_submit(audit, &row), 0);
 		audit = audit_close(audit);
 	}
-	test_assert_int(query_int(path, "PRAGMA user_version"), 2);
+	test_assert_int(query_int(path, "PRAGMA user_version"), AUDIT_SCHEMA_VERSION);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 2);
+	/* rows from before the node column were judged by this host */
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts WHERE "
+				  "node IS NULL OR node = ''"), 0);
+	test_assert_int(query_int(path, "SELECT COUNT(DISTINCT node) FROM "
+				  "verdicts"), 1);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts WHERE "
 				  "session_id = 'old' AND client_trust IS NULL"), 1);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM relay_attempts"), 2);
 
 	/* same columns, in the same order, as a freshly created database */
-	test_assert_int(exec_sql(db_path("v2.db"), audit_schema_sql), 0);
-	query_text(db_path("v2.db"), "SELECT group_concat(name, ',') FROM "
+	test_assert_int(exec_sql(db_path("v3.db"), audit_schema_sql), 0);
+	query_text(db_path("v3.db"), "SELECT group_concat(name, ',') FROM "
 		   "pragma_table_info('verdicts')", fresh, sizeof(fresh));
 	query_text(path, "SELECT group_concat(name, ',') FROM "
 		   "pragma_table_info('verdicts')", migrated, sizeof(migrated));
 	test_assert(fresh[0] != '\0' && strcmp(migrated, fresh) == 0);
-	query_text(db_path("v2.db"), "SELECT group_concat(sql, ';') FROM "
+	test_assert(strstr(fresh, ",node") != NULL);
+	query_text(db_path("v3.db"), "SELECT group_concat(sql, ';') FROM "
 		   "(SELECT sql FROM sqlite_master WHERE type = 'view' ORDER BY name)",
 		   fresh, sizeof(fresh));
 	query_text(path, "SELECT group_concat(sql, ';') FROM "
 		   "(SELECT sql FROM sqlite_master WHERE type = 'view' ORDER BY name)",
 		   migrated, sizeof(migrated));
 	test_assert(strcmp(fresh, migrated) == 0);
+	test_end();
+}
+
+/* test_migration_v2 - a version 2 database gains node, rows kept */
+static void
+test_migration_v2(void)
+{
+	const char *path = db_path("v2.db");
+	char    err[512], buf[128];
+	struct rg_config cfg;
+	struct audit *audit;
+
+	test_begin("audit: migration from schema version 2, node of old rows");
+	test_assert_int(exec_sql(path, audit_schema_v2_sql), 0);
+	test_assert_int(exec_sql(path, "INSERT INTO verdicts (time, session_id, "
+		"stage, rule, action, code) VALUES ('2026-01-02T03:04:05.006Z', "
+		"'old', 'rcpt', 'unknown', 'reject', 550)"), 0);
+	test_config(&cfg, path);
+	cfg.node = (char *) "mx1";
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit != NULL);
+	audit = audit_close(audit);
+	test_assert_int(query_int(path, "PRAGMA user_version"), AUDIT_SCHEMA_VERSION);
+	test_assert_str(query_text(path, "SELECT session_id || ' ' || node FROM "
+				   "verdicts", buf, sizeof(buf)), "old mx1");
+	test_assert_int(query_int(path, "SELECT nodes FROM unknown_recipients"), 1);
 	test_end();
 }
 
@@ -406,16 +458,16 @@ test_newer_refused(void)
 
 	test_begin("audit: newer schema version refused");
 	test_assert_int(exec_sql(path, audit_schema_sql), 0);
-	test_assert_int(exec_sql(path, "PRAGMA user_version = 3"), 0);
+	test_assert_int(exec_sql(path, "PRAGMA user_version = 4"), 0);
 	test_config(&cfg, path);
 	err[0] = '\0';
 	audit = audit_open(&cfg, err, sizeof(err));
 	test_assert(audit == NULL);
 	audit = audit_close(audit);
-	snprintf(want, sizeof(want), "audit database %s has schema version 3, "
-		 "newer than this relayguard (2): refusing to write", path);
+	snprintf(want, sizeof(want), "audit database %s has schema version 4, "
+		 "newer than this relayguard (3): refusing to write", path);
 	test_assert_str(err, want);
-	test_assert_int(query_int(path, "PRAGMA user_version"), 3);
+	test_assert_int(query_int(path, "PRAGMA user_version"), 4);
 
 	/* a foreign database is not touched either */
 	path = db_path("foreign.db");
@@ -812,6 +864,7 @@ main(void)
 	test_create_and_fields();
 	test_threads();
 	test_migration();
+	test_migration_v2();
 	test_newer_refused();
 	test_continue_cantopen();
 	test_tempfail_recovers();

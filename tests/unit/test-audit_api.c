@@ -73,7 +73,7 @@ main(void)
 
 	sqlite3_open(":memory:", &db);
 	test_begin("schema");
-	test_assert(audit_schema_prepare(db, ":memory:", &fatal, err, sizeof(err)) == 0);
+	test_assert(audit_schema_prepare(db, ":memory:", "mx1", &fatal, err, sizeof(err)) == 0);
 	test_end();
 	gmtime_r(&a, &tm);
 	strftime(t1, sizeof(t1), "%Y-%m-%dT%H:%M:%S.000Z", &tm);

@@ -486,7 +486,14 @@ test_errors(void)
 		 "t.conf:1: directory_failure: \"reject\": expected tempfail or "
 		 "accept"},
 		{"audit_failure = stop\n",
-		 "t.conf:1: audit_failure: \"stop\": expected continue or tempfail"},
+		 "t.conf:1: audit_failure: \"stop\": expected continue, tempfail or spool"},
+		{"audit_db = /tmp/a.db\naudit_failure = spool\n",
+		 "t.conf:2: audit_failure = spool needs a PostgreSQL audit_db "
+		 "(postgresql://...): an SQLite audit database is its own local "
+		 "store"},
+		{"node = mx 1\n",
+		 "t.conf:1: node: \"mx 1\": only printable ASCII without spaces "
+		 "(a host name)"},
 		{"ldap_scope = subtree\n",
 		 "t.conf:1: ldap_scope: \"subtree\": expected sub, one or base"},
 		{"\n\ntrusted_networks = 127.0.0.0/8\n\n  # c\n  10.0.0.0/33\n",
@@ -1119,6 +1126,35 @@ test_monitor(void)
 	test_end();
 }
 
+/* test_audit_store - audit_failure's default follows the store; node */
+static void
+test_audit_store(void)
+{
+	struct rg_config *cfg;
+	char    err[512];
+
+	test_begin("audit: PostgreSQL URI, spool default, node, paths");
+	cfg = parse("audit_db = postgresql://w@db.example.org/audit\n"
+		    "node = mx1.example.org\n", err, sizeof(err));
+	test_assert(cfg != NULL);
+	if (cfg) {
+		test_assert(config_audit_is_pgsql(cfg->audit_db));
+		test_assert_int(cfg->audit_failure, RG_AUDITFAIL_SPOOL);
+		test_assert_str(cfg->node, "mx1.example.org");
+		test_assert(cfg->audit_spool != NULL);
+		cfg = config_free(cfg);
+	}
+	cfg = parse("audit_db = postgres://w@db/audit\naudit_failure = "
+		    "tempfail\n", err, sizeof(err));
+	test_assert(cfg != NULL && cfg->audit_failure == RG_AUDITFAIL_TEMPFAIL);
+	cfg = config_free(cfg);
+	cfg = parse("audit_db = /var/tmp/a.db\n", err, sizeof(err));
+	test_assert(cfg != NULL && cfg->audit_failure == RG_AUDITFAIL_CONTINUE
+		    && cfg->node == NULL && !config_audit_is_pgsql(cfg->audit_db));
+	cfg = config_free(cfg);
+	test_end();
+}
+
 /* expect_line - parse "# expect: LINE: reason" from a corpus file */
 static int
 expect_line(const char *path, unsigned *line, char *reason, size_t size)
@@ -1531,6 +1567,7 @@ main(void)
 	test_glob_bounded();
 	test_monitor();
 	test_corpus();
+	test_audit_store();
 	test_shipped_sample();
 	test_sample_defaults_valid();
 	test_docs_complete();
