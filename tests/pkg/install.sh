@@ -68,7 +68,8 @@ if ! make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1;
 	rg_done
 fi
 # Every file git knows (when this is a checkout) is in the distribution.
-if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+if [ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" = \
+    "$(cd "$top_srcdir" && pwd -P)" ]; then
 	missing=$(cd "$top_srcdir" && git ls-files | while IFS= read -r f; do
 		case "$f" in .gitignore|*/.gitignore) continue ;; esac
 		[ -e "$f" ] && [ ! -e "$src/$f" ] && echo "$f"; done)
