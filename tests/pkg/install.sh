@@ -15,7 +15,7 @@
 rg_e2e_require_root
 PATH=$PATH:/usr/sbin:/sbin
 rg_require dpkg-buildpackage dh lintian apt-get sqlite3 systemd-analyze \
-    setpriv "$POSTFIX"
+    setpriv strace "$POSTFIX"
 
 UNIT=/lib/systemd/system/relayguard.service
 CONF=/etc/relayguard/relayguard.conf
@@ -188,24 +188,32 @@ user=$(unit_value User); group=$(unit_value Group); umask_value=$(unit_value UMa
 as_unit=(env RG_E2E_OWNER="$tmp/" setpriv --reuid="$user" --regid="$group" \
     --init-groups --no-new-privs --inh-caps=-all --bounding-set=-all \
     sh -c 'umask "$0" && exec "$@"' "$umask_value")
+# Every command of the unit runs under strace, which records its system
+# calls for the SystemCallFilter check at the end (seccomp itself needs
+# systemd, which does not run here).
+traced=(strace -f -qq -e signal=none)
 read -r -a pre <<<"$(unit_value ExecStartPre)"
 read -r -a cmd <<<"$(unit_value ExecStart)"
-out=$("${as_unit[@]}" "${pre[@]}" 2>&1)
+out=$("${traced[@]}" -o "$tmp/strace.pre" "${as_unit[@]}" "${pre[@]}" 2>&1)
 rg_expect "ExecStartPre (${pre[*]})" "$?" 0
 [ -n "$out" ] && printf '%s\n' "$out"
 
 RG_MILTER_LOG="$tmp/relayguard.log"
-"${as_unit[@]}" "${cmd[@]}" </dev/null >"$RG_MILTER_LOG" 2>&1 &
-RG_MILTER_PID=$!
-RG_E2E_MILTER_PIDS="$RG_E2E_MILTER_PIDS $RG_MILTER_PID"
-echo "$RG_MILTER_PID" >>"$tmp/.daemons"
+"${traced[@]}" -o "$tmp/strace.daemon" "${as_unit[@]}" "${cmd[@]}" \
+    </dev/null >"$RG_MILTER_LOG" 2>&1 &
+tracer=$!
+echo "$tracer" >>"$tmp/.daemons"
 sock="$SOCKET_DIR/relayguard.sock"
 for i in $(seq 1 100); do
 	[ -S "$sock" ] && break
-	kill -0 "$RG_MILTER_PID" 2>/dev/null || break
+	kill -0 "$tracer" 2>/dev/null || break
 	sleep 0.1
 done
-if [ -S "$sock" ]; then rg_pass "listening on $sock"
+# The daemon is strace's traced child, the one process of the user.
+RG_MILTER_PID=$(pgrep -u relayguard -x relayguard | head -n 1)
+RG_E2E_MILTER_PIDS="$RG_E2E_MILTER_PIDS $RG_MILTER_PID"
+echo "$RG_MILTER_PID" >>"$tmp/.daemons"
+if [ -S "$sock" ] && [ -n "$RG_MILTER_PID" ]; then rg_pass "listening on $sock"
 else
 	cat "$RG_MILTER_LOG" >&2
 	rg_fail "no socket $sock"
@@ -273,15 +281,62 @@ rg_expect_match "relayguard-audit finds it by default" \
 # ExecReload: the check, then SIGHUP to $MAINPID; the daemon keeps serving.
 while read -r line; do
 	read -r -a reload <<<"${line//\$MAINPID/$RG_MILTER_PID}"
-	"${as_unit[@]}" "${reload[@]}" >/dev/null 2>&1 || rg_fail "ExecReload ${reload[*]}"
+	n=$((${n:-0} + 1))
+	"${traced[@]}" -o "$tmp/strace.reload$n" "${as_unit[@]}" "${reload[@]}" \
+	    >/dev/null 2>&1 || rg_fail "ExecReload ${reload[*]}"
 done <<<"$(unit_value ExecReload)"
 sleep 0.5
 rg_expect "ExecReload: still serving" "$(smtp_from_outside bob@example.org)" "250 2.1.5 Ok"
 
 rg_stop_postfix
 rg_stop_relayguard
+wait "$tracer" 2>/dev/null
 rg_expect "stopped: the socket is gone" "$([ -e "$sock" ] && echo present)" ""
 rg_expect "no process of the relayguard user left" "$(pgrep -u relayguard -l)" ""
+
+# SystemCallFilter: every system call the unit's commands made is one
+# the filter allows (@system-service less @privileged and @resources):
+# a call outside it would fail with EPERM under systemd.
+# syscall_set FILTER - the calls a SystemCallFilter= value allows ("~"
+# entries remove), nested groups expanded
+syscall_group() {
+	local line
+	systemd-analyze syscall-filter --no-pager "$1" 2>/dev/null | tail -n +2 |
+	while read -r line; do
+		case "$line" in
+		""|"#"*) ;;
+		@*) syscall_group "$line" ;;
+		*) echo "$line" ;;
+		esac
+	done
+}
+allowed=$tmp/syscalls.allowed
+: >"$allowed"
+while read -r filter; do
+	case "$filter" in
+	"~"*)	for g in ${filter#\~}; do syscall_group "$g"; done | sort -u >"$tmp/deny"
+		comm -23 "$allowed" "$tmp/deny" >"$allowed.new" ;;
+	*)	{ cat "$allowed"; for g in $filter; do syscall_group "$g"; done; } |
+		    sort -u >"$allowed.new" ;;
+	esac
+	mv "$allowed.new" "$allowed"
+done <<<"$(unit_value SystemCallFilter)"
+# The calls from the unit's programs' execve on (before it, setpriv and
+# sh do what systemd would: setresuid, setgroups, capset).
+progs=$(sed -n '/^\[Service\]/,/^\[/s/^Exec[A-Za-z]*=\([^ ]*\).*/\1/p' "$UNIT" | sort -u | paste -sd'|')
+used=$(for f in "$tmp"/strace.*; do
+	awk -v progs="$progs" '
+	BEGIN { n = split(progs, p, "|"); for (i = 1; i <= n; i++) want["\"" p[i] "\""] = 1 }
+	!on && $2 ~ /^execve\(/ && / = 0$/ {
+		path = substr($2, 8); sub(/,.*/, "", path)
+		if (path in want) on = 1
+	}
+	on' "$f"
+done | sed -n 's/^[0-9]* *\([a-z_][a-z0-9_]*\)(.*/\1/p' | sort -u)
+echo "# system calls made:" $used
+rg_expect_match "strace saw the daemon's calls" "$(printf '%s\n' "$used" | wc -l)" '^[0-9]{2,}$'
+rg_expect "every system call is one SystemCallFilter allows" \
+    "$(comm -23 <(printf '%s\n' "$used") "$allowed" | tr '\n' ' ')" ""
 
 ###########################################################################
 rg_step "remove, then purge"
