@@ -116,6 +116,7 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_AUTHENTICATED] = "authenticated",
 	[RG_RULE_POSTMASTER] = "postmaster",
 	[RG_RULE_DIRECTORY_ACCEPT] = "directory_accept",
+	[RG_RULE_MTA] = "mta",
 	[RG_RULE_RELAY] = "relay",
 	[RG_RULE_ROUTING] = "routing",
 	[RG_RULE_UNKNOWN] = "unknown",

@@ -34,6 +34,9 @@ enum rg_rule {
 	RG_RULE_AUTHENTICATED,		/* rcpt: relay allowed, SMTP AUTH */
 	RG_RULE_POSTMASTER,		/* rcpt: postmaster, always accepted */
 	RG_RULE_DIRECTORY_ACCEPT,	/* rcpt: directory down, accepted */
+	RG_RULE_MTA,			/* rcpt: the MTA refused it before asking us
+					 * (SMFIP_RCPT_REJ); not our rule: no reply,
+					 * no monitor switch */
 	RG_RULE_FIRST_REFUSAL,
 	RG_RULE_RELAY = RG_RULE_FIRST_REFUSAL,
 	RG_RULE_ROUTING,

@@ -27,6 +27,7 @@
 #include "rglog.h"
 #include "runtime.h"
 #include "metrics.h"
+#include "mta_refusal.h"
 #include "judge.h"
 
 /* The audit handle; the lock lets shutdown detach it safely. */
@@ -180,6 +181,45 @@ log_verdict(const struct verdict_record *rec)
 		   mt_format_verdict(rec, line, sizeof(line)));
 }
 
+/* set_front - what this connection knows that the engine does not */
+static void
+set_front(const struct rg_conn *c, const char *rcpt, char *rcptbuf,
+	  size_t size, struct verdict_front *front)
+{
+	memset(front, 0, sizeof(*front));
+	front->session_id = c->id;
+	front->queue_id = c->queue_id;
+	front->mta = c->mta;
+	front->client_addr = c->client_addr;
+	front->sender = c->sender_set ? c->sender : NULL;
+	if (rcpt != NULL) {
+		rg_strlcpy(rcptbuf, rcpt, size);
+		front->rcpt = rcptbuf;
+	}
+}
+
+/* judge_mta_refusal - see judge.h */
+void
+judge_mta_refusal(struct rg_conn *c, const char *input, size_t len,
+		  const char *rcpt, const struct mta_refusal *r,
+		  struct rg_verdict *v)
+{
+	struct verdict_record rec;
+	struct verdict_front front;
+	char rcptbuf[JUDGE_SENDER_KEEP], trace[VERDICT_TRACE_MAX];
+
+	memset(v, 0, sizeof(*v));
+	policy_mta_refused(c->rt->cfg, &c->s, input, len, r->code,
+			   r->ecode[0] ? r->ecode : NULL, r->text, v);
+	set_front(c, rcpt, rcptbuf, sizeof(rcptbuf), &front);
+	verdict_record_build(&rec, v, &c->s, &front, trace, sizeof(trace));
+	(void) audit_verdict(&rec);	/* refused already: nothing to defer */
+	if ((unsigned) v->action < RG_ARRAY_LEN(stat_actions))
+		counter_add(&stat_actions[v->action]);
+	metrics_count_verdict(&rec, NULL);
+	log_verdict(&rec);
+}
+
 /* judge_step - decide one step, then in this order: audit it (a failure
  * changes the verdict), log it, commit it */
 void
@@ -202,16 +242,7 @@ judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 	}
 	if (stage == RG_STAGE_RCPT)
 		policy_judge_mta(c->rt->cfg, c->rt->dir, &c->s, &c->mta_rcpt, v);
-	memset(&front, 0, sizeof(front));
-	front.session_id = c->id;
-	front.queue_id = c->queue_id;
-	front.mta = c->mta;
-	front.client_addr = c->client_addr;
-	front.sender = c->sender_set ? c->sender : NULL;
-	if (rcpt != NULL) {
-		rg_strlcpy(rcptbuf, rcpt, sizeof(rcptbuf));
-		front.rcpt = rcptbuf;
-	}
+	set_front(c, rcpt, rcptbuf, sizeof(rcptbuf), &front);
 	verdict_record_build(&rec, v, &c->s, &front, trace, sizeof(trace));
 	if (audit_verdict(&rec) < 0 && policy_audit_unavailable(c->rt->cfg, v)) {
 		verdict_record_outcome(&rec);

@@ -80,6 +80,16 @@ void    judge_client_ip_text(struct rg_conn *c, const char *text);
 void    judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 		   size_t len, const char *rcpt, struct rg_verdict *v);
 
+struct mta_refusal;
+
+/* judge_mta_refusal - record a recipient the MTA refused before asking
+ * (SMFIP_RCPT_REJ) as a verdict of rule mta with the MTA's reply: audit
+ * row, log line and counters like any verdict, but nothing for the MTA
+ * to be told and nothing committed to the session's limits */
+void    judge_mta_refusal(struct rg_conn *c, const char *input, size_t len,
+			  const char *rcpt, const struct mta_refusal *r,
+			  struct rg_verdict *v);
+
 /* judge_set_audit - the audit handle verdicts go to (NULL: none) */
 void    judge_set_audit(struct audit *audit);
 

@@ -34,6 +34,7 @@
 #include "netlist.h"
 #include "policy.h"
 #include "milter_text.h"
+#include "mta_refusal.h"
 #include "rglog.h"
 #include "runtime.h"
 #include "judge.h"
@@ -261,6 +262,18 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	conn_note_macros(ctx, c);
 	conn_note_resolution(ctx, c);
 	input = join_args(argv, &len);
+	if (mta_refusal_is(c->mta_rcpt.mailer)) {
+		/* SMFIP_RCPT_REJ: the MTA refused it already; record what it said */
+		struct mta_refusal r;
+		struct rg_verdict v;
+
+		mta_refusal_parse(c->mta_rcpt.host, c->mta_rcpt.addr, &r);
+		judge_mta_refusal(c, input, len, argv != NULL && argv[0] != NULL
+				  ? argv[0] : "", &r, &v);
+		free(input);
+		memset(&c->mta_rcpt, 0, sizeof(c->mta_rcpt));
+		return SMFIS_CONTINUE;
+	}
 	status = judge(ctx, c, RG_STAGE_RCPT, input, len,
 		       argv != NULL && argv[0] != NULL ? argv[0] : "");
 	free(input);
@@ -337,7 +350,9 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void) f2;
 	(void) f3;
 	*pf0 = 0;			/* no actions: we never modify mail */
-	*pf1 = f1 & skip;		/* what the MTA can skip, it skips */
+	/* what the MTA can skip, it skips; recipients it refused itself
+	 * still come, marked {rcpt_mailer} = error, for the audit trail */
+	*pf1 = f1 & (skip | SMFIP_RCPT_REJ);
 	*pf2 = 0;
 	*pf3 = 0;
 	/* The connection's state now: its runtime decides what may go

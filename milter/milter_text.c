@@ -371,6 +371,9 @@ mt_format_verdict(const struct verdict_record *r, char *buf, size_t size)
 	}
 	if (r->trace != NULL && r->trace[0] != '\0')
 		put_prose(&ob, "trace", r->trace, MT_TRACE_MAX);
+	/* the MTA's own refusal: what it said is the reason, so it is shown */
+	if (r->verdict != NULL && r->verdict->rule == RG_RULE_MTA && r->text != NULL)
+		put_prose(&ob, "mta_reply", r->text, MT_FIELD_MAX);
 	if (r->verdict != NULL && r->verdict->penalty_left > 0) {
 		(void) snprintf(num, sizeof(num), "%u", r->verdict->penalty_left);
 		put_field(&ob, "penalty_left", num);

@@ -671,6 +671,38 @@ policy_stage_can_refuse(const struct rg_config *cfg,
 	return 0;
 }
 
+/* policy_mta_refused - see policy.h */
+void
+policy_mta_refused(const struct rg_config *cfg, const struct rg_session *s,
+		   const char *input, size_t len, int code, const char *ecode,
+		   const char *text, struct rg_verdict *v)
+{
+	struct address *a = &v->addr;
+	enum addr_status status;
+
+	verdict_start(v, RG_STAGE_RCPT);
+	v->trust = policy_client_trust(cfg, s);
+	v->sender_class = s->sender_class;
+	status = addr_parse(input != NULL ? input : "", input != NULL ? len : 0,
+			    s->smtputf8 ? ADDR_F_SMTPUTF8 : 0, a);
+	if (status == ADDR_OK)
+		status = addr_resolve(a, config_is_local, (void *)cfg);
+	if (status == ADDR_OK) {
+		set_normalized(v);
+		v->local = a->final_ours;
+	}
+	v->rule = RG_RULE_MTA;
+	v->code = code;
+	v->ecode = ecode;
+	v->text = text;
+	if (code == 421)
+		v->action = RG_DROP;
+	else if (code >= 400 && code < 500)
+		v->action = RG_TEMPFAIL;
+	else
+		v->action = RG_REJECT;
+}
+
 /* policy_audit_unavailable - an accepted verdict that cannot be recorded
  * under audit_failure = tempfail becomes the audit_unavailable refusal */
 int

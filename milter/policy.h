@@ -177,6 +177,17 @@ void    policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
  * reason.  config.c calls it for internal_next_hops. */
 const char *policy_hop_canon(const char *hop, char *out, size_t size);
 
+/* policy_mta_refused - the verdict for a recipient the MTA refused before
+ * relayguard was asked (SMFIP_RCPT_REJ): rule mta with the MTA's code,
+ * ecode and text (which must outlive v); the address is parsed and
+ * resolved for the record (final destination, trace) but not judged,
+ * and nothing is looked up.  Not for policy_commit(): the refusal is the
+ * MTA's, so it counts toward none of relayguard's limits. */
+void    policy_mta_refused(const struct rg_config *cfg,
+			   const struct rg_session *s, const char *input,
+			   size_t len, int code, const char *ecode,
+			   const char *text, struct rg_verdict *v);
+
 /* policy_reply_problem - why reply cannot serve as reply.NAME (id), or
  * NULL: directory_unavailable must be 4xx (never 5xx for an outage),
  * harvest and blank_sender_drop 421 (they close the connection), the

@@ -3,7 +3,8 @@
 -- What the milter asks of the MTA (envelope only, never the message, no
 -- modifications, DATA answered so the Nagle stall cannot come back), and
 -- the replies of a plain transaction: local user accepted, relay, unknown
--- user and percent hack refused with a reply code, DATA and EOM accepted.
+-- user and percent hack refused with a reply code, a recipient the MTA
+-- refused itself recorded without a reply, DATA and EOM accepted.
 
 dofile(os.getenv("RG_LUA_DIR") .. "/lib.lua")
 
@@ -19,8 +20,8 @@ check(not mt.test_option(conn, SMFIP_NODATA),
       "negotiated: DATA is sent (Nagle guard)")
 check(not mt.test_option(conn, SMFIP_NR_DATA),
       "negotiated: DATA is answered (Nagle guard)")
-check(not mt.test_option(conn, SMFIP_RCPT_REJ),
-      "negotiated: no already-rejected recipients")
+check(mt.test_option(conn, SMFIP_RCPT_REJ),
+      "negotiated: the MTA passes the recipients it refused itself")
 for name, flag in pairs({ADDHDRS = SMFIF_ADDHDRS, CHGBODY = SMFIF_CHGBODY,
 			 ADDRCPT = SMFIF_ADDRCPT, DELRCPT = SMFIF_DELRCPT,
 			 CHGHDRS = SMFIF_CHGHDRS,
@@ -36,6 +37,12 @@ rcpt(conn, "<victim@remote.example>", SMFIR_REPLYCODE,
 rcpt(conn, "<nobody@example.test>", SMFIR_REPLYCODE, "unknown user refused")
 rcpt(conn, "<victim%remote.example@example.test>", SMFIR_REPLYCODE,
      "percent hack refused")
+-- a recipient the MTA refused itself (SMFIP_RCPT_REJ): recorded, not answered
+mt.macro(conn, SMFIC_RCPT, "{rcpt_mailer}", "error", "{rcpt_host}", "5.7.1",
+	 "{rcpt_addr}", "Recipient address rejected: Access denied")
+rcpt(conn, "<blocked@example.test>", SMFIR_CONTINUE,
+     "MTA-refused recipient: continue, no reply of ours")
+mt.macro(conn, SMFIC_RCPT, "{rcpt_mailer}", "local")
 check(mt.data(conn) == nil, "DATA sent")
 expect(conn, SMFIR_CONTINUE, "DATA answered")
 check(mt.eom(conn) == nil, "end of message sent")

@@ -124,6 +124,9 @@ expect_log "relay refused with the configured code" \
 expect_log "percent hack traced" "rule=routing" "to=<victim%remote.example@example.test>" \
 	"normalized=<victim@remote.example>" 'trace="percent hack'
 expect_log "unknown user" "rule=unknown code=550 ecode=5.1.1" "dir=not-found"
+expect_log "the MTA's own refusal, with what it said" \
+	"stage=rcpt action=reject rule=mta code=550 ecode=5.7.1" "to=<blocked@example.test>" \
+	'mta_reply="Recipient address rejected: Access denied"'
 
 lua macros "$inet"
 expect_log "no macros: NOQUEUE, unauthenticated" \

@@ -166,7 +166,7 @@ test_rule_names(void)
 {
 	static const char *const want[RG_RULE_COUNT] = {
 		"pass", "local", "trusted", "authenticated", "postmaster",
-		"directory_accept", "relay", "routing", "unknown",
+		"directory_accept", "mta", "relay", "routing", "unknown",
 		"blank_sender", "sender_deny", "spoof", "harvest", "syntax",
 		"utf8", "directory_unavailable", "unqualified", "audit_unavailable",
 		"client_penalty", "client_penalty_rcpt",
