@@ -8,7 +8,8 @@
 # domain (virtual_transport = lmtp:unix:...), relay_domains (relay to the
 # domain's own MX), a gateway domain with transport_maps to an internal
 # server listed in internal_next_hops and one to a server that is not,
-# and myorigin = other.test, not one of ours.
+# and myorigin = other.test, not one of ours; then myorigin ours but not
+# the domain relayguard qualifies with (the MTA's mailbox is looked up).
 # Sendmail: built with _USE_DEPRECATED_ROUTE_ADDR_ (routes to the first
 # hop of a source route), and stock; address literals in other spellings.
 # No transaction reaches DATA, so nothing is ever delivered.
@@ -26,6 +27,7 @@ alice@virt.test
 alice@gw.test
 alice@gw2.test
 nobody@example.test
+carol@local.test
 EOR
 
 # conf [LINE...] - relayguard's configuration text for these tests
@@ -88,6 +90,19 @@ case_rcpt "routing inside a relay domain" 'alice%remote.test@example.test' \
 rg_reload_relayguard "$(conf "unqualified_recipient = qualify")" || exit 1
 case_rcpt "unqualified, qualify: myorigin not ours" alice '550 5\.7\.1' \
     'rule=mta_mismatch .*mta: smtp \[other\.test\] <alice@other\.test>'
+rg_stop_postfix
+rg_stop_relayguard
+
+# myorigin ours but not the domain relayguard would qualify with: the
+# mailbox the MTA delivers to is looked up, and must be known too
+rg_start_relayguard "$(conf "local_domains = local.test example.test" \
+    "unqualified_recipient = qualify")" || exit 1
+rg_start_postfix "$RG_MILTER_SOCKET" "myorigin = example.test" || exit 1
+MTA=postfix-myorigin MTA_PORT=$RG_POSTFIX_PORT
+case_rcpt "unqualified, qualify: the MTA's mailbox known" alice '250 ' \
+    'rule=local .*the MTA delivers to alice@example\.test: looked up'
+case_rcpt "unqualified, qualify: the MTA's mailbox unknown" carol '550 5\.1\.1' \
+    'rule=unknown .*the MTA delivers to carol@example\.test: looked up'
 rg_stop_postfix
 rg_stop_relayguard
 
