@@ -87,6 +87,7 @@ usage(const char *why)
 	}
 	printf(
 		"usage: %s [-d DB] [-p PASSWORD_FILE] COMMAND [options]\n"
+		"       %s -V | --version | -h | --help\n"
 		"  summary [--since T] [--until T]\n"
 		"  top clients|senders|recipients [-n N] [--since T] [--until T]\n"
 		"  search [--client A] [--rule R] [--action A] [--sender S] [--rcpt R]\n"
@@ -103,7 +104,7 @@ usage(const char *why)
 		"DB: an SQLite file (default %s) or a PostgreSQL\n"
 		"   URI, postgresql://user@host/db (password from -p FILE or ~/.pgpass).\n"
 		"schema --sql prints the PostgreSQL schema, for psql.\n",
-		progname, DEFAULT_DB);
+		progname, progname, DEFAULT_DB);
 	exit(0);
 }
 
@@ -756,9 +757,15 @@ main(int argc, char **argv)
 	int     c, rc;
 	char    why[128], err[512];
 
+	static const struct option mainopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+
 	db_name = DEFAULT_DB;
 	opterr = 0;
-	while ((c = getopt(argc, argv, "+d:p:hV")) != -1) {
+	while ((c = getopt_long(argc, argv, "+d:p:hV", mainopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			db_name = optarg;
@@ -774,7 +781,12 @@ main(int argc, char **argv)
 			       PACKAGE_VERSION, AUDIT_SCHEMA_VERSION);
 			return 0;
 		default:
-			rg_snprintf(why, sizeof(why), "unknown option -%c", optopt);
+			if (optopt != 0)
+				rg_snprintf(why, sizeof(why), "unknown option -%c",
+					    optopt);
+			else
+				rg_snprintf(why, sizeof(why), "unknown option %s",
+					    argv[optind - 1]);
 			usage(why);
 		}
 	}

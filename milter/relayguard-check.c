@@ -65,22 +65,26 @@ struct check_opts {
 	int     json;
 };
 
-/* usage - print the synopsis; exit 2 */
+/* usage - with why, a usage error on stderr (exit 2); without, the
+ * help on stdout (--help, exit 0) */
 static void
 usage(const char *why)
 {
+	FILE *out = why != NULL ? stderr : stdout;
+
 	if (why != NULL)
 		fprintf(stderr, "relayguard-check: %s\n", why);
-	fprintf(stderr,
+	fprintf(out,
 	    "usage: relayguard-check [-c CONF] [--client IP] [--client-name NAME]\n"
 	    "         [--helo NAME] [--auth USER] [--utf8] --from TEXT\n"
 	    "         --rcpt TEXT [--mta 'MAILER HOST ADDR'] [--rcpt TEXT ...] [--json]\n"
+	    "       relayguard-check -V | --version | -h | --help\n"
 	    "TEXT is what follows \"MAIL FROM:\" / \"RCPT TO:\", e.g. '<u@example.org>'.\n"
 	    "--mta: what the MTA resolved the --rcpt before it to ({rcpt_mailer}\n"
 	    "{rcpt_host} {rcpt_addr}, - for empty), e.g. 'esmtp mx.example.net u@example.net'.\n"
 	    "Default CONF: %s; default client: %s.\n",
 	    CHECK_DEFAULT_CONFIG, CHECK_DEFAULT_CLIENT);
-	exit(2);
+	exit(why != NULL ? 2 : 0);
 }
 
 /* put_json - a JSON string (text.h's escaper; NULL as "") */

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
@@ -106,17 +107,22 @@ static pthread_t main_thread;
 static int smfi_finished;
 static int smfi_status;
 
-/* usage - the command line, on stderr; exit 2 */
+/* usage - the help: on stdout with exit 0 when asked for (--help), on
+ * stderr with exit 2 after a usage error */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: relayguard [-c FILE] [-f] [-s] [-n] [-V]\n"
-		"  -c FILE  configuration (default %s)\n"
-		"  -f       stay in the foreground\n"
-		"  -s       log to stderr instead of syslog\n"
-		"  -n       check the configuration and the directory, then exit\n"
-		"  -V       print the version and exit\n", DEFAULT_CONFIG);
-	exit(2);
+	FILE *out = status == 0 ? stdout : stderr;
+
+	fprintf(out, "usage: relayguard [-c FILE] [-f] [-s] [-n]\n"
+		"       relayguard -V | --version | -h | --help\n"
+		"  -c FILE        configuration (default %s)\n"
+		"  -f             stay in the foreground\n"
+		"  -s             log to stderr instead of syslog\n"
+		"  -n             check the configuration and the directory, then exit\n"
+		"  -V, --version  print the version and exit\n"
+		"  -h, --help     print this help and exit\n", DEFAULT_CONFIG);
+	exit(status);
 }
 
 /* startup_fail - report a start-up error on stderr and in the log */
@@ -139,9 +145,14 @@ startup_fail(const char *fmt, ...)
 static void
 parse_args(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:fsnV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fsnVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
@@ -158,12 +169,14 @@ parse_args(int argc, char **argv)
 		case 'V':
 			printf("relayguard %s\n", PACKAGE_VERSION);
 			exit(0);
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
 	/* A daemon reloads after chdir("/"): remember where the file is. */
 	if (realpath(config_path, config_abspath) != NULL)
 		config_path = config_abspath;
