@@ -7,8 +7,9 @@
  * DESCRIPTION
  *	Registers the same callbacks and negotiates the same protocol steps
  *	as relayguard (connect, HELO, MAIL, RCPT, DATA, end of message,
- *	abort, close; no headers or body; no reply at connect and HELO when
- *	the MTA offers that, DATA answered), and answers "continue" to every
+ *	abort, close; no headers or body; the recipients the MTA refused
+ *	itself too (SMFIP_RCPT_REJ); no reply at connect and HELO when the
+ *	MTA offers that, DATA answered), and answers "continue" to every
  *	one without looking at it.  relayguard keeps connect and HELO
  *	answered when a rule could refuse there (client memory on, or
  *	audit_failure = tempfail): -a negotiates that way.  The two must
@@ -74,7 +75,8 @@ noop_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void) f2;
 	(void) f3;
 	*pf0 = 0;
-	*pf1 = f1 & (SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH);
+	/* as relayguard: recipients the MTA refused itself come too */
+	*pf1 = f1 & (SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_RCPT_REJ);
 	*pf2 = 0;
 	*pf3 = 0;
 	/* One MTA, one answer for every connection of a run. */
