@@ -180,14 +180,41 @@ unit_value() {
 	sed -n '/^\[Service\]/,/^\[/s/^'"$1"'=//p' "$UNIT"
 }
 user=$(unit_value User); group=$(unit_value Group); umask_value=$(unit_value UMask)
-# as_unit - the command prefix that runs a command with the unit's user, group, umask, no
-# new privileges and no capabilities (the parts of the sandbox a process
-# can set up for itself without systemd); RG_E2E_OWNER lets the library's
-# sweep find it.  One exec chain: a command started with it in the
-# background has the pid the daemon will have.
-as_unit=(env RG_E2E_OWNER="$tmp/" setpriv --reuid="$user" --regid="$group" \
+# as_unit - the command prefix that runs a command as the unit would:
+#  - the file system of ProtectSystem=strict, ReadWritePaths=,
+#    StateDirectory=, PrivateTmp= and ProtectHome= in a mount namespace of
+#    its own (unshare -m): / read-only, the writable directories bound
+#    onto themselves before that, fresh /tmp and /var/tmp, empty
+#    read-only /home, /root and /run/user;
+#  - then the unit's user, group and umask, no new privileges and no
+#    capabilities (setpriv).
+# RG_E2E_OWNER lets the library's sweep find it.  One exec chain: a
+# command started with it in the background has the pid the daemon will
+# have.
+rw_paths=$(unit_value ReadWritePaths | tr ' ' '\n' | sed 's/^-//')
+rw_paths="$rw_paths $(unit_value StateDirectory | tr ' ' '\n' | sed 's|^|/var/lib/|')"
+rg_expect "the unit's writable directories" "$(echo $rw_paths)" "$SOCKET_DIR $STATE_DIR"
+# shellcheck disable=SC2016
+sandbox_script='
+set -e
+for p in $RG_RW_PATHS; do [ -d "$p" ] && mount --bind "$p" "$p"; done
+mount -o remount,bind,ro /
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+for p in /home /root /run/user; do
+	[ -d "$p" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$p"
+done
+exec "$@"'
+as_unit=(env RG_E2E_OWNER="$tmp/" RG_RW_PATHS="$rw_paths"
+    unshare -m --propagation private sh -c "$sandbox_script" sandbox
+    setpriv --reuid="$user" --regid="$group" \
     --init-groups --no-new-privs --inh-caps=-all --bounding-set=-all \
     sh -c 'umask "$0" && exec "$@"' "$umask_value")
+rg_expect "the sandbox: /etc read-only" \
+    "$("${as_unit[@]}" sh -c 'touch /etc/relayguard/probe 2>&1 | grep -o "Read-only file system"')" \
+    "Read-only file system"
+rg_expect "the sandbox: $STATE_DIR writable" \
+    "$("${as_unit[@]}" sh -c 'touch /var/lib/relayguard/probe && rm /var/lib/relayguard/probe && echo ok')" ok
 # Every command of the unit runs under strace, which records its system
 # calls for the SystemCallFilter check at the end (seccomp itself needs
 # systemd, which does not run here).
