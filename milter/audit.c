@@ -23,7 +23,8 @@
  *
  * Every row carries the node that judged it (node, default the host
  * name) and a row key "NODE/START-PID/SEQ", unique across the fleet, by
- * which a store recognises a row it already holds.
+ * which a store recognises a row it already holds.  SEQ is given as the
+ * row enters the queue, so keys follow the order rows are written in.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -181,14 +182,29 @@ audit_qrow_new(const struct verdict_record *rec, const char *node,
 	return q;
 }
 
-/* row_copy - the queued copy of rec, with node and row key */
-static struct audit_qrow *
-row_copy(struct audit *a, const struct verdict_record *rec, uint64_t seq)
-{
-	char    key[sizeof(a->key_prefix) + 24];
+/* The sequence part of a row key: fixed width, so that it can be
+ * written into the queued copy under the queue's lock (see
+ * audit_submit) and so that keys sort in submission order. */
+#define AUDIT_SEQ_DIGITS 20
 
-	rg_snprintf(key, sizeof(key), "%s%" PRIu64, a->key_prefix, seq);
+/* row_copy - the queued copy of rec, with node and room for its key */
+static struct audit_qrow *
+row_copy(struct audit *a, const struct verdict_record *rec)
+{
+	char    key[sizeof(a->key_prefix) + AUDIT_SEQ_DIGITS + 1];
+
+	rg_snprintf(key, sizeof(key), "%s%0*d", a->key_prefix, AUDIT_SEQ_DIGITS, 0);
 	return audit_qrow_new(rec, a->node, key);
+}
+
+/* set_seq - the row key's sequence number (under a->lock) */
+static void
+set_seq(struct audit *a, struct audit_qrow *q)
+{
+	char   *digits = (char *) q->row_key + strlen(a->key_prefix);
+
+	snprintf(digits, AUDIT_SEQ_DIGITS + 1, "%0*" PRIu64, AUDIT_SEQ_DIGITS,
+		 ++a->seq);
 }
 
 /* audit_divert_row - the row as one log line, so it is not lost */
@@ -516,14 +532,10 @@ audit_submit(struct audit *a, const struct verdict_record *row)
 {
 	struct audit_qrow *q;
 	struct timespec ts;
-	uint64_t seq;
 
 	if (a == NULL)
 		return 0;
-	pthread_mutex_lock(&a->lock);
-	seq = ++a->seq;
-	pthread_mutex_unlock(&a->lock);
-	q = row_copy(a, row, seq);
+	q = row_copy(a, row);
 	pthread_mutex_lock(&a->lock);
 	if (a->tempfail && (a->failing || a->degraded))
 		goto refuse;
@@ -538,12 +550,14 @@ audit_submit(struct audit *a, const struct verdict_record *row)
 		if (a->tempfail)
 			goto refuse;
 		a->ctr.diverted++;
+		set_seq(a, q);
 		pthread_mutex_unlock(&a->lock);
 		audit_divert_row(q);
 		free(q);
 		return 0;
 	}
 	q->queued_ms = rg_mono_ms();
+	set_seq(a, q);			/* keys in queue order */
 	a->ring[(a->head + a->count) % a->cap] = q;
 	a->count++;
 	a->ctr.queued++;
@@ -571,6 +585,8 @@ audit_get_counters(struct audit *a, struct audit_counters *out)
 	out->degraded = a->degraded;
 	out->pending = a->count;
 	pthread_mutex_unlock(&a->lock);
+	if (a->ops->spool_depth != NULL)
+		out->spool = a->ops->spool_depth(a->sink);
 }
 
 /* audit_stats - one line for logs: queued, written, diverted, failures */

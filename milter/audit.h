@@ -63,6 +63,7 @@ struct audit_counters {
 	int     failing;		/* 1 while the database cannot be written */
 	uint64_t pending;		/* on the queue now, not yet committed */
 	int     degraded;		/* 1 while rows go to the spool */
+	int64_t spool;			/* rows in the spool now */
 };
 void    audit_get_counters(struct audit *audit, struct audit_counters *out);
 

@@ -622,6 +622,13 @@ pg_stats(struct audit_sink *a, char *buf, size_t size)
 			    audit_spool_depth(a->spool));
 }
 
+/* pg_spool_depth - rows waiting in the spool */
+static int64_t
+pg_spool_depth(struct audit_sink *a)
+{
+	return audit_spool_depth(a->spool);
+}
+
 /* pg_close - disconnect, close the spool */
 static void
 pg_close(struct audit_sink *a)
@@ -677,6 +684,7 @@ const struct audit_sink_ops audit_sink_pgsql = {
 	.recover = pg_recover,
 	.maintain = pg_maintain,
 	.next_wake = pg_next_wake,
+	.spool_depth = pg_spool_depth,
 	.stats = pg_stats,
 	.close = pg_close,
 };

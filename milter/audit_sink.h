@@ -74,6 +74,10 @@ struct audit_sink_ops {
 	/* next_wake - monotonic ms by which maintain wants to run */
 	int64_t (*next_wake) (struct audit_sink *sink);
 
+	/* spool_depth - rows kept locally, waiting for the store (any
+	 * thread; NULL for a sink that keeps none) */
+	int64_t (*spool_depth) (struct audit_sink *sink);
+
 	/* stats - the sink's part of the stats line ("" for none) */
 	void    (*stats) (struct audit_sink *sink, char *buf, size_t size);
 

@@ -16,8 +16,9 @@
 # Local connections (its socket directory, never /var/run/postgresql)
 # are trusted for the superuser; TCP asks for a SCRAM password, so that a
 # wrong one can be tested.  fsync is off: the data is thrown away.
-# rg_pg_stop runs from an EXIT trap the caller sets (rg_pg_start sets one
-# that also calls the caller's previous trap).
+# rg_pg_stop runs at exit: through rg_e2e_on_exit when the test uses
+# tests/e2e/mta.sh (whose trap must stay the only one), else from an EXIT
+# trap that also runs the one the test had set.
 
 [ -n "${BASH_VERSION:-}" ] || { echo "tests/pg.sh needs bash" >&2; exit 1; }
 
@@ -65,10 +66,14 @@ rg_pg_start() {
 		shared_buffers = 32MB
 		logging_collector = off
 	CONF
-	rg_pg_start_again || return 1
-	rg_pg_trap_prev=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
-	# shellcheck disable=SC2064
-	trap "rg_pg_stop; $rg_pg_trap_prev" EXIT
+	if declare -F rg_e2e_on_exit > /dev/null; then
+		rg_e2e_on_exit rg_pg_stop
+	else
+		rg_pg_trap_prev=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
+		# shellcheck disable=SC2064
+		trap "rg_pg_stop; $rg_pg_trap_prev" EXIT
+	fi
+	rg_pg_start_again
 }
 
 # rg_pg_start_again - start the cluster (first start, or after rg_pg_stop)

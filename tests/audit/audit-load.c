@@ -19,7 +19,13 @@
  *	(default one week) so that the query tool has something to chew on.
  *	The table of rows is shared with the benchmark (audit_load_row()).
  *	DB may be a postgresql:// URI (-P, -S: audit_password_file,
- *	audit_spool; -N: node).
+ *	audit_spool; -N: node).  -T MS: the rows' times start at MS (epoch
+ *	milliseconds) instead of SPREAD_SECONDS ago, so that two runs write
+ *	the same rows.  -H: every row carries hostile client text (quotes,
+ *	backslashes, control bytes, invalid UTF-8, a 64 KiB address, and
+ *	"reject-me" in one row in 50, which a test's CHECK constraint
+ *	refuses).  -R: submit nothing; wait (60 s at most) until the spool
+ *	left by an earlier run has been sent, then print the counters.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -73,7 +79,44 @@ static const char *senders[][2] = {
 /* The strings of one row that are built per row. */
 struct load_bufs {
 	char    session[32], client[32], name[64], rcpt[128], norm[96];
+	char    hostile[70000];
 };
+
+static int hostile;			/* -H */
+
+/* hostile_row - row i's client text made hostile, into b->hostile */
+static void
+hostile_row(long i, struct verdict_record *row, struct load_bufs *b)
+{
+	static const char *const helos[] = {
+		"quote'd\"helo\\back", "ctl\x01\x1b[31m\x7f", "bad\xff\xfe\xc3(utf8",
+		"ok.example.net",
+	};
+	size_t  n;
+
+	row->helo = helos[i % 4];
+	switch (i % 4) {
+	case 0:
+		row->sender = "<o'brien\\\"x\"@example.net>";
+		break;
+	case 1:
+		/* a 64 KiB address */
+		n = sizeof(b->hostile) - 1 < 65536 ? sizeof(b->hostile) - 1 : 65536;
+		memset(b->hostile, 'a', n);
+		b->hostile[0] = '<';
+		memcpy(b->hostile + n - 13, "@example.org>", 13);
+		b->hostile[n] = '\0';
+		row->rcpt = b->hostile;
+		break;
+	case 2:
+		row->trace = "tab\there; \xc0\xafoverlong; \xed\xa0\x80surrogate";
+		break;
+	default:
+		break;
+	}
+	if (i % 50 == 7)
+		row->rcpt = "<reject-me@example.org>";
+}
 
 /* load_row - row number i of the load, its strings in *b */
 static void
@@ -117,6 +160,8 @@ load_row(long i, int64_t base_ms, long spread_ms, long step_ms,
 	row->directory_result = k->dir;
 	row->trace = "load row; line two\tafter a tab";
 	row->client_trust = k->trust;
+	if (hostile)
+		hostile_row(i, row, b);
 }
 
 struct worker {
@@ -134,7 +179,7 @@ work(void *arg)
 {
 	struct worker *w = arg;
 	struct verdict_record row;
-	struct load_bufs b;
+	static __thread struct load_bufs b;
 	long    i;
 
 	for (i = 0; w->count == 0 || i < w->count; i++) {
@@ -164,6 +209,9 @@ main(int argc, char **argv)
 	struct worker w[16];
 	pthread_t tid[16];
 	long    rows = 0, spread = 7 * 86400, last = -1, per, rem;
+	long long base_ms = 0;
+	int     replay_only = 0;
+	int64_t waited = 0;
 	int     threads = 4, opt, i, running;
 	char    err[512], stats[256];
 	struct timespec now;
@@ -173,7 +221,7 @@ main(int argc, char **argv)
 	cfg.audit_batch_rows = 1000;
 	cfg.audit_queue_rows = 65536;
 	cfg.audit_failure = RG_AUDITFAIL_CONTINUE;
-	while ((opt = getopt(argc, argv, "d:n:t:f:b:q:s:F:P:S:N:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:t:f:b:q:s:F:P:S:N:T:HR")) != -1) {
 		switch (opt) {
 		case 'd': cfg.audit_db = optarg; break;
 		case 'n': rows = atol(optarg); break;
@@ -190,11 +238,14 @@ main(int argc, char **argv)
 		case 'P': cfg.audit_password_file = optarg; break;
 		case 'S': cfg.audit_spool = optarg; break;
 		case 'N': cfg.node = optarg; break;
+		case 'T': base_ms = atoll(optarg); break;
+		case 'H': hostile = 1; break;
+		case 'R': replay_only = 1; break;
 		default:
 			fprintf(stderr, "usage: audit-load -d DB [-n ROWS] [-t THREADS] "
 				"[-f FLUSH_MS] [-b BATCH] [-q QUEUE] [-s SECONDS] "
 				"[-F continue|tempfail|spool] [-P PASSWORD_FILE] "
-				"[-S SPOOL] [-N NODE]\n");
+				"[-S SPOOL] [-N NODE] [-T BASE_MS] [-H] [-R]\n");
 			return 2;
 		}
 	}
@@ -208,6 +259,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
+	if (replay_only) {
+		/* what an earlier run left in the spool, and nothing else */
+		do {
+			usleep(20000);
+			waited += 20;
+			audit_get_counters(audit, &c);
+		} while ((c.spool > 0 || c.pending > 0) && waited < 60000);
+		audit_stats(audit, stats, sizeof(stats));
+		audit = audit_close(audit);
+		printf("done %s replayed=%llu\n", stats,
+		       (unsigned long long) c.replayed);
+		return 0;
+	}
 	for (i = 0; i < threads; i++) {
 		w[i].audit = audit;
 		per = rows / threads;
@@ -215,7 +279,8 @@ main(int argc, char **argv)
 		w[i].count = rows ? per + (i < rem) : 0;
 		w[i].first = rows ? i * per + (i < rem ? i : rem) :
 			(long) i * 1000000000L;
-		w[i].base_ms = ((int64_t) now.tv_sec - spread) * 1000;
+		w[i].base_ms = base_ms > 0 ? (int64_t) base_ms :
+			((int64_t) now.tv_sec - spread) * 1000;
 		w[i].spread_ms = spread * 1000;
 		w[i].step_ms = rows > 0 && spread * 1000 / rows > 0 ?
 			spread * 1000 / rows : 1;
@@ -232,8 +297,10 @@ main(int argc, char **argv)
 			printf("committed %ld\n", last);
 			fflush(stdout);
 		}
-		running = rows == 0 || (long) (c.written + c.diverted + c.refused)
-			< rows;
+		/* a row is accounted for once committed, spooled (and maybe
+		 * replayed: counted in written too), diverted or refused */
+		running = rows == 0 || (long) (c.written - c.replayed + c.spooled
+					       + c.diverted + c.refused) < rows;
 	}
 	for (i = 0; i < threads; i++)
 		pthread_join(tid[i], NULL);
