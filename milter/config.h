@@ -24,6 +24,7 @@
 #include "address.h"
 #include "clienttrack.h"
 #include "netlist.h"
+#include "matchlist.h"
 
 /* Rules: each refusal rule has its own reply (RFC 2505) and monitor
  * switch.  The accept "rules" say why something was accepted. */
@@ -94,24 +95,6 @@ enum rg_auditfail_mode {
 	RG_AUDITFAIL_CONTINUE, RG_AUDITFAIL_TEMPFAIL, RG_AUDITFAIL_SPOOL,
 };
 enum rg_ldap_scope { RG_LDAP_SCOPE_SUB, RG_LDAP_SCOPE_ONE, RG_LDAP_SCOPE_BASE };
-
-/* A list of domains: exact names, plus ".suffix" entries that add the
- * subdomains of suffix (not suffix itself). */
-struct domain_list {
-	char  **exact;			/* lower-case, no trailing dot */
-	size_t  nexact;
-	char  **suffix;			/* stored with the leading dot */
-	size_t  nsuffix;
-	/* implementation may add a hash index here */
-	unsigned *hash_slots;		/* index+1 into exact, 0 = empty */
-	size_t  hash_size;		/* power of two, or 0 */
-};
-
-/* sender_deny: lower-case patterns; "@domain", exact, or with '*' */
-struct pattern_list {
-	char  **items;
-	size_t  count;
-};
 
 /* Strings documented "NULL unset" are NULL when the key is absent or its
  * value is empty; every other string is always set. */

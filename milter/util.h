@@ -51,7 +51,7 @@ const char *rg_format_utc_ms(int64_t ms, char *buf, size_t size);
 /* rg_hex_digit - value of one hexadecimal digit, -1 if c is not one */
 int     rg_hex_digit(int c);
 
-/* rg_hash - FNV-1a over ASCII-lowercased bytes (case-insensitive tables) */
+/* rg_hash_lower - FNV-1a over ASCII-lowercased bytes (case-insensitive tables) */
 unsigned long rg_hash_lower(const char *s);
 
 #endif
