@@ -87,6 +87,8 @@ policy_form() {
 rcpt_log_line() {
 	local i to=$2
 	[ "${RG_E2E_DOOR:-milter}" = policy ] && to=$(policy_form "$2")
+	# As the log line escapes a field: \ and " backslashed, space \x20.
+	to=$(printf '%s' "$to" | sed 's/\\/\\\\/g; s/"/\\"/g; s/ /\\x20/g')
 	for i in $(seq 1 50); do
 		rg_log_since "$1" | grep -F -- "to=<$to>" |
 		    grep -E -- "stage=rcpt .*$3" && return 0
