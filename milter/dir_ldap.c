@@ -760,4 +760,5 @@ const struct directory_backend dir_ldap_backend = {
 	.stats = ldap_stats,
 	.close = ldap_close,
 	.counters = ldap_counters,
+	.may_block = 1,			/* a cache miss waits on the server */
 };

@@ -111,3 +111,10 @@ dir_result_name(enum dir_result result)
 	}
 	return "error";
 }
+
+/* directory_may_block - can a lookup wait on a server? */
+int
+directory_may_block(const struct directory *dir)
+{
+	return dir == NULL || dir->backend->may_block;
+}

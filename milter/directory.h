@@ -57,6 +57,10 @@ struct directory_backend {
 	void    (*close) (struct directory *dir);
 	/* counters - a snapshot for metrics (may be NULL) */
 	void    (*counters) (struct directory *dir, struct directory_counters *out);
+	/* may_block - a lookup can wait on a server (LDAP); 0: it never
+	 * waits (the file backend's hash), so callers may run it on a
+	 * thread that must not stall */
+	int     may_block;
 };
 
 /* Every backend's handle starts with this header. */
@@ -73,6 +77,9 @@ struct directory *directory_open(const struct rg_config *cfg,
 				 char *err, size_t errlen);
 
 enum dir_result directory_lookup(struct directory *dir, const char *address);
+
+/* directory_may_block - can a lookup in dir wait on a server? */
+int     directory_may_block(const struct directory *dir);
 
 /* directory_stats - one line for logs ("" when the backend has none) */
 void    directory_stats(struct directory *dir, char *buf, size_t size);
