@@ -11,12 +11,13 @@
  * and the normalization trace.  The format is described at the top of
  * cases.tsv.
  *
- * Directory errors come from a test double: the backend below implements
- * the directory interface under the name "ldap" (so the dir-fail*
- * configurations can say "directory = ldap") and answers DIR_ERROR to
- * every lookup, as an unreachable server would.  It is not the LDAP
- * backend: the real LDAP failure modes (server down, timeouts) are tested
- * against a real slapd by that backend's own tests.
+ * Directory errors come from the shared test double (fake_directory.h):
+ * it implements the directory interface under the name "ldap" (so the
+ * dir-fail* configurations can say "directory = ldap") and, with no
+ * script, answers DIR_ERROR to every lookup, as an unreachable server
+ * would.  It is not the LDAP backend: the real LDAP failure modes (server
+ * down, timeouts) are tested against a real slapd by that backend's own
+ * tests.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "directory.h"
 #include "netlist.h"
 #include "policy.h"
+#include "fake_directory.h"
 #include "testlib.h"
 
 #define CORPUS_FIELDS	12
@@ -72,41 +74,8 @@ __wrap_realloc(void *ptr, size_t size)
 	return __real_realloc(ptr, size);
 }
 
-/* The test double: every lookup fails. */
-static struct directory broken_handle;
-
-static struct directory *
-broken_open(const char *spec, const struct rg_config *cfg, char *err,
-	    size_t errlen)
-{
-	(void)spec;
-	(void)cfg;
-	(void)err;
-	(void)errlen;
-	return &broken_handle;
-}
-
-static enum dir_result
-broken_lookup(struct directory *dir, const char *address)
-{
-	(void)dir;
-	(void)address;
-	return DIR_ERROR;
-}
-
-static void
-broken_close(struct directory *dir)
-{
-	(void)dir;
-}
-
-static const struct directory_backend broken_backend = {
-	.name = "ldap", .open = broken_open, .lookup = broken_lookup,
-	.stats = NULL, .close = broken_close,
-};
-
 static const struct directory_backend *const test_backends[] = {
-	&dir_file_backend, &broken_backend, NULL,
+	&dir_file_backend, &fake_directory_backend, NULL,
 };
 
 /* A corpus configuration, loaded once. */
