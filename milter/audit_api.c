@@ -1,12 +1,18 @@
 /*
- * audit_api - the dashboard's API over the audit database (see audit_api.h)
+ * audit_api - the dashboard's API over the audit store (see audit_api.h)
  *
- * Times in the verdicts table are text, "YYYY-MM-DDTHH:MM:SS.mmmZ", so a
- * range is two bound strings compared against the time index.  Tables
- * (top, search) come out as {"columns": [...], "rows": [[...]],
- * "truncated": bool} or, with format=csv, a header line and rows; the
- * page and a spreadsheet read the same shape.
+ * Every query starts with the same three parameters: ?1 from and ?2 to
+ * (the table's time text, "YYYY-MM-DDTHH:MM:SS.mmmZ"; PostgreSQL reads
+ * them as timestamptz) and ?3 node (NULL: every MX).  A parameter's first
+ * use compares it with a column, so that PostgreSQL infers its type, and
+ * only then is it tested for NULL.  Counting expressions are CASE sums
+ * and HAVING repeats them (PostgreSQL has neither boolean SUM nor
+ * output names in HAVING).  Tables (top, search) come out as
+ * {"columns": [...], "rows": [[...]], "truncated": bool} or, with
+ * format=csv, a header line and rows; the page and a spreadsheet read
+ * the same shape.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,25 +20,28 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "util.h"
+#include "audit_store.h"
 #include "web_text.h"
 #include "audit_api.h"
 
-#define RANGE_SQL "time >= ?1 AND time < ?2"
-#define REFUSED_SQL "action IN ('reject', 'tempfail', 'drop')"
-#define MAX_BUCKETS 200
+#define RANGE_SQL "time >= ?1 AND time < ?2 AND (node = ?3 OR ?3 IS NULL)"
+#define RANGE_PARAMS 3
+#define REFUSED_SQL "CASE WHEN action IN ('reject', 'tempfail', 'drop') " \
+	"THEN 1 ELSE 0 END"
+#define MAX_PARAMS 12
+#define MAX_BUCKETS 100
 #define MAX_SERIES 32
 #define TIME_LEN 32
+#define PATTERN_MAX 600
 
 /* The three questions the overview answers, as row conditions. */
 static const struct panel {
 	const char *name;
 	const char *where;
 } panels[] = {
-	/* relay attempts from outside: relaying refused or asked for by a
-	 * client that is neither trusted nor authenticated */
+	/* relay attempts from outside: relaying refused to a client that is
+	 * neither trusted nor authenticated */
 	{"relay", "stage = 'rcpt' AND rule IN ('relay', 'routing') "
 	 "AND COALESCE(client_trust, 'untrusted') = 'untrusted'"},
 	/* a blank sender, or one of our own domains, from outside */
@@ -43,42 +52,52 @@ static const struct panel {
 	 "'trusted', 'authenticated')"},
 };
 
-/* Top lists: key, a second column, then counts. */
+/* Top lists: the query and its column names (also for an empty answer). */
 static const struct top {
 	const char *name;
 	const char *sql;
+	const char *columns[4];
 } tops[] = {
-	{"clients", "SELECT client_addr AS client, MAX(client_name) AS name, "
-	 "SUM(" REFUSED_SQL ") AS refusals, COUNT(*) AS verdicts FROM verdicts "
-	 "WHERE " RANGE_SQL " GROUP BY client_addr HAVING refusals > 0 "
-	 "ORDER BY refusals DESC, verdicts DESC, 1 LIMIT ?3"},
-	{"recipients", "SELECT COALESCE(rcpt_normalized, rcpt) AS recipient, "
-	 "COUNT(DISTINCT client_addr) AS clients, SUM(" REFUSED_SQL ") AS "
-	 "refusals, COUNT(*) AS verdicts FROM verdicts WHERE stage = 'rcpt' AND "
-	 RANGE_SQL " GROUP BY 1 HAVING refusals > 0 ORDER BY refusals DESC, "
-	 "verdicts DESC, 1 LIMIT ?3"},
-	{"senders", "SELECT sender, COUNT(DISTINCT client_addr) AS clients, "
-	 "SUM(" REFUSED_SQL ") AS refusals, COUNT(*) AS verdicts FROM verdicts "
-	 "WHERE stage IN ('mail', 'rcpt') AND " RANGE_SQL " GROUP BY sender "
-	 "HAVING refusals > 0 ORDER BY refusals DESC, verdicts DESC, 1 LIMIT ?3"},
-	{"auth", "SELECT auth_user, COUNT(DISTINCT client_addr) AS clients, "
-	 "COUNT(DISTINCT COALESCE(rcpt_normalized, rcpt)) AS recipients, "
-	 "COUNT(*) AS relayed FROM verdicts WHERE stage = 'rcpt' AND rule = "
-	 "'authenticated' AND auth_user IS NOT NULL AND " RANGE_SQL
-	 " GROUP BY auth_user ORDER BY relayed DESC, 1 LIMIT ?3"},
+	{"clients", "SELECT client_addr, MAX(client_name), SUM(" REFUSED_SQL
+	 "), COUNT(*) FROM verdicts WHERE " RANGE_SQL " GROUP BY client_addr "
+	 "HAVING SUM(" REFUSED_SQL ") > 0 ORDER BY 3 DESC, 4 DESC, 1 LIMIT ?4",
+	 {"client", "name", "refusals", "verdicts"}},
+	{"recipients", "SELECT COALESCE(rcpt_normalized, rcpt), "
+	 "COUNT(DISTINCT client_addr), SUM(" REFUSED_SQL "), COUNT(*) FROM "
+	 "verdicts WHERE " RANGE_SQL " AND stage = 'rcpt' GROUP BY "
+	 "COALESCE(rcpt_normalized, rcpt) HAVING SUM(" REFUSED_SQL ") > 0 "
+	 "ORDER BY 3 DESC, 4 DESC, 1 LIMIT ?4",
+	 {"recipient", "clients", "refusals", "verdicts"}},
+	{"senders", "SELECT sender, COUNT(DISTINCT client_addr), SUM("
+	 REFUSED_SQL "), COUNT(*) FROM verdicts WHERE " RANGE_SQL " AND stage "
+	 "IN ('mail', 'rcpt') GROUP BY sender HAVING SUM(" REFUSED_SQL ") > 0 "
+	 "ORDER BY 3 DESC, 4 DESC, 1 LIMIT ?4",
+	 {"sender", "clients", "refusals", "verdicts"}},
+	{"auth", "SELECT auth_user, COUNT(DISTINCT client_addr), "
+	 "COUNT(DISTINCT COALESCE(rcpt_normalized, rcpt)), COUNT(*) FROM "
+	 "verdicts WHERE " RANGE_SQL " AND stage = 'rcpt' AND rule = "
+	 "'authenticated' AND auth_user IS NOT NULL GROUP BY auth_user "
+	 "ORDER BY 4 DESC, 1 LIMIT ?4",
+	 {"auth_user", "clients", "recipients", "relayed"}},
 };
 
-#define SEARCH_COLUMNS "id, time, session_id, queue_id, mta, client_addr, " \
-	"client_name, helo, auth_user, client_trust, stage, sender, " \
-	"sender_class, rcpt, rcpt_normalized, rule, action, code, ecode, text, " \
-	"directory_result, trace"
+/* The search's columns, in order. */
+static const char *const search_columns[] = {
+	"id", "time", "node", "session_id", "queue_id", "mta", "client_addr",
+	"client_name", "helo", "auth_user", "client_trust", "stage", "sender",
+	"sender_class", "rcpt", "rcpt_normalized", "rule", "action", "code",
+	"ecode", "text", "directory_result", "trace",
+};
 
-/* One request's bounds, parsed once. */
+/* One request's bounds, parsed once, and its parameters. */
 struct query {
 	time_t  from, to;
 	char    from_text[TIME_LEN], to_text[TIME_LEN];
+	const char *node;
 	long    limit;
 	int     csv;
+	struct audit_param p[MAX_PARAMS];
+	int     np;
 };
 
 /* error - a JSON error body */
@@ -120,7 +139,42 @@ parse_long(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-/* parse_query - from, to, range, limit, format; -1 + error on bad input */
+/* set_range - ?1 .. ?3 for [from, to) */
+static void
+set_range(struct query *q, time_t from, time_t to)
+{
+	format_time(from, q->from_text, sizeof(q->from_text));
+	format_time(to, q->to_text, sizeof(q->to_text));
+	q->p[0].kind = AUDIT_P_TEXT;
+	q->p[0].text = q->from_text;
+	q->p[1].kind = AUDIT_P_TEXT;
+	q->p[1].text = q->to_text;
+	q->p[2].kind = q->node ? AUDIT_P_TEXT : AUDIT_P_NULL;
+	q->p[2].text = q->node;
+	q->np = RANGE_PARAMS;
+}
+
+/* add_text - the next parameter: text, or NULL when absent or empty */
+static void
+add_text(struct query *q, const char *s)
+{
+	struct audit_param *p = &q->p[q->np++];
+
+	p->kind = (s && *s) ? AUDIT_P_TEXT : AUDIT_P_NULL;
+	p->text = (s && *s) ? s : NULL;
+}
+
+/* add_int - the next parameter: an integer */
+static void
+add_int(struct query *q, int64_t n)
+{
+	struct audit_param *p = &q->p[q->np++];
+
+	p->kind = AUDIT_P_INT;
+	p->num = n;
+}
+
+/* parse_query - from, to, range, node, limit, format; -1 + error */
 static int
 parse_query(api_param_fn param, void *ctx, time_t now, struct query *q,
 	    struct api_response *rs)
@@ -133,10 +187,11 @@ parse_query(api_param_fn param, void *ctx, time_t now, struct query *q,
 	};
 	const char *from = param(ctx, "from"), *to = param(ctx, "to");
 	const char *range = param(ctx, "range"), *limit = param(ctx, "limit");
-	const char *format = param(ctx, "format");
+	const char *format = param(ctx, "format"), *node = param(ctx, "node");
 	long    n, span = 86400;
 	size_t  i;
 
+	memset(q, 0, sizeof(*q));
 	q->to = now + 1;		/* this second's rows are included */
 	if (to && *to) {
 		if (parse_long(to, 0, 253402300799L, &n) < 0)
@@ -165,54 +220,42 @@ parse_query(api_param_fn param, void *ctx, time_t now, struct query *q,
 	if (limit && *limit && parse_long(limit, 1, AUDIT_API_MAX_LIMIT,
 					  &q->limit) < 0)
 		return error(rs, 400, "limit: expected 1 to 5000"), -1;
-	q->csv = 0;
 	if (format && *format) {
 		if (strcmp(format, "csv") == 0)
 			q->csv = 1;
 		else if (strcmp(format, "json") != 0)
 			return error(rs, 400, "format: expected json or csv"), -1;
 	}
-	format_time(q->from, q->from_text, sizeof(q->from_text));
-	format_time(q->to, q->to_text, sizeof(q->to_text));
+	q->node = (node && *node) ? node : NULL;
+	set_range(q, q->from, q->to);
 	return 0;
 }
 
-/* deadline_hit - progress handler: abort a query past its deadline */
-static int
-deadline_hit(void *arg)
+/* run - a query with q's parameters; NULL + error answered */
+static struct audit_cursor *
+run(struct audit_store *st, const char *sql, const struct query *q,
+    struct api_response *rs)
 {
-	return rg_mono_ms() > *(const int64_t *) arg;
+	struct audit_cursor *c;
+	char    err[512];
+
+	if ((c = audit_store_query(st, sql, q->p, q->np, err, sizeof(err))) == NULL)
+		error(rs, 503, err);
+	return c;
 }
 
-/* prepare - a statement with the range bound as ?1 and ?2, or NULL + error */
-static sqlite3_stmt *
-prepare(sqlite3 *db, const char *sql, const struct query *q,
-	struct api_response *rs)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		error(rs, 503, sqlite3_errmsg(db));
-		return NULL;
-	}
-	sqlite3_bind_text(st, 1, q->from_text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, q->to_text, -1, SQLITE_STATIC);
-	return st;
-}
-
-/* step - 1 row, 0 done, -1 error (answered) */
+/* next - 1 row, 0 done, -1 error (answered) */
 static int
-step(sqlite3 *db, sqlite3_stmt *st, struct api_response *rs)
+next(struct audit_cursor *c, struct api_response *rs)
 {
-	int     rc = sqlite3_step(st);
+	char    err[512];
+	int     rc = audit_cursor_next(c, err, sizeof(err));
 
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	error(rs, 503, rc == SQLITE_INTERRUPT ? "query took too long; "
-	      "choose a shorter time range" : sqlite3_errmsg(db));
-	return -1;
+	if (rc < 0)
+		error(rs, 503, strstr(err, "interrupt") || strstr(err, "timeout")
+		      || strstr(err, "cancel") ? "query took too long; choose a "
+		      "shorter time range" : err);
+	return rc;
 }
 
 /* begin_json - a JSON object with the range it answers */
@@ -225,39 +268,37 @@ begin_json(struct api_response *rs, const struct query *q)
 
 /* put_value - one column as JSON or CSV */
 static void
-put_value(struct wt_buf *b, sqlite3_stmt *st, int col, int csv)
+put_value(struct wt_buf *b, struct audit_cursor *c, int col, int csv)
 {
-	switch (sqlite3_column_type(st, col)) {
-	case SQLITE_NULL:
+	const char *s = audit_cursor_text(c, col);
+
+	if (s == NULL) {
 		if (!csv)
 			wt_puts(b, "null");
-		break;
-	case SQLITE_INTEGER:
-		wt_printf(b, "%lld", (long long) sqlite3_column_int64(st, col));
-		break;
-	default:
-		if (csv)
-			wt_csv_cell(b, (const char *) sqlite3_column_text(st, col));
-		else
-			wt_json_string(b, (const char *) sqlite3_column_text(st, col));
+	} else if (audit_cursor_is_int(c, col)) {
+		wt_printf(b, "%lld", (long long) audit_cursor_int(c, col));
+	} else if (csv) {
+		wt_csv_cell(b, s);
+	} else {
+		wt_json_string(b, s);
 	}
 }
 
-/* put_table - the statement's rows, at most limit, as a table */
+/* put_table - the cursor's rows, at most limit, under the given names */
 static int
-put_table(sqlite3 *db, sqlite3_stmt *st, const struct query *q,
-	  struct api_response *rs)
+put_table(struct audit_cursor *c, const char *const *names, int ncol,
+	  const struct query *q, struct api_response *rs)
 {
 	struct wt_buf *b = &rs->body;
-	int     ncol = sqlite3_column_count(st), i, rc;
 	long    rows = 0;
+	int     i, rc;
 
 	if (q->csv) {
 		rs->content_type = "text/csv; charset=utf-8";
 		for (i = 0; i < ncol; i++) {
 			if (i)
 				wt_put(b, ",", 1);
-			wt_csv_cell(b, sqlite3_column_name(st, i));
+			wt_csv_cell(b, names[i]);
 		}
 		wt_puts(b, "\r\n");
 	} else {
@@ -266,11 +307,11 @@ put_table(sqlite3 *db, sqlite3_stmt *st, const struct query *q,
 		for (i = 0; i < ncol; i++) {
 			if (i)
 				wt_put(b, ",", 1);
-			wt_json_string(b, sqlite3_column_name(st, i));
+			wt_json_string(b, names[i]);
 		}
 		wt_puts(b, "],\"rows\":[");
 	}
-	while ((rc = step(db, st, rs)) == 1) {
+	while ((rc = next(c, rs)) == 1) {
 		if (rows == q->limit)
 			break;		/* one more than shown: truncated */
 		if (!q->csv)
@@ -278,7 +319,7 @@ put_table(sqlite3 *db, sqlite3_stmt *st, const struct query *q,
 		for (i = 0; i < ncol; i++) {
 			if (i)
 				wt_put(b, ",", 1);
-			put_value(b, st, i, q->csv);
+			put_value(b, c, i, q->csv);
 		}
 		wt_puts(b, q->csv ? "\r\n" : "]");
 		rows++;
@@ -293,29 +334,39 @@ put_table(sqlite3 *db, sqlite3_stmt *st, const struct query *q,
 
 /* count - one COUNT(*) over the range with an extra condition */
 static long long
-count(sqlite3 *db, const char *where, const struct query *q,
+count(struct audit_store *st, const char *where, const struct query *q,
       struct api_response *rs)
 {
 	char    sql[512];
-	sqlite3_stmt *st;
+	struct audit_cursor *c;
 	long long n = -1;
 
 	rg_snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM verdicts WHERE "
 		    RANGE_SQL " AND %s", where);
-	if ((st = prepare(db, sql, q, rs)) == NULL)
+	if ((c = run(st, sql, q, rs)) == NULL)
 		return -1;
-	if (step(db, st, rs) == 1)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (next(c, rs) == 1)
+		n = audit_cursor_int(c, 0);
+	c = audit_cursor_close(c);
 	return n;
 }
 
-/* api_summary - totals, refusals by stage/rule/action, the three panels */
+/* is_refused - reject, tempfail or drop */
 static int
-api_summary(sqlite3 *db, const struct query *q, struct api_response *rs)
+is_refused(const char *action)
+{
+	return action && (strcmp(action, "reject") == 0
+			  || strcmp(action, "tempfail") == 0
+			  || strcmp(action, "drop") == 0);
+}
+
+/* api_summary - totals, verdicts by stage/rule/action, the three panels */
+static int
+api_summary(struct audit_store *st, const struct query *q,
+	    struct api_response *rs)
 {
 	struct wt_buf *b = &rs->body;
-	sqlite3_stmt *st;
+	struct audit_cursor *c;
 	long long total = 0, refused = 0, monitored = 0, rcpt_accepted = 0,
 	        rcpt_refused = 0, n;
 	int     rc, rows = 0;
@@ -323,45 +374,41 @@ api_summary(sqlite3 *db, const struct query *q, struct api_response *rs)
 
 	if (q->csv)
 		return error(rs, 400, "summary: format=csv is not offered"), -1;
-	st = prepare(db, "SELECT stage, rule, action, COUNT(*) FROM verdicts "
-		     "WHERE " RANGE_SQL " GROUP BY stage, rule, action "
-		     "ORDER BY 4 DESC, 1, 2, 3 LIMIT 500", q, rs);
-	if (st == NULL)
+	c = run(st, "SELECT stage, rule, action, COUNT(*) FROM verdicts WHERE "
+		RANGE_SQL " GROUP BY stage, rule, action ORDER BY 4 DESC, 1, 2, 3 "
+		"LIMIT 500", q, rs);
+	if (c == NULL)
 		return -1;
 	begin_json(rs, q);
 	wt_puts(b, ",\"by_rule\":[");
-	while ((rc = step(db, st, rs)) == 1) {
-		const char *stage = (const char *) sqlite3_column_text(st, 0);
-		const char *action = (const char *) sqlite3_column_text(st, 2);
-		int     is_refused, is_rcpt;
+	while ((rc = next(c, rs)) == 1) {
+		const char *stage = audit_cursor_text(c, 0);
+		const char *action = audit_cursor_text(c, 2);
+		int     is_rcpt = stage && strcmp(stage, "rcpt") == 0;
 
-		n = sqlite3_column_int64(st, 3);
-		is_refused = action && (strcmp(action, "reject") == 0
-					|| strcmp(action, "tempfail") == 0
-					|| strcmp(action, "drop") == 0);
-		is_rcpt = stage && strcmp(stage, "rcpt") == 0;
+		n = audit_cursor_int(c, 3);
 		total += n;
-		refused += is_refused ? n : 0;
+		refused += is_refused(action) ? n : 0;
 		monitored += action && strcmp(action, "would-reject") == 0 ? n : 0;
-		rcpt_refused += is_rcpt && is_refused ? n : 0;
+		rcpt_refused += is_rcpt && is_refused(action) ? n : 0;
 		rcpt_accepted += is_rcpt && action && strcmp(action, "accept") == 0
 			? n : 0;
 		wt_puts(b, rows++ ? ",{\"stage\":" : "{\"stage\":");
-		put_value(b, st, 0, 0);
+		put_value(b, c, 0, 0);
 		wt_puts(b, ",\"rule\":");
-		put_value(b, st, 1, 0);
+		put_value(b, c, 1, 0);
 		wt_puts(b, ",\"action\":");
-		put_value(b, st, 2, 0);
+		put_value(b, c, 2, 0);
 		wt_printf(b, ",\"count\":%lld}", n);
 	}
-	sqlite3_finalize(st);
+	c = audit_cursor_close(c);
 	if (rc < 0)
 		return -1;
 	wt_printf(b, "],\"total\":%lld,\"refused\":%lld,\"monitored\":%lld,"
 		  "\"rcpt_accepted\":%lld,\"rcpt_refused\":%lld,\"panels\":{",
 		  total, refused, monitored, rcpt_accepted, rcpt_refused);
 	for (i = 0; i < RG_ARRAY_LEN(panels); i++) {
-		if ((n = count(db, panels[i].where, q, rs)) < 0)
+		if ((n = count(st, panels[i].where, q, rs)) < 0)
 			return -1;
 		wt_printf(b, "%s\"%s\":%lld", i ? "," : "", panels[i].name, n);
 	}
@@ -369,20 +416,20 @@ api_summary(sqlite3 *db, const struct query *q, struct api_response *rs)
 	return 0;
 }
 
-/* bucket_for - a round bucket width giving at most about 100 buckets */
+/* bucket_for - a round bucket width giving at most MAX_BUCKETS buckets */
 static long
 bucket_for(long span)
 {
 	static const long widths[] = {
 		60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
-		2 * 86400, 7 * 86400,
+		2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400,
 	};
 	size_t  i;
 
 	for (i = 0; i < RG_ARRAY_LEN(widths); i++)
-		if (span / widths[i] <= 100)
+		if ((span + widths[i] - 1) / widths[i] <= MAX_BUCKETS)
 			return widths[i];
-	return 7 * 86400 * ((span / (7 * 86400) + MAX_BUCKETS - 1) / MAX_BUCKETS);
+	return (span + MAX_BUCKETS - 1) / MAX_BUCKETS;
 }
 
 /* series_index - the slot of rule in names[], added when new; -1 full */
@@ -401,9 +448,12 @@ series_index(char names[][64], int *n, const char *rule)
 }
 
 /* api_timeline - refusals by rule, accepted and refused recipients, per
- * bucket; the buckets start at from */
+ * bucket from from on.  One grouped count per bucket over the time
+ * index: the SQL is the same for both stores (they share no function to
+ * cut a time into buckets), and each is bounded by its own range. */
 static int
-api_timeline(sqlite3 *db, const struct query *q, struct api_response *rs)
+api_timeline(struct audit_store *st, const struct query *q0,
+	     struct api_response *rs)
 {
 	struct timeline {
 		long long by_rule[MAX_SERIES][MAX_BUCKETS];
@@ -412,57 +462,54 @@ api_timeline(sqlite3 *db, const struct query *q, struct api_response *rs)
 		char    names[MAX_SERIES][64];
 	}      *t;
 	struct wt_buf *b = &rs->body;
-	long    width = bucket_for((long) (q->to - q->from)), nb, i;
-	int     nseries = 0, rc, s;
-	sqlite3_stmt *st;
+	long    width = bucket_for((long) (q0->to - q0->from)), nb, k, i;
+	int     nseries = 0, rc = 0, s;
+	struct audit_cursor *c;
+	struct query q = *q0;
 
-	if (q->csv)
+	if (q.csv)
 		return error(rs, 400, "timeline: format=csv is not offered"), -1;
-	nb = (long) ((q->to - q->from + width - 1) / width);
+	nb = (long) ((q.to - q.from + width - 1) / width);
 	if (nb > MAX_BUCKETS)
 		nb = MAX_BUCKETS;
-	st = prepare(db, "SELECT (CAST(strftime('%s', substr(time, 1, 19)) AS "
-		     "INTEGER) - ?3) / ?4 AS bucket, stage, rule, action, COUNT(*) "
-		     "FROM verdicts WHERE " RANGE_SQL " GROUP BY 1, 2, 3, 4 "
-		     "LIMIT 100000", q, rs);
-	if (st == NULL)
-		return -1;
 	t = xcalloc(1, sizeof(*t));
-	sqlite3_bind_int64(st, 3, (sqlite3_int64) q->from);
-	sqlite3_bind_int64(st, 4, width);
-	while ((rc = step(db, st, rs)) == 1) {
-		long    k = (long) sqlite3_column_int64(st, 0);
-		const char *stage = (const char *) sqlite3_column_text(st, 1);
-		const char *rule = (const char *) sqlite3_column_text(st, 2);
-		const char *action = (const char *) sqlite3_column_text(st, 3);
-		long long n = sqlite3_column_int64(st, 4);
-		int     is_refused;
+	for (k = 0; k < nb && rc >= 0; k++) {
+		time_t  end = q0->from + (k + 1) * width;
 
-		if (k < 0 || k >= nb)
-			continue;
-		is_refused = action && (strcmp(action, "reject") == 0
-					|| strcmp(action, "tempfail") == 0
-					|| strcmp(action, "drop") == 0);
-		t->all[k] += n;
-		if (is_refused && (s = series_index(t->names, &nseries,
-						    rule ? rule : "-")) >= 0)
-			t->by_rule[s][k] += n;
-		if (stage && strcmp(stage, "rcpt") == 0) {
-			if (is_refused)
-				t->rcpt_no[k] += n;
-			else if (action && strcmp(action, "accept") == 0)
-				t->rcpt_ok[k] += n;
+		set_range(&q, q0->from + k * width, end < q0->to ? end : q0->to);
+		if ((c = run(st, "SELECT stage, rule, action, COUNT(*) FROM "
+			     "verdicts WHERE " RANGE_SQL " GROUP BY stage, rule, "
+			     "action", &q, rs)) == NULL) {
+			rc = -1;
+			break;
 		}
+		while ((rc = next(c, rs)) == 1) {
+			const char *stage = audit_cursor_text(c, 0);
+			const char *rule = audit_cursor_text(c, 1);
+			const char *action = audit_cursor_text(c, 2);
+			long long n = audit_cursor_int(c, 3);
+
+			t->all[k] += n;
+			if (is_refused(action) && (s = series_index(t->names,
+				       &nseries, rule ? rule : "-")) >= 0)
+				t->by_rule[s][k] += n;
+			if (stage && strcmp(stage, "rcpt") == 0) {
+				if (is_refused(action))
+					t->rcpt_no[k] += n;
+				else if (action && strcmp(action, "accept") == 0)
+					t->rcpt_ok[k] += n;
+			}
+		}
+		c = audit_cursor_close(c);
 	}
-	sqlite3_finalize(st);
 	if (rc < 0) {
 		free(t);
 		return -1;
 	}
-	begin_json(rs, q);
+	begin_json(rs, q0);
 	wt_printf(b, ",\"bucket\":%ld,\"starts\":[", width);
 	for (i = 0; i < nb; i++)
-		wt_printf(b, "%s%lld", i ? "," : "", (long long) (q->from + i * width));
+		wt_printf(b, "%s%lld", i ? "," : "", (long long) (q0->from + i * width));
 	wt_puts(b, "],\"refused_by_rule\":[");
 	for (s = 0; s < nseries; s++) {
 		wt_puts(b, s ? ",{\"rule\":" : "{\"rule\":");
@@ -488,11 +535,11 @@ api_timeline(sqlite3 *db, const struct query *q, struct api_response *rs)
 
 /* api_top - one of the top lists */
 static int
-api_top(sqlite3 *db, api_param_fn param, void *ctx, const struct query *q,
-	struct api_response *rs)
+api_top(struct audit_store *st, api_param_fn param, void *ctx,
+	struct query *q, struct api_response *rs)
 {
 	const char *what = param(ctx, "what");
-	sqlite3_stmt *st;
+	struct audit_cursor *c;
 	size_t  i;
 	int     rc;
 
@@ -502,31 +549,53 @@ api_top(sqlite3 *db, api_param_fn param, void *ctx, const struct query *q,
 	if (what == NULL || i == RG_ARRAY_LEN(tops))
 		return error(rs, 400, "what: expected clients, recipients, "
 			     "senders or auth"), -1;
-	if ((st = prepare(db, tops[i].sql, q, rs)) == NULL)
+	add_int(q, q->limit + 1);
+	if ((c = run(st, tops[i].sql, q, rs)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 3, q->limit + 1);
-	rc = put_table(db, st, q, rs);
-	sqlite3_finalize(st);
+	rc = put_table(c, tops[i].columns, 4, q, rs);
+	c = audit_cursor_close(c);
 	return rc;
 }
 
-/* bind_opt - bind a parameter's value when present and not empty */
-static void
-bind_opt(sqlite3_stmt *st, int idx, const char *value)
+/* like_contains - "%text%" for LIKE ... ESCAPE '\', lower-cased, with
+ * the user's % _ \ taken literally; NULL when s is absent or empty */
+static char *
+like_contains(const char *s, char *buf, size_t size)
 {
-	if (value && *value)
-		sqlite3_bind_text(st, idx, value, -1, SQLITE_TRANSIENT);
+	size_t  i = 0;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	buf[i++] = '%';
+	for (; *s && i + 3 < size; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			buf[i++] = '\\';
+		buf[i++] = (*s >= 'A' && *s <= 'Z') ? (char) (*s + 32) : *s;
+	}
+	buf[i++] = '%';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* is_ip - an IPv4 or IPv6 address, as client_addr holds them */
+static int
+is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return s && (inet_pton(AF_INET, s, buf) == 1
+		     || inet_pton(AF_INET6, s, buf) == 1);
 }
 
 /* api_search - verdicts matching every filter given, newest first */
 static int
-api_search(sqlite3 *db, api_param_fn param, void *ctx, const struct query *q,
-	   struct api_response *rs)
+api_search(struct audit_store *st, api_param_fn param, void *ctx,
+	   struct query *q, struct api_response *rs)
 {
-	const char *panel = param(ctx, "panel");
-	const char *where = "1";
-	char    sql[2048];
-	sqlite3_stmt *st;
+	const char *panel = param(ctx, "panel"), *client = param(ctx, "client");
+	const char *where = "1 = 1";
+	char    sql[3072], addr_like[PATTERN_MAX], client_like[PATTERN_MAX];
+	struct audit_cursor *c;
 	size_t  i;
 	int     rc;
 
@@ -539,43 +608,52 @@ api_search(sqlite3 *db, api_param_fn param, void *ctx, const struct query *q,
 				     "outside"), -1;
 		where = panels[i].where;
 	}
-	/* addr and client are substrings (case-insensitive); the others exact */
-	rg_snprintf(sql, sizeof(sql), "SELECT " SEARCH_COLUMNS " FROM verdicts "
-		    "WHERE " RANGE_SQL " AND (%s)"
-		    " AND (?3 IS NULL OR instr(lower(sender), lower(?3)) > 0"
-		    " OR instr(lower(rcpt), lower(?3)) > 0"
-		    " OR instr(lower(rcpt_normalized), lower(?3)) > 0)"
-		    " AND (?4 IS NULL OR client_addr = ?4"
-		    " OR instr(lower(client_name), lower(?4)) > 0"
-		    " OR instr(lower(helo), lower(?4)) > 0)"
-		    " AND (?5 IS NULL OR session_id = ?5)"
-		    " AND (?6 IS NULL OR queue_id = ?6)"
-		    " AND (?7 IS NULL OR rule = ?7)"
-		    " AND (?8 IS NULL OR action = ?8)"
-		    " ORDER BY id DESC LIMIT ?9", where);
-	if ((st = prepare(db, sql, q, rs)) == NULL)
+	/* addr is a substring of sender, recipient or final destination;
+	 * client an address (exact) or a substring of its name or HELO */
+	rg_snprintf(sql, sizeof(sql), "SELECT id, time, node, session_id, "
+		    "queue_id, mta, client_addr, client_name, helo, auth_user, "
+		    "client_trust, stage, sender, sender_class, rcpt, "
+		    "rcpt_normalized, rule, action, code, ecode, text, "
+		    "directory_result, trace FROM verdicts WHERE " RANGE_SQL
+		    " AND (%s)"
+		    " AND (lower(sender) LIKE ?4 ESCAPE '\\'"
+		    " OR lower(rcpt) LIKE ?4 ESCAPE '\\'"
+		    " OR lower(rcpt_normalized) LIKE ?4 ESCAPE '\\' OR ?4 IS NULL)"
+		    " AND (client_addr = ?5 OR ?5 IS NULL)"
+		    " AND (lower(client_name) LIKE ?6 ESCAPE '\\'"
+		    " OR lower(helo) LIKE ?6 ESCAPE '\\' OR ?6 IS NULL)"
+		    " AND (session_id = ?7 OR ?7 IS NULL)"
+		    " AND (queue_id = ?8 OR ?8 IS NULL)"
+		    " AND (rule = ?9 OR ?9 IS NULL)"
+		    " AND (action = ?10 OR ?10 IS NULL)"
+		    " ORDER BY id DESC LIMIT ?11", where);
+	add_text(q, like_contains(param(ctx, "addr"), addr_like,
+				  sizeof(addr_like)));
+	add_text(q, is_ip(client) ? client : NULL);
+	add_text(q, is_ip(client) ? NULL : like_contains(client, client_like,
+							  sizeof(client_like)));
+	add_text(q, param(ctx, "session"));
+	add_text(q, param(ctx, "queue"));
+	add_text(q, param(ctx, "rule"));
+	add_text(q, param(ctx, "action"));
+	add_int(q, q->limit + 1);
+	if ((c = run(st, sql, q, rs)) == NULL)
 		return -1;
-	bind_opt(st, 3, param(ctx, "addr"));
-	bind_opt(st, 4, param(ctx, "client"));
-	bind_opt(st, 5, param(ctx, "session"));
-	bind_opt(st, 6, param(ctx, "queue"));
-	bind_opt(st, 7, param(ctx, "rule"));
-	bind_opt(st, 8, param(ctx, "action"));
-	sqlite3_bind_int64(st, 9, q->limit + 1);
-	rc = put_table(db, st, q, rs);
-	sqlite3_finalize(st);
+	rc = put_table(c, search_columns, (int) RG_ARRAY_LEN(search_columns), q,
+		       rs);
+	c = audit_cursor_close(c);
 	return rc;
 }
 
 /* audit_api_handle - see audit_api.h */
 void
-audit_api_handle(sqlite3 *db, const char *path, api_param_fn param,
+audit_api_handle(struct audit_store *st, const char *path, api_param_fn param,
 		 void *ctx, time_t now, struct api_response *rs)
 {
 	static const char *names[] = {"summary", "timeline", "top", "search"};
 	struct query q;
-	int64_t deadline = rg_mono_ms() + AUDIT_API_DEADLINE_MS;
 	const char *name, *download;
+	char    err[512];
 	size_t  i;
 	int     rc;
 
@@ -593,17 +671,17 @@ audit_api_handle(sqlite3 *db, const char *path, api_param_fn param,
 	}
 	if (parse_query(param, ctx, now, &q, rs) < 0)
 		return;
-	sqlite3_progress_handler(db, 1000, deadline_hit, &deadline);
-	/* one read transaction: every figure of an answer agrees */
-	(void) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	switch (i) {
-	case 0: rc = api_summary(db, &q, rs); break;
-	case 1: rc = api_timeline(db, &q, rs); break;
-	case 2: rc = api_top(db, param, ctx, &q, rs); break;
-	default: rc = api_search(db, param, ctx, &q, rs); break;
+	if (audit_store_set_timeout(st, AUDIT_API_DEADLINE_MS, err,
+				    sizeof(err)) < 0) {
+		error(rs, 503, err);
+		return;
 	}
-	(void) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	sqlite3_progress_handler(db, 0, NULL, NULL);
+	switch (i) {
+	case 0: rc = api_summary(st, &q, rs); break;
+	case 1: rc = api_timeline(st, &q, rs); break;
+	case 2: rc = api_top(st, param, ctx, &q, rs); break;
+	default: rc = api_search(st, param, ctx, &q, rs); break;
+	}
 	if (rc == 0 && wt_buf_full(&rs->body))
 		error(rs, 503, "answer too large; choose a smaller limit");
 	else if (rc == 0 && (download = param(ctx, "download")) != NULL

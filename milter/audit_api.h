@@ -7,25 +7,26 @@
  *	GET /api/top       what=clients|recipients|senders|auth
  *	GET /api/search    addr, client, session, queue, rule, action, panel
  *	Every call: from, to (epoch seconds; default the last 24 hours, at
- *	most AUDIT_API_MAX_RANGE), limit (default 100, at most
- *	AUDIT_API_MAX_LIMIT), format=json|csv, download=1 (an attachment).
+ *	most AUDIT_API_MAX_RANGE), node (one MX of a fleet), limit (default
+ *	100, at most AUDIT_API_MAX_LIMIT), format=json|csv, download=1 (an
+ *	attachment).
  *
  * DESCRIPTION
  *	The HTTP front end (audit_serve.c) hands each /api/ request here
  *	with a function that looks parameters up; the answer is a status,
- *	a content type and a body built with web_text's escapers.  Every
- *	value from the request is bound to a prepared statement; every
- *	query is bounded by the time range and a row limit, and aborted
- *	after AUDIT_API_DEADLINE_MS.  No HTTP here, and no HTML: the page
- *	renders the JSON with textContent.
+ *	a content type and a body built with text.h's escapers.  The
+ *	queries go through audit_store.h, so SQLite and PostgreSQL give the
+ *	same answers: they are written in the SQL both speak, every value
+ *	from the request is bound, every query is bounded by the time range
+ *	and a row limit and abandoned after AUDIT_API_DEADLINE_MS.  No HTTP
+ *	here, and no HTML: the page renders the JSON with textContent.
  */
 #ifndef RG_AUDIT_API_H
 #define RG_AUDIT_API_H
 
 #include <time.h>
 
-#include <sqlite3.h>
-
+#include "audit_store.h"
 #include "web_text.h"
 
 #define AUDIT_API_MAX_RANGE (400L * 86400)	/* seconds */
@@ -44,9 +45,10 @@ struct api_response {
 	struct wt_buf body;		/* caller frees with wt_buf_free() */
 };
 
-/* audit_api_handle - answer GET path (under /api/) from db at time now.
- * Always fills rs (an error is a JSON {"error": ...} body). */
-void    audit_api_handle(sqlite3 *db, const char *path, api_param_fn param,
-			 void *ctx, time_t now, struct api_response *rs);
+/* audit_api_handle - answer GET path (under /api/) from the store at
+ * time now.  Always fills rs (an error is a JSON {"error": ...} body). */
+void    audit_api_handle(struct audit_store *st, const char *path,
+			 api_param_fn param, void *ctx, time_t now,
+			 struct api_response *rs);
 
 #endif

@@ -3,9 +3,10 @@
  *
  * Routing is a fixed table: a handful of static files by exact path and
  * /api/ calls; no request path ever names a file, so there is nothing
- * to traverse.  Each request opens its own read-only SQLite connection
- * (cheap, and a rotated or re-created database is simply picked up), so
- * libmicrohttpd's worker threads share nothing but the configuration.
+ * to traverse.  Each request opens its own read-only store connection
+ * (audit_store.h: SQLite or PostgreSQL; a rotated or re-created
+ * database is simply picked up), so libmicrohttpd's worker threads
+ * share nothing but the configuration.
  *
  * Passwords: the file holds "user:HASH" lines, HASH from crypt(3) (for
  * example "openssl passwd -6" or mkpasswd); a file that others may read
@@ -28,10 +29,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <sqlite3.h>
 
 #include "util.h"
-#include "audit_schema.h"
+#include "audit_store.h"
 #include "audit_api.h"
 #include "listen_addr.h"
 #include "audit_serve.h"
@@ -58,7 +58,8 @@ struct user {
 };
 
 struct server {
-	const char *db_path;
+	const char *db_path;		/* SQLite path or postgresql:// URI */
+	const char *db_password_file;	/* -p: PostgreSQL password, or NULL */
 	const char *web_root;
 	const char *chartjs;
 	struct user users[MAX_USERS];
@@ -269,25 +270,19 @@ get_param(void *ctx, const char *name)
 	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* open_db - a read-only connection to a current audit database, or NULL
- * with a reason */
-static sqlite3 *
-open_db(const char *path, char *err, size_t errlen)
+/* open_store - a read-only connection to a current audit store (SQLite
+ * file or PostgreSQL), or NULL with a reason */
+static struct audit_store *
+open_store(const struct server *srv, char *err, size_t errlen)
 {
-	sqlite3 *db = NULL;
+	struct audit_store *st;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rg_snprintf(err, errlen, "%s: cannot open: %s", path,
-			    db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
+	if ((st = audit_store_open(srv->db_path, srv->db_password_file, err,
+				   errlen)) == NULL)
 		return NULL;
-	}
-	sqlite3_busy_timeout(db, 2000);
-	if (audit_schema_check(db, path, err, errlen) < 0) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	return db;
+	if (audit_store_check(st, err, errlen) < 0)
+		st = audit_store_close(st);
+	return st;
 }
 
 /* answer_api - one /api/ call */
@@ -299,11 +294,11 @@ answer_api(const struct server *srv, struct MHD_Connection *conn,
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 	char    err[600], disposition[128];
-	sqlite3 *db;
+	struct audit_store *st;
 	size_t  len;
 	char   *body;
 
-	if ((db = open_db(srv->db_path, err, sizeof(err))) == NULL) {
+	if ((st = open_store(srv, err, sizeof(err))) == NULL) {
 		memset(&rs, 0, sizeof(rs));
 		wt_buf_init(&rs.body, 4096);
 		rs.status = 503;
@@ -312,8 +307,8 @@ answer_api(const struct server *srv, struct MHD_Connection *conn,
 		wt_json_string(&rs.body, err);
 		wt_puts(&rs.body, "}\n");
 	} else {
-		audit_api_handle(db, url, get_param, conn, time(NULL), &rs);
-		sqlite3_close(db);
+		audit_api_handle(st, url, get_param, conn, time(NULL), &rs);
+		st = audit_store_close(st);
 	}
 	body = wt_buf_export(&rs.body, &len);
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
@@ -366,7 +361,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 
 /* audit_serve_main - see audit_serve.h */
 int
-audit_serve_main(const char *db_path, int argc, char **argv)
+audit_serve_main(const char *db_path, const char *db_password_file,
+		 int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -382,7 +378,7 @@ audit_serve_main(const char *db_path, int argc, char **argv)
 	const union MHD_DaemonInfo *info;
 	char    err[600], host[INET6_ADDRSTRLEN];
 	const char *why;
-	sqlite3 *db;
+	struct audit_store *st;
 	sigset_t set;
 	int     c, loopback = 0, sig;
 	unsigned port;
@@ -412,9 +408,10 @@ audit_serve_main(const char *db_path, int argc, char **argv)
 			    "--password-file (and a TLS reverse proxy)", listen);
 	if (password_file)
 		load_passwords(&srv, password_file);
-	if ((db = open_db(db_path, err, sizeof(err))) == NULL)
+	srv.db_password_file = db_password_file;
+	if ((st = open_store(&srv, err, sizeof(err))) == NULL)
 		start_error("%s", err);
-	sqlite3_close(db);
+	st = audit_store_close(st);
 	if (access(srv.chartjs, R_OK) < 0)
 		fprintf(stderr, "%s: serve: warning: %s: %s; charts will not "
 			"draw (install libjs-chart.js or give --chartjs)\n",

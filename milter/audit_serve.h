@@ -2,11 +2,12 @@
  * audit_serve - relayguard-audit serve: the dashboard's HTTP server
  *
  * SYNOPSIS
- *	relayguard-audit [-d DB] serve [--listen ADDR:PORT]
+ *	relayguard-audit [-d DB] [-p PGPASSFILE] serve [--listen ADDR:PORT]
  *	    [--password-file FILE] [--web-root DIR] [--chartjs FILE]
  *
  * DESCRIPTION
- *	A read-only web dashboard over the audit database, served with
+ *	A read-only web dashboard over the audit store (an SQLite file or a
+ *	postgresql:// URI, read through audit_store.h), served with
  *	libmicrohttpd: the pages and their script from the project's own
  *	files (--web-root, installed under the data directory), Chart.js
  *	from Debian's libjs-chart.js (--chartjs), and the JSON API of
@@ -23,8 +24,9 @@
 #ifndef RG_AUDIT_SERVE_H
 #define RG_AUDIT_SERVE_H
 
-/* audit_serve_main - run the server over db_path until a signal; argv[0]
- * is "serve" */
-int     audit_serve_main(const char *db_path, int argc, char **argv);
+/* audit_serve_main - run the server over db_path (password file for
+ * PostgreSQL, or NULL) until a signal; argv[0] is "serve" */
+int     audit_serve_main(const char *db_path, const char *db_password_file,
+			 int argc, char **argv);
 
 #endif

@@ -61,6 +61,14 @@ audit_store_kind(const struct audit_store *st)
 	return st->ops->kind;
 }
 
+/* audit_store_set_timeout - a time limit per query */
+int
+audit_store_set_timeout(struct audit_store *st, unsigned ms, char *err,
+			size_t errlen)
+{
+	return st->ops->timeout(st->h, ms, err, errlen);
+}
+
 /* audit_store_query - run sql */
 struct audit_cursor *
 audit_store_query(struct audit_store *st, const char *sql,

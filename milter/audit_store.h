@@ -50,6 +50,11 @@ int     audit_store_check(struct audit_store *st, char *err, size_t errlen);
 /* audit_store_kind - "sqlite" or "postgresql" */
 const char *audit_store_kind(const struct audit_store *st);
 
+/* audit_store_set_timeout - abandon each later query that runs longer
+ * than ms (0: no limit), with an error; 0, or -1 + err */
+int     audit_store_set_timeout(struct audit_store *st, unsigned ms,
+				char *err, size_t errlen);
+
 /* audit_store_query - run sql with params ?1..?n; NULL + err */
 struct audit_cursor *audit_store_query(struct audit_store *st,
 				       const char *sql,

@@ -24,6 +24,7 @@ struct audit_store_ops {
 	const char *(*text) (void *cur, int col);
 	int     (*is_int) (void *cur, int col);
 	void    (*close_cursor) (void *cur);
+	int     (*timeout) (void *h, unsigned ms, char *err, size_t errlen);
 	void    (*close) (void *h);
 };
 

@@ -279,6 +279,25 @@ pgr_is_int(void *cur, int col)
 	return t == PG_INT8_OID || t == PG_INT4_OID || t == PG_INT2_OID;
 }
 
+/* pgr_timeout - the server's statement_timeout for this session */
+static int
+pgr_timeout(void *h, unsigned ms, char *err, size_t errlen)
+{
+	struct pg *p = h;
+	char    sql[64];
+	PGresult *res;
+	int     rc = 0;
+
+	rg_snprintf(sql, sizeof(sql), "SET statement_timeout = %u", ms);
+	res = PQexec(p->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_fail(p, res, err, errlen);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 static void
 pgr_close_cursor(void *cur)
 {
@@ -311,5 +330,6 @@ const struct audit_store_ops audit_store_pgsql = {
 	.text = pgr_text,
 	.is_int = pgr_is_int,
 	.close_cursor = pgr_close_cursor,
+	.timeout = pgr_timeout,
 	.close = pgr_close,
 };

@@ -21,12 +21,23 @@
 struct lite {
 	sqlite3 *db;
 	char   *path;
+	unsigned timeout_ms;		/* per query; 0 none */
+	int64_t deadline_ms;		/* of the query running now; 0 none */
 };
 
 struct lite_cursor {
 	struct lite *l;
 	sqlite3_stmt *st;
 };
+
+/* past_deadline - progress handler: interrupt a query past its time */
+static int
+past_deadline(void *h)
+{
+	struct lite *l = h;
+
+	return l->deadline_ms != 0 && rg_mono_ms() > l->deadline_ms;
+}
 
 /* lite_open - read-only connection */
 static void *
@@ -59,6 +70,7 @@ lite_open(const char *path, const char *password_file, char *err,
 		return NULL;
 	}
 	sqlite3_busy_timeout(l->db, STORE_BUSY_MS);
+	sqlite3_progress_handler(l->db, 1000, past_deadline, l);
 	return l;
 }
 
@@ -98,6 +110,8 @@ lite_query(void *h, const char *sql, const struct audit_param *p, int n,
 	struct lite_cursor *c;
 	sqlite3_stmt *st = NULL;
 	int     i, rc = SQLITE_OK;
+
+	l->deadline_ms = l->timeout_ms ? rg_mono_ms() + l->timeout_ms : 0;
 
 	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rg_snprintf(err, errlen, "%s: %s", l->path, sqlite3_errmsg(l->db));
@@ -162,6 +176,16 @@ lite_is_int(void *cur, int col)
 		== SQLITE_INTEGER;
 }
 
+/* lite_timeout - the per-query limit the progress handler enforces */
+static int
+lite_timeout(void *h, unsigned ms, char *err, size_t errlen)
+{
+	(void) err;
+	(void) errlen;
+	((struct lite *) h)->timeout_ms = ms;
+	return 0;
+}
+
 static void
 lite_close_cursor(void *cur)
 {
@@ -193,5 +217,6 @@ const struct audit_store_ops audit_store_sqlite = {
 	.text = lite_text,
 	.is_int = lite_is_int,
 	.close_cursor = lite_close_cursor,
+	.timeout = lite_timeout,
 	.close = lite_close,
 };

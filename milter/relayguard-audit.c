@@ -798,7 +798,7 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.limit = -1;
 	if (strcmp(cmd, "serve") == 0)
-		return audit_serve_main(db_name, argc, argv);
+		return audit_serve_main(db_name, password_file, argc, argv);
 
 	if (strcmp(cmd, "summary") == 0) {
 		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_NODE, &o);

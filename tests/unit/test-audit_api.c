@@ -1,8 +1,10 @@
 /*
- * test-audit_api - the dashboard API on an in-memory audit database:
- * counts, bounds, bound parameters, formats
+ * test-audit_api - the dashboard API on a small SQLite audit database,
+ * read through audit_store: counts, bounds, bound parameters, formats
+ * (the same queries on PostgreSQL: tests/audit/dashboard-pg.sh)
  */
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,6 +12,7 @@
 
 #include "testlib.h"
 #include "audit_schema.h"
+#include "audit_store.h"
 #include "audit_api.h"
 
 #define NOW 1796000000L		/* 2026-11-30T... */
@@ -27,6 +30,8 @@ param(void *ctx, const char *name)
 	return NULL;
 }
 
+static struct audit_store *store;
+
 static char *
 call(sqlite3 *db, const char *path, const char **kv, int *status,
      const char **type)
@@ -34,7 +39,8 @@ call(sqlite3 *db, const char *path, const char **kv, int *status,
 	struct api_response rs;
 	char   *body;
 
-	audit_api_handle(db, path, param, kv, NOW, &rs);
+	(void) db;
+	audit_api_handle(store, path, param, kv, NOW, &rs);
 	*status = rs.status;
 	if (type)
 		*type = rs.content_type;
@@ -49,8 +55,8 @@ add(sqlite3 *db, const char *time, const char *client, const char *stage,
 	sqlite3_stmt *st;
 
 	sqlite3_prepare_v2(db, "INSERT INTO verdicts (time, session_id, "
-			   "client_addr, stage, rule, action, rcpt, client_trust) "
-			   "VALUES (?, 'S1', ?, ?, ?, ?, ?, 'untrusted')", -1, &st, NULL);
+			   "client_addr, stage, rule, action, rcpt, client_trust, node) "
+			   "VALUES (?, 'S1', ?, ?, ?, ?, ?, 'untrusted', 'mx1')", -1, &st, NULL);
 	sqlite3_bind_text(st, 1, time, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, stage, -1, SQLITE_STATIC);
@@ -70,10 +76,15 @@ main(void)
 	const char *type;
 	time_t  a = NOW - 100, b = NOW - 4000;
 	struct tm tm;
+	char    path[] = "/tmp/test-audit_api.XXXXXX";
+	int     fd = mkstemp(path);
 
-	sqlite3_open(":memory:", &db);
 	test_begin("schema");
-	test_assert(audit_schema_prepare(db, ":memory:", "mx1", &fatal, err, sizeof(err)) == 0);
+	test_assert(fd >= 0);
+	close(fd);
+	sqlite3_open(path, &db);
+	test_assert(audit_schema_prepare(db, path, "mx1", &fatal, err,
+					 sizeof(err)) == 0);
 	test_end();
 	gmtime_r(&a, &tm);
 	strftime(t1, sizeof(t1), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
@@ -85,6 +96,12 @@ main(void)
 	add(db, t2, "192.0.2.3", "rcpt", "unknown", "reject", "<x@example.test>");
 	add(db, "2000-01-01T00:00:00.000Z", "192.0.2.9", "rcpt", "relay", "reject",
 	    "<old@remote.test>");
+	store = audit_store_open(path, NULL, err, sizeof(err));
+	test_begin("store");
+	test_assert(store != NULL);
+	test_end();
+	if (store == NULL)
+		return test_exit();
 
 	{
 		const char *kv[] = {"range=1h", NULL};
@@ -185,6 +202,38 @@ main(void)
 		free(body);
 		test_end();
 	}
+	{
+		const char *kv[] = {"range=24h", "addr=100%", NULL};
+
+		test_begin("search: % and _ are literal");
+		body = call(db, "/api/search", kv, &status, NULL);
+		test_assert(strstr(body, "\"rows\":[]") != NULL);
+		free(body);
+		test_end();
+	}
+	{
+		const char *kv[] = {"range=24h", "client=192.0.2.1", NULL};
+
+		test_begin("search: a client address is exact");
+		body = call(db, "/api/search", kv, &status, NULL);
+		test_assert_int(status, 200);
+		test_assert(strstr(body, "\"192.0.2.2\"") == NULL);
+		test_assert(strstr(body, "<a@remote.test>") != NULL
+			    || strstr(body, "\\u003ca@remote.test\\u003e") != NULL);
+		free(body);
+		test_end();
+	}
+	{
+		const char *kv[] = {"range=24h", "node=mx2", NULL};
+
+		test_begin("node: another MX's rows only");
+		body = call(db, "/api/summary", kv, &status, NULL);
+		test_assert(strstr(body, "\"total\":0,") != NULL);
+		free(body);
+		test_end();
+	}
+	store = audit_store_close(store);
 	sqlite3_close(db);
+	unlink(path);
 	return test_exit();
 }
