@@ -7,7 +7,10 @@
 # would try: a local recipient, a relay attempt, an unknown user, a
 # percent hack, a blank sender.  Prints each command and reply, then the
 # milter's log lines and, when relayguard was built with the audit
-# writer, the rows it stored.  Everything started is stopped on exit.
+# writer, the rows it stored; then starts the dashboard over them
+# (relayguard-audit serve), takes a screenshot with headless Chromium and
+# prints the dashboard's URL last (on a terminal it keeps serving until
+# Enter).  Everything started is stopped on exit.
 # Needs root (Postfix runs its daemons as the postfix user) and the
 # packages of ./autogen.sh --deps.  Run from the build tree by make demo,
 # or by hand with top_srcdir and top_builddir set.
@@ -128,4 +131,35 @@ if [ "$audit" != none ]; then
 		echo "  (sqlite3 not installed)"
 	fi
 fi
-say "done: everything started is being stopped"
+[ "$audit" != none ] || { say "done: everything started is being stopped"; exit 0; }
+
+# The dashboard over the same table: started, photographed, its URL last.
+say "The dashboard: relayguard-audit serve"
+port=$(rg_free_port) || die "no free port for the dashboard"
+echo "relayguard-audit -d $audit serve --listen 127.0.0.1:$port"
+"$top_builddir/milter/relayguard-audit" -d "$audit" serve --listen "127.0.0.1:$port" \
+    --web-root "$top_srcdir/web" >"$tmp/serve.out" 2>&1 &
+serve_pid=$!
+rg_e2e_on_exit "kill $serve_pid; wait $serve_pid"
+rg_wait_port "$port" 10 || { cat "$tmp/serve.out" >&2; die "the dashboard did not start"; }
+url="http://127.0.0.1:$port/?range=1h"
+shot=""
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$chromium" ]; then
+	profile=$(mktemp -d "$tmp/chromium.XXXXXX")
+	shot="$top_builddir/demo-dashboard.png"
+	timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic \
+	    --no-first-run --disable-background-networking --disable-component-update \
+	    --disable-sync --user-data-dir="$profile" --hide-scrollbars \
+	    --window-size=1280,1000 --virtual-time-budget=5000 --screenshot="$shot" \
+	    "$url" >/dev/null 2>&1 || shot=""
+fi
+say "done"
+[ -n "$shot" ] && echo "screenshot of the dashboard: $shot"
+if [ -t 0 ] && [ -t 1 ]; then
+	echo "dashboard: $B$url$N"
+	printf '%s\n' "${D}Open it in a browser on this machine; press Enter to stop everything.${N}"
+	read -r _ || true
+else
+	echo "dashboard: $url (served while the demo ran; stopped with everything else)"
+fi
