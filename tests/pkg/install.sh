@@ -174,6 +174,20 @@ rg_expect "the configuration differs only in local_domains" \
     "$(diff <(grep -v '^local_domains = ' "$src/conf/relayguard.conf") \
         <(grep -v '^local_domains = ' "$CONF") >/dev/null && echo same)" same
 
+# An upgrade keeps the administrator's configuration: reinstalling the
+# package (dpkg runs it as an upgrade to the same version) neither asks
+# nor overwrites the changed conffile, and the maintainer scripts run
+# again without harm on the existing account and directories.
+if apt_get install --reinstall "$deb" </dev/null >"$tmp/apt-reinstall.log" 2>&1; then
+	rg_pass "reinstall over the changed configuration"
+else
+	cat "$tmp/apt-reinstall.log" >&2
+	rg_fail "reinstall"
+fi
+rg_expect "the changed local_domains survives it" \
+    "$(grep '^local_domains = ' "$CONF")" "local_domains = example.org, example.test"
+rg_expect "$SOCKET_DIR after it" "$(stat -c '%U:%G %a' "$SOCKET_DIR")" "relayguard:postfix 2750"
+
 # unit_value KEY - the [Service] setting KEY of the installed unit (each
 # value for a repeated key, one per line)
 unit_value() {
