@@ -577,350 +577,319 @@ field(struct parser *ps, const struct keydef *kd)
 	return (char *)ps->cfg + kd->off;
 }
 
-/* set_bool - yes/no keys */
+/*
+ * Scalar keys: one skeleton (set_scalar) takes the value, hands it to
+ * the key's parse function and reports "FILE:LINE: key: "value": why";
+ * the parse functions only say whether the value is good and store it.
+ * A parse function either stores and returns 0 (taking the string by
+ * setting *v = NULL, or leaving it to be freed), or returns -1 with the
+ * reason in why.  Values used by another module are checked by that
+ * module's own validator.
+ */
+typedef int value_parse(const struct keydef *kd, char **v, void *slot,
+			char *why, size_t whylen);
+
+/* set_scalar - the one setter of every scalar key */
 static int
-set_bool(struct parser *ps, const struct keydef *kd)
+set_scalar(struct parser *ps, const struct keydef *kd, value_parse *parse)
 {
 	unsigned line;
-	char   *v = scalar_value(ps, &line), buf[80];
-	int     b;
+	char   *v = scalar_value(ps, &line), buf[80], why[512];
 
 	if (v == NULL)
 		return -1;
-	b = parse_bool(v);
-	if (b < 0) {
-		parse_error(ps, line, "%s: \"%s\": expected yes or no "
-			    "(also true/false, on/off, 1/0)", kd->name,
-			    show(v, buf, sizeof(buf)));
+	why[0] = '\0';
+	if (parse(kd, &v, field(ps, kd), why, sizeof(why)) < 0) {
+		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
+			    show(v, buf, sizeof(buf)), why);
 		free(v);
 		return -1;
 	}
-	*(int *)field(ps, kd) = b;
 	free(v);
 	return 0;
 }
 
-/* set_enum - keys with a fixed set of values */
+/* store_string - a string slot takes *v (NULL: the key is unset) */
 static int
-set_enum(struct parser *ps, const struct keydef *kd)
+store_string(char **v, void *slot, int unset)
 {
-	unsigned line;
-	char   *v = scalar_value(ps, &line), buf[80], names[256];
+	char  **s = slot;
+
+	free(*s);
+	*s = unset ? NULL : *v;
+	if (unset)
+		free(*v);
+	*v = NULL;
+	return 0;
+}
+
+/* parse_bool_value - yes/no keys */
+static int
+parse_bool_value(const struct keydef *kd, char **v, void *slot, char *why,
+		 size_t whylen)
+{
+	int     b = parse_bool(*v);
+
+	(void) kd;
+	if (b < 0) {
+		rg_snprintf(why, whylen, "expected yes or no (also true/false, "
+			    "on/off, 1/0)");
+		return -1;
+	}
+	*(int *) slot = b;
+	return 0;
+}
+
+/* parse_enum - keys with a fixed set of values */
+static int
+parse_enum(const struct keydef *kd, char **v, void *slot, char *why,
+	   size_t whylen)
+{
+	char    names[256];
 	int     i;
 
-	if (v == NULL)
-		return -1;
 	for (i = 0; kd->names[i] != NULL; i++) {
-		if (rg_strcaseeq(v, kd->names[i])) {
-			memcpy(field(ps, kd), &i, sizeof(i));
-			free(v);
+		if (rg_strcaseeq(*v, kd->names[i])) {
+			memcpy(slot, &i, sizeof(i));
 			return 0;
 		}
 	}
-	parse_error(ps, line, "%s: \"%s\": expected %s", kd->name,
-		    show(v, buf, sizeof(buf)),
+	rg_snprintf(why, whylen, "expected %s",
 		    join_names(kd->names, 64, names, sizeof(names)));
-	free(v);
 	return -1;
 }
 
-/* set_uint - unsigned numbers within [min, max] */
+/* parse_uint - unsigned numbers within [min, max] */
 static int
-set_uint(struct parser *ps, const struct keydef *kd)
+parse_uint(const struct keydef *kd, char **v, void *slot, char *why,
+	   size_t whylen)
 {
-	unsigned line;
 	unsigned long long n;
-	char   *v = scalar_value(ps, &line), buf[80];
 
-	if (v == NULL)
-		return -1;
-	if (parse_ulong(v, strlen(v), &n) < 0 || n < kd->min || n > kd->max) {
-		parse_error(ps, line, "%s: \"%s\": expected a whole number "
-			    "from %lu to %lu", kd->name,
-			    show(v, buf, sizeof(buf)), kd->min, kd->max);
-		free(v);
+	if (parse_ulong(*v, strlen(*v), &n) < 0 || n < kd->min || n > kd->max) {
+		rg_snprintf(why, whylen, "expected a whole number from %lu to %lu",
+			    kd->min, kd->max);
 		return -1;
 	}
-	*(unsigned *)field(ps, kd) = (unsigned)n;
-	free(v);
+	*(unsigned *) slot = (unsigned) n;
 	return 0;
 }
 
-/* set_duration - NUMBER[ms|s|m|h|d]; stored in kd->store ms units */
+/* parse_duration_value - NUMBER[ms|s|m|h|d]; stored in kd->store ms units */
 static int
-set_duration(struct parser *ps, const struct keydef *kd)
+parse_duration_value(const struct keydef *kd, char **v, void *slot,
+		     char *why, size_t whylen)
 {
-	unsigned line;
 	unsigned long long ms;
-	char   *v = scalar_value(ps, &line), buf[80];
-	const char *bare = kd->unit == 1 ? "milliseconds" : "seconds";
 
-	if (v == NULL)
+	if (parse_duration(*v, kd->unit, &ms) < 0) {
+		rg_snprintf(why, whylen, "expected a duration: bare %s, or a "
+			    "number with an ms, s, m or h suffix (e.g. 5s, 500ms)",
+			    kd->unit == 1 ? "milliseconds" : "seconds");
 		return -1;
-	if (parse_duration(v, kd->unit, &ms) < 0) {
-		parse_error(ps, line, "%s: \"%s\": expected a duration: bare "
-			    "%s, or a number with an ms, s, m or h suffix "
-			    "(e.g. 5s, 500ms)", kd->name,
-			    show(v, buf, sizeof(buf)), bare);
-		goto fail;
 	}
 	if (ms % kd->store != 0) {
-		parse_error(ps, line, "%s: \"%s\": not a whole number of "
-			    "seconds", kd->name, show(v, buf, sizeof(buf)));
-		goto fail;
+		rg_snprintf(why, whylen, "not a whole number of seconds");
+		return -1;
 	}
 	if (ms / kd->store < kd->min || ms / kd->store > kd->max) {
-		parse_error(ps, line, "%s: \"%s\": out of range (%lu%s to "
-			    "%lu%s)", kd->name, show(v, buf, sizeof(buf)),
+		rg_snprintf(why, whylen, "out of range (%lu%s to %lu%s)",
 			    kd->min, kd->store == 1 ? "ms" : "s",
 			    kd->max, kd->store == 1 ? "ms" : "s");
-		goto fail;
+		return -1;
 	}
-	*(unsigned *)field(ps, kd) = (unsigned)(ms / kd->store);
-	free(v);
+	*(unsigned *) slot = (unsigned) (ms / kd->store);
 	return 0;
-fail:
-	free(v);
-	return -1;
 }
 
-/* set_octal - a permission mode such as 0660 */
+/* parse_octal - a permission mode such as 0660 */
 static int
-set_octal(struct parser *ps, const struct keydef *kd)
+parse_octal(const struct keydef *kd, char **v, void *slot, char *why,
+	    size_t whylen)
 {
-	unsigned line, mode = 0;
-	char   *v = scalar_value(ps, &line), buf[80];
-	size_t  i, len;
+	unsigned mode = 0;
+	size_t  i, len = strlen(*v);
 
-	if (v == NULL)
-		return -1;
-	len = strlen(v);
+	(void) kd;
 	for (i = 0; i < len && len <= 4; i++) {
-		if (v[i] < '0' || v[i] > '7')
+		if ((*v)[i] < '0' || (*v)[i] > '7')
 			break;
-		mode = mode * 8 + (unsigned)(v[i] - '0');
+		mode = mode * 8 + (unsigned) ((*v)[i] - '0');
 	}
 	if (len == 0 || len > 4 || i < len || mode > 0777) {
-		parse_error(ps, line, "%s: \"%s\": expected an octal "
-			    "permission mode from 0000 to 0777 (e.g. 0660)",
-			    kd->name, show(v, buf, sizeof(buf)));
-		free(v);
+		rg_snprintf(why, whylen, "expected an octal permission mode "
+			    "from 0000 to 0777 (e.g. 0660)");
 		return -1;
 	}
-	*(unsigned *)field(ps, kd) = mode;
-	free(v);
+	*(unsigned *) slot = mode;
 	return 0;
 }
 
-/* set_string - free text; an empty value means unset (NULL) */
+/* parse_string - free text; an empty value means unset (NULL) */
 static int
-set_string(struct parser *ps, const struct keydef *kd)
+parse_string(const struct keydef *kd, char **v, void *slot, char *why,
+	     size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line);
-
-	if (v == NULL)
-		return -1;
-	free(*slot);
-	*slot = v;
-	if (*v == '\0')
-		*slot = (free(v), NULL);
-	return 0;
+	(void) kd;
+	(void) why;
+	(void) whylen;
+	return store_string(v, slot, **v == '\0');
 }
 
-/* set_facility - a syslog facility name (rglog.c owns the names) */
+/* parse_audit_db - a path, or "none" (also empty): no audit trail */
 static int
-set_facility(struct parser *ps, const struct keydef *kd)
+parse_audit_db(const struct keydef *kd, char **v, void *slot, char *why,
+	       size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80], names[512];
+	(void) kd;
+	(void) why;
+	(void) whylen;
+	return store_string(v, slot, **v == '\0' || rg_strcaseeq(*v, "none"));
+}
 
-	if (v == NULL)
-		return -1;
-	rg_lowercase(v);
-	if (rglog_facility(v) >= 0) {
-		free(*slot);
-		*slot = v;
-		return 0;
-	}
-	parse_error(ps, line, "%s: \"%s\": expected one of %s", kd->name,
-		    show(v, buf, sizeof(buf)),
+/* parse_facility - a syslog facility name (rglog.c owns the names) */
+static int
+parse_facility(const struct keydef *kd, char **v, void *slot, char *why,
+	       size_t whylen)
+{
+	char    names[512];
+
+	(void) kd;
+	rg_lowercase(*v);
+	if (rglog_facility(*v) >= 0)
+		return store_string(v, slot, 0);
+	rg_snprintf(why, whylen, "expected one of %s",
 		    join_names(rglog_facility_names, 64, names, sizeof(names)));
-	free(v);
 	return -1;
 }
 
-/* set_directory - "file:PATH" or "ldap" */
+/* parse_directory - "file:PATH" or "ldap" */
 static int
-set_directory(struct parser *ps, const struct keydef *kd)
+parse_directory(const struct keydef *kd, char **v, void *slot, char *why,
+		size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80];
-
-	if (v == NULL)
-		return -1;
-	if (rg_strcaseeq(v, "ldap") || rg_strcaseeq(v, "ldap:")) {
-		free(v);
-		v = xstrdup("ldap");
-	} else if (strncmp(v, "file:", 5) != 0 || v[5] == '\0') {
-		parse_error(ps, line, "%s: \"%s\": expected file:PATH or ldap",
-			    kd->name, show(v, buf, sizeof(buf)));
-		free(v);
+	(void) kd;
+	if (rg_strcaseeq(*v, "ldap") || rg_strcaseeq(*v, "ldap:")) {
+		free(*v);
+		*v = xstrdup("ldap");
+	} else if (strncmp(*v, "file:", 5) != 0 || (*v)[5] == '\0') {
+		rg_snprintf(why, whylen, "expected file:PATH or ldap");
 		return -1;
 	}
-	free(*slot);
-	*slot = v;
-	return 0;
+	return store_string(v, slot, 0);
 }
 
-/* set_socket - the milter socket */
+/* parse_socket - the milter socket (milter_text.c owns the rules) */
 static int
-set_socket(struct parser *ps, const struct keydef *kd)
+parse_socket(const struct keydef *kd, char **v, void *slot, char *why,
+	     size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80], why[256], path[128];
+	char    path[128];
 	enum mt_socket_kind kind;
 
-	if (v == NULL)
+	(void) kd;
+	if (mt_socket_check(*v, &kind, path, sizeof(path), why, whylen) < 0)
 		return -1;
-	if (mt_socket_check(v, &kind, path, sizeof(path), why, sizeof(why)) < 0) {
-		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
-			    show(v, buf, sizeof(buf)), why);
-		free(v);
-		return -1;
-	}
-	free(*slot);
-	*slot = v;
-	return 0;
+	return store_string(v, slot, 0);
 }
 
-/* set_policy_socket - the policy delegation listener, or none */
+/* parse_policy_socket - the policy delegation listener, or none
+ * (policy_request.c owns the rules) */
 static int
-set_policy_socket(struct parser *ps, const struct keydef *kd)
+parse_policy_socket(const struct keydef *kd, char **v, void *slot,
+		    char *why, size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80], why[256];
 	struct pr_socket where;
 
-	if (v == NULL)
+	(void) kd;
+	if (rg_strcaseeq(*v, "none"))
+		return store_string(v, slot, 1);
+	if (pr_socket_parse(*v, &where, why, whylen) < 0)
 		return -1;
-	if (rg_strcaseeq(v, "none")) {
-		free(v);
-		*slot = (free(*slot), NULL);
-		return 0;
-	}
-	if (pr_socket_parse(v, &where, why, sizeof(why)) < 0) {
-		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
-			    show(v, buf, sizeof(buf)), why);
-		free(v);
-		return -1;
-	}
-	free(*slot);
-	*slot = v;
-	return 0;
+	return store_string(v, slot, 0);
 }
 
-/* set_listen - ADDR:PORT (listen_addr decides), or "none" = off */
+/* parse_listen - ADDR:PORT, or "none" (also empty) = off (listen_addr.c
+ * owns the rules) */
 static int
-set_listen(struct parser *ps, const struct keydef *kd)
+parse_listen(const struct keydef *kd, char **v, void *slot, char *why,
+	     size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80];
-	const char *why;
+	const char *problem;
 
-	if (v == NULL)
-		return -1;
-	if (rg_strcaseeq(v, "none") || v[0] == '\0') {
-		free(v);
-		*slot = (free(*slot), NULL);
-		return 0;
-	}
-	if ((why = listen_addr_parse(v, NULL, NULL)) != NULL) {
-		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
-			    show(v, buf, sizeof(buf)), why);
-		free(v);
+	(void) kd;
+	if (rg_strcaseeq(*v, "none") || **v == '\0')
+		return store_string(v, slot, 1);
+	if ((problem = listen_addr_parse(*v, NULL, NULL)) != NULL) {
+		rg_snprintf(why, whylen, "%s", problem);
 		return -1;
 	}
-	free(*slot);
-	*slot = v;
-	return 0;
+	return store_string(v, slot, 0);
 }
 
-/* set_audit_db - a path, or "none" */
+/* parse_node - the name of this MX in the audit rows; empty = unset */
 static int
-set_audit_db(struct parser *ps, const struct keydef *kd)
-{
-	char  **slot = field(ps, kd);
-
-	if (set_string(ps, kd) < 0)
-		return -1;
-	if (*slot != NULL && rg_strcaseeq(*slot, "none"))
-		*slot = (free(*slot), NULL);
-	return 0;
-}
-
-/* node_problem - why name cannot identify an MX in audit rows, or NULL */
-static const char *
-node_problem(const char *name)
+parse_node(const struct keydef *kd, char **v, void *slot, char *why,
+	   size_t whylen)
 {
 	const unsigned char *p;
 
-	if (strlen(name) > 255)
-		return "longer than 255 bytes";
-	for (p = (const unsigned char *) name; *p != '\0'; p++)
-		if (*p <= 0x20 || *p >= 0x7f)
-			return "only printable ASCII without spaces (a host name)";
-	return NULL;
-}
-
-/* set_node - the name of this MX in the audit rows */
-static int
-set_node(struct parser *ps, const struct keydef *kd)
-{
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), buf[80];
-	const char *why;
-
-	if (v == NULL)
-		return -1;
-	if (*v != '\0' && (why = node_problem(v)) != NULL) {
-		parse_error(ps, line, "%s: \"%s\": %s", kd->name,
-			    show(v, buf, sizeof(buf)), why);
-		free(v);
+	(void) kd;
+	if (strlen(*v) > 255) {
+		rg_snprintf(why, whylen, "longer than 255 bytes");
 		return -1;
 	}
-	free(*slot);
-	*slot = *v ? v : (free(v), NULL);
-	return 0;
+	for (p = (const unsigned char *) *v; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f) {
+			rg_snprintf(why, whylen, "only printable ASCII without "
+				    "spaces (a host name)");
+			return -1;
+		}
+	}
+	return store_string(v, slot, **v == '\0');
 }
 
-/* set_ldap_filter - a search filter with %s %u %d %% (ldap_filter.c
+/* parse_ldap_filter - a search filter with %s %u %d %% (ldap_filter.c
  * owns the rules: the LDAP backend checks with the same function) */
 static int
-set_ldap_filter(struct parser *ps, const struct keydef *kd)
+parse_ldap_filter(const struct keydef *kd, char **v, void *slot, char *why,
+		  size_t whylen)
 {
-	unsigned line;
-	char  **slot = field(ps, kd);
-	char   *v = scalar_value(ps, &line), why[256];
-
-	if (v == NULL)
+	(void) kd;
+	if (ldap_filter_check(*v, why, whylen) < 0)
 		return -1;
-	if (ldap_filter_check(v, why, sizeof(why)) < 0) {
-		parse_error(ps, line, "%s: %s", kd->name, why);
-		free(v);
-		return -1;
-	}
-	free(*slot);
-	*slot = v;
-	return 0;
+	return store_string(v, slot, 0);
 }
+
+/* The scalar keys' setters, as the key table names them. */
+static int set_bool(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_bool_value); }
+static int set_enum(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_enum); }
+static int set_uint(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_uint); }
+static int set_duration(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_duration_value); }
+static int set_octal(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_octal); }
+static int set_string(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_string); }
+static int set_audit_db(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_audit_db); }
+static int set_facility(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_facility); }
+static int set_directory(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_directory); }
+static int set_socket(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_socket); }
+static int set_policy_socket(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_policy_socket); }
+static int set_listen(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_listen); }
+static int set_node(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_node); }
+static int set_ldap_filter(struct parser *ps, const struct keydef *kd)
+{ return set_scalar(ps, kd, parse_ldap_filter); }
 
 /* set_ldap_uri - a list of ldap:// ldaps:// ldapi:// URIs (failover) */
 static int

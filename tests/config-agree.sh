@@ -60,5 +60,5 @@ agree socket-relative "socket = unix:relative.sock" \
 agree socket-no-host "socket = inet:8894" \
 	'socket: "inet:8894": missing @HOST (inet:PORT@HOST, e.g. inet:8894@127.0.0.1)'
 agree ldap-two-filters "ldap_filter = (mail=%s)(uid=%u)" \
-	'ldap_filter: text after the end of the filter at offset 9'
+	'ldap_filter: "(mail=%s)(uid=%u)": text after the end of the filter at offset 9'
 rg_done

@@ -578,15 +578,16 @@ test_errors(void)
 		 "t.conf:1: ldap_uri: \"ldap.example.org\": expected an ldap://, "
 		 "ldaps:// or ldapi:// URI"},
 		{"ldap_filter = (mail=x)\n",
-		 "t.conf:1: ldap_filter: no %s, %u or %d: every recipient would "
-		 "match the same way"},
+		 "t.conf:1: ldap_filter: \"(mail=x)\": no %s, %u or %d: every "
+		 "recipient would match the same way"},
 		{"ldap_filter = (|(mail=%s)\n",
-		 "t.conf:1: ldap_filter: unbalanced '(' (1 not closed)"},
+		 "t.conf:1: ldap_filter: \"(|(mail=%s)\": unbalanced '(' (1 not "
+		 "closed)"},
 		/* the LDAP backend refused these only when it opened, without
 		 * FILE:LINE; the parser now asks the same validators */
 		{"ldap_filter = (mail=%s)(uid=%u)\n",
-		 "t.conf:1: ldap_filter: text after the end of the filter at "
-		 "offset 9"},
+		 "t.conf:1: ldap_filter: \"(mail=%s)(uid=%u)\": text after the end "
+		 "of the filter at offset 9"},
 		{"socket = unix:relative.sock\n",
 		 "t.conf:1: socket: \"unix:relative.sock\": the unix socket path "
 		 "must be absolute"},
