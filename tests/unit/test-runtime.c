@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "config.h"
@@ -110,7 +111,7 @@ worker(void *arg)
 		if ((rt = runtime_acquire()) == NULL)
 			continue;
 		if (rt->cfg != NULL && rt->dir != NULL)
-			(*uses)++;
+			__atomic_add_fetch(uses, 1, __ATOMIC_RELAXED);
 		rt = runtime_release(rt);
 	}
 	return NULL;
@@ -129,6 +130,17 @@ test_concurrent(void)
 	stop_workers = 0;
 	for (i = 0; i < 4; i++)
 		test_assert(pthread_create(&th[i], NULL, worker, &uses[i]) == 0);
+	/* every worker is running connections before the reloads start
+	 * (bounded: 10 s) */
+	for (i = 0; i < 1000; i++) {
+		if (__atomic_load_n(&uses[0], __ATOMIC_RELAXED) > 0
+		    && __atomic_load_n(&uses[1], __ATOMIC_RELAXED) > 0
+		    && __atomic_load_n(&uses[2], __ATOMIC_RELAXED) > 0
+		    && __atomic_load_n(&uses[3], __ATOMIC_RELAXED) > 0)
+			break;
+		usleep(10000);
+	}
+	test_assert(i < 1000);
 	for (i = 0; i < 300; i++)
 		runtime_install(fresh(""));
 	stop_workers = 1;
@@ -137,7 +149,6 @@ test_concurrent(void)
 	runtime_shutdown();
 	test_assert_int(fake_directory_opens, 301);
 	test_assert_int(fake_directory_closes, 301);	/* each exactly once */
-	test_assert(uses[0] + uses[1] + uses[2] + uses[3] > 0);
 	test_end();
 }
 
