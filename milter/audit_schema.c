@@ -17,6 +17,9 @@
  *      column list (AUDIT_COLUMNS) and the one view text (VIEWS_V3),
  *      PostgreSQL with its own types (timestamptz, inet) and a row_key
  *      column that makes a replayed row a no-op.
+ *   4  table alerts (a privileged sender over a relay limit, written by
+ *      the alert thread) with node, and view alerts_by_account; in
+ *      PostgreSQL too.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -163,6 +166,39 @@ static const char migrate_1_2_sql[] =
 	"PRAGMA user_version = 2;\n";
 
 /*
+ * Version 4: one row per alert (accountlimit.h, alert.c), written by the
+ * alert thread, not by the verdict writer.  ALERTS_V4(text type, integer
+ * type, id column, the distinct limit names joined) for both dialects.
+ */
+#define ALERTS_V4(T, I, ID, AGG) \
+	"CREATE TABLE alerts (\n" \
+	"	id " ID ",\n" \
+	"	time " T " NOT NULL,\n" \
+	"	kind " T ",\n" \
+	"	account " T ",\n" \
+	"	limit_name " T ",\n" \
+	"	count " I ",\n" \
+	"	max " I ",\n" \
+	"	window_seconds " I ",\n" \
+	"	action " T ",\n" \
+	"	session_id " T ",\n" \
+	"	queue_id " T ",\n" \
+	"	client_addr " T ",\n" \
+	"	client_name " T ",\n" \
+	"	sender " T ",\n" \
+	"	rcpt " T ",\n" \
+	"	node " T "\n);\n" \
+	"CREATE INDEX alerts_time ON alerts(time);\n" \
+	"CREATE INDEX alerts_account ON alerts(account);\n" \
+	"CREATE VIEW alerts_by_account AS\n" \
+	"	SELECT kind, account, COUNT(*) AS alerts,\n" \
+	"	" AGG " AS limits,\n" \
+	"	SUM(CASE WHEN action = 'tempfail' THEN 1 ELSE 0 END) AS deferring,\n" \
+	"	COUNT(DISTINCT client_addr) AS client_addrs,\n" \
+	"	MIN(time) AS first_alert, MAX(time) AS last_alert\n" \
+	"	FROM alerts GROUP BY kind, account;\n"
+
+/*
  * Version 3, for both stores.  AUDIT_COLUMNS lists every column after
  * id in table order: X(name, SQLite type, PostgreSQL type).  The order
  * is that of a table migrated from version 1, so that fresh and migrated
@@ -277,13 +313,23 @@ const char audit_schema_v2_sql[] =
 	VIEWS_V2
 	"PRAGMA user_version = 2;\n";
 
-const char audit_schema_sql[] =
+const char audit_schema_v3_sql[] =
 	"PRAGMA application_id = 1380414052;\n"
 	"CREATE TABLE verdicts (\n\tid INTEGER PRIMARY KEY"
 	AUDIT_COLUMNS(SQLITE_COLUMN) "\n);\n"
 	VERDICTS_INDEXES_V3
 	VIEWS_V3(SQLITE_DAY, SQLITE_LOCAL_TIME)
 	"PRAGMA user_version = 3;\n";
+
+const char audit_schema_sql[] =
+	"PRAGMA application_id = 1380414052;\n"
+	"CREATE TABLE verdicts (\n\tid INTEGER PRIMARY KEY"
+	AUDIT_COLUMNS(SQLITE_COLUMN) "\n);\n"
+	VERDICTS_INDEXES_V3
+	VIEWS_V3(SQLITE_DAY, SQLITE_LOCAL_TIME)
+	ALERTS_V4("TEXT", "INTEGER", "INTEGER PRIMARY KEY",
+		  "group_concat(DISTINCT limit_name)")
+	"PRAGMA user_version = 4;\n";
 
 /* Migration 2 -> 3: rows written before have no node; the writer names
  * them after itself in the same transaction (audit_schema_prepare). */
@@ -294,18 +340,32 @@ static const char migrate_2_3_sql[] =
 	VIEWS_V3(SQLITE_DAY, SQLITE_LOCAL_TIME)
 	"PRAGMA user_version = 3;\n";
 
+/* Migration 3 -> 4: new objects only. */
+static const char migrate_3_4_sql[] =
+	ALERTS_V4("TEXT", "INTEGER", "INTEGER PRIMARY KEY",
+		  "group_concat(DISTINCT limit_name)")
+	"PRAGMA user_version = 4;\n";
+
+/* PostgreSQL 3 -> 4, run by hand (docs/audit.md). */
+const char audit_pg_migrate_3_4_sql[] =
+	ALERTS_V4("text", "integer", "bigint GENERATED ALWAYS AS IDENTITY "
+		  "PRIMARY KEY", "string_agg(DISTINCT limit_name, ',')")
+	"INSERT INTO relayguard_schema (version) VALUES (4);\n";
+
 /* PostgreSQL: the version lives in relayguard_schema; row_key is unique
  * so that a batch sent again after an unknown commit outcome adds
  * nothing (INSERT ... ON CONFLICT DO NOTHING). */
 const char audit_pg_schema_sql[] =
 	"CREATE TABLE relayguard_schema (version integer NOT NULL);\n"
-	"INSERT INTO relayguard_schema (version) VALUES (3);\n"
+	"INSERT INTO relayguard_schema (version) VALUES (4);\n"
 	"CREATE TABLE verdicts (\n"
 	"\tid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 	AUDIT_COLUMNS(PG_COLUMN) ",\n"
 	"\trow_key text NOT NULL UNIQUE\n);\n"
 	VERDICTS_INDEXES_V3
-	VIEWS_V3(PG_DAY, PG_LOCAL_TIME);
+	VIEWS_V3(PG_DAY, PG_LOCAL_TIME)
+	ALERTS_V4("text", "integer", "bigint GENERATED ALWAYS AS IDENTITY "
+		  "PRIMARY KEY", "string_agg(DISTINCT limit_name, ',')");
 
 /* ", time, session_id, ... node": the columns every store shares */
 static const char column_list[] = AUDIT_COLUMNS(COLUMN_NAME);
@@ -316,6 +376,13 @@ audit_schema_columns(void)
 {
 	return column_list + 2;
 }
+
+const char audit_alert_insert_sql[] =
+	"INSERT INTO alerts (time, kind, account, limit_name, count, max,"
+	" window_seconds, action, session_id, queue_id, client_addr,"
+	" client_name, sender, rcpt, node)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15)";
 
 /* The INSERT, from verdict.h's column table: built once. */
 static char insert_sql[1024];
@@ -511,6 +578,10 @@ audit_schema_prepare(sqlite3 *db, const char *path, const char *node,
 	if (version <= 2
 	    && run_in_transaction(db, path, "migrating schema 2 to 3",
 				  migrate_2_3_sql, node, err, errlen) < 0)
+		return -1;
+	if (version <= 3
+	    && run_in_transaction(db, path, "migrating schema 3 to 4",
+				  migrate_3_4_sql, NULL, err, errlen) < 0)
 		return -1;
 	return 0;
 }

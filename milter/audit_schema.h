@@ -15,11 +15,31 @@
 
 #include <sqlite3.h>
 
-#define AUDIT_SCHEMA_VERSION 3
+#define AUDIT_SCHEMA_VERSION 4
 
 /* Older schemas (versions 1 and 2), kept for migration tests. */
 extern const char audit_schema_v1_sql[];
 extern const char audit_schema_v2_sql[];
+
+/* Version 2, kept for migration tests. */
+extern const char audit_schema_v2_sql[];
+
+/* The alerts table's INSERT: time, kind, account, limit_name, count,
+ * max, window_seconds, action, session_id, queue_id, client_addr,
+ * client_name, sender, rcpt. */
+extern const char audit_alert_insert_sql[];
+
+/* The schema before the alerts table (version 3), kept for migration
+ * tests. */
+extern const char audit_schema_v3_sql[];
+
+/* The alerts table's INSERT: time, kind, account, limit_name, count,
+ * max, window_seconds, action, session_id, queue_id, client_addr,
+ * client_name, sender, rcpt, node. */
+extern const char audit_alert_insert_sql[];
+
+/* PostgreSQL from version 3 to 4 (the alerts table), for docs/audit.md */
+extern const char audit_pg_migrate_3_4_sql[];
 
 /* The current schema, as created in an empty database. */
 extern const char audit_schema_sql[];

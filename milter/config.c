@@ -67,6 +67,8 @@ _Static_assert(sizeof(enum rg_blank_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum rg_dirfail_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum rg_auditfail_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum rg_ldap_scope) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum al_action) == sizeof(int), "enum size");
+_Static_assert(AL_ALERT == 0 && AL_TEMPFAIL == 1, "limit_action_names");
 
 /* Where each physical line starts inside a logical value. */
 struct line_mark {
@@ -133,6 +135,8 @@ static const char *const rule_names[RG_RULE_COUNT] = {
 	[RG_RULE_CLIENT_PENALTY] = "client_penalty",
 	[RG_RULE_CLIENT_PENALTY_RCPT] = "client_penalty_rcpt",
 	[RG_RULE_MTA_MISMATCH] = "mta_mismatch",
+	[RG_RULE_AUTH_LIMIT] = "auth_limit",
+	[RG_RULE_TRUSTED_LIMIT] = "trusted_limit",
 };
 
 static const char *const reply_names[RG_REPLY_COUNT] = {
@@ -152,6 +156,8 @@ static const char *const reply_names[RG_REPLY_COUNT] = {
 	[RG_REPLY_CLIENT_PENALTY] = "client_penalty",
 	[RG_REPLY_CLIENT_PENALTY_RCPT] = "client_penalty_rcpt",
 	[RG_REPLY_MTA_MISMATCH] = "mta_mismatch",
+	[RG_REPLY_AUTH_LIMIT] = "auth_limit",
+	[RG_REPLY_TRUSTED_LIMIT] = "trusted_limit",
 };
 
 static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
@@ -181,6 +187,10 @@ static const struct rg_reply default_replies[RG_REPLY_COUNT] = {
 	    "Too many refused commands from your network, try again later"},
 	[RG_REPLY_CLIENT_PENALTY_RCPT] = {450, "4.7.1",
 	    "Too many refused recipients from your network, try again later"},
+	[RG_REPLY_AUTH_LIMIT] = {450, "4.7.1",
+	    "Sending limit reached for this account, try again later"},
+	[RG_REPLY_TRUSTED_LIMIT] = {450, "4.7.1",
+	    "Sending limit reached for this host, try again later"},
 };
 
 static const char *const mode_names[] = {"enforce", "monitor", NULL};
@@ -194,6 +204,7 @@ static const char *const dirfail_names[] = {"tempfail", "accept", NULL};
 static const char *const auditfail_names[] = {
 	"continue", "tempfail", "spool", NULL,
 };
+static const char *const limit_action_names[] = {"alert", "tempfail", NULL};
 static const char *const scope_names[] = {"sub", "one", "base", NULL};
 
 /* ---------------------------------------------------------------- */
@@ -1202,6 +1213,32 @@ static const struct keydef keys[] = {
 	 0, 50000000, 0, 0},
 	{"client_track_privileged", set_bool, F(client_track_privileged), NULL,
 	 0, 0, 0, 0},
+	/* privileged senders */
+	{"auth_limit.hour", set_uint, F(auth_limits.max[AL_HOUR]), NULL,
+	 0, AL_MAX_RCPTS, 0, 0},
+	{"auth_limit.day", set_uint, F(auth_limits.max[AL_DAY]), NULL,
+	 0, AL_MAX_RCPTS, 0, 0},
+	{"auth_limit.domains", set_uint, F(auth_limits.max[AL_DOMAINS]), NULL,
+	 0, AL_DISTINCT_DOMAINS - 1, 0, 0},
+	{"auth_limit.clients", set_uint, F(auth_limits.max[AL_CLIENTS]), NULL,
+	 0, AL_DISTINCT_CLIENTS - 1, 0, 0},
+	{"auth_limit_action", set_enum, F(auth_limits.action),
+	 limit_action_names, 0, 0, 0, 0},
+	{"auth_limit_file", set_string, F(auth_limit_file), NULL, 0, 0, 0, 0},
+	{"trusted_limit.hour", set_uint, F(trusted_limits.max[AL_HOUR]), NULL,
+	 0, AL_MAX_RCPTS, 0, 0},
+	{"trusted_limit.day", set_uint, F(trusted_limits.max[AL_DAY]), NULL,
+	 0, AL_MAX_RCPTS, 0, 0},
+	{"trusted_limit.domains", set_uint, F(trusted_limits.max[AL_DOMAINS]),
+	 NULL, 0, AL_DISTINCT_DOMAINS - 1, 0, 0},
+	{"trusted_limit_action", set_enum, F(trusted_limits.action),
+	 limit_action_names, 0, 0, 0, 0},
+	{"account_track_size", set_uint, F(account_track_size), NULL,
+	 0, 10000000, 0, 0},
+	{"alert_command", set_string, F(alert_command), NULL, 0, 0, 0, 0},
+	{"alert_timeout", set_duration, F(alert_timeout), NULL,
+	 1, 3600, 1000, 1000},
+	{"alert_max", set_uint, F(alert_max), NULL, 1, 64, 0, 0},
 	/* daemon */
 	{"socket", set_socket, F(socket), NULL, 0, 0, 0, 0},
 	{"socket_mode", set_octal, F(socket_mode), NULL, 0, 0, 0, 0},
@@ -1602,6 +1639,20 @@ config_defaults(void)
 	cfg->client_limits.penalty = 3600;
 	cfg->client_track_size = 100000;
 	cfg->client_track_privileged = 0;
+	/* Alerts only: a site learns about a stolen password the same
+	 * hour, and no legitimate sender is ever deferred by default. */
+	cfg->auth_limits.max[AL_HOUR] = 500;
+	cfg->auth_limits.max[AL_DAY] = 2000;
+	cfg->auth_limits.max[AL_DOMAINS] = 50;
+	cfg->auth_limits.max[AL_CLIENTS] = 5;
+	cfg->auth_limits.action = AL_ALERT;
+	cfg->trusted_limits.max[AL_HOUR] = 2000;
+	cfg->trusted_limits.max[AL_DAY] = 10000;
+	cfg->trusted_limits.max[AL_DOMAINS] = 0;
+	cfg->trusted_limits.action = AL_ALERT;
+	cfg->account_track_size = 10000;
+	cfg->alert_timeout = 10;
+	cfg->alert_max = 4;
 	cfg->directory = xstrdup("file:" SYSCONFDIR "/relayguard/recipients");
 	cfg->directory_failure = RG_DIRFAIL_TEMPFAIL;
 	memcpy(cfg->replies, default_replies, sizeof(cfg->replies));
@@ -1724,6 +1775,7 @@ anchor_paths(struct rg_config *cfg, const char *path)
 	anchor_path(&cfg->audit_password_file, 0, path, dirlen);
 	anchor_path(&cfg->audit_spool, 0, path, dirlen);
 	anchor_path(&cfg->ldap_bind_password_file, 0, path, dirlen);
+	anchor_path(&cfg->auth_limit_file, 0, path, dirlen);
 }
 
 /* config_load - read and validate a file */
@@ -1784,6 +1836,11 @@ config_load(const char *path, char *err, size_t errlen)
 	free(buf);
 	if (cfg != NULL)
 		anchor_paths(cfg, path);
+	if (cfg != NULL && cfg->auth_limit_file != NULL
+	    && (cfg->auth_overrides = accountlimit_overrides_load(
+			cfg->auth_limit_file, &cfg->auth_limits, err,
+			errlen)) == NULL)
+		cfg = config_free(cfg);	/* err: "FILE:LINE: reason" */
 	return cfg;
 fail:
 	close(fd);
@@ -1821,8 +1878,23 @@ config_free(struct rg_config *cfg)
 	free(cfg->audit_password_file);
 	free(cfg->audit_spool);
 	free(cfg->node);
+	free(cfg->auth_limit_file);
+	cfg->auth_overrides = accountlimit_overrides_free(cfg->auth_overrides);
+	free(cfg->alert_command);
 	free(cfg);
 	return NULL;
+}
+
+/* config_account_limits - an AUTH user's limits, or a trusted client's */
+const struct accountlimit_limits *
+config_account_limits(const struct rg_config *cfg, const char *user)
+{
+	const struct accountlimit_limits *lim;
+
+	if (user == NULL)
+		return &cfg->trusted_limits;
+	lim = accountlimit_overrides_find(cfg->auth_overrides, user);
+	return lim != NULL ? lim : &cfg->auth_limits;
 }
 
 /* config_local_domain - 1 when name is one of our domains */

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "accountlimit.h"
 #include "address.h"
 #include "clienttrack.h"
 #include "netlist.h"
@@ -54,6 +55,8 @@ enum rg_rule {
 	RG_RULE_CLIENT_PENALTY,		/* connect/helo: client penalised */
 	RG_RULE_CLIENT_PENALTY_RCPT,	/* rcpt: client penalised */
 	RG_RULE_MTA_MISMATCH,		/* the MTA delivers elsewhere than judged */
+	RG_RULE_AUTH_LIMIT,		/* rcpt: AUTH user over a relay limit */
+	RG_RULE_TRUSTED_LIMIT,		/* rcpt: trusted client over a limit */
 	RG_RULE_COUNT,
 };
 
@@ -76,6 +79,8 @@ enum rg_reply_id {
 	RG_REPLY_CLIENT_PENALTY,
 	RG_REPLY_CLIENT_PENALTY_RCPT,
 	RG_REPLY_MTA_MISMATCH,
+	RG_REPLY_AUTH_LIMIT,
+	RG_REPLY_TRUSTED_LIMIT,
 	RG_REPLY_COUNT,
 };
 
@@ -126,6 +131,16 @@ struct rg_config {
 	unsigned client_track_size;	/* entries; 0 = off; restart */
 	int     client_track_privileged;	/* also count trusted/authenticated */
 
+	/* privileged senders' relay limits (accountlimit) */
+	struct accountlimit_limits auth_limits;	/* auth_limit.*, _action */
+	struct accountlimit_limits trusted_limits;	/* trusted_limit.* */
+	char   *auth_limit_file;	/* NULL unset; read by config_load */
+	struct accountlimit_overrides *auth_overrides;	/* NULL: none */
+	unsigned account_track_size;	/* accounts; 0 = off; restart */
+	char   *alert_command;		/* NULL unset */
+	unsigned alert_timeout;		/* seconds */
+	unsigned alert_max;		/* commands running at once */
+
 	/* daemon */
 	char   *socket;			/* inet:PORT@HOST, inet6:..., unix:PATH */
 	unsigned socket_mode;		/* unix socket permissions, default 0660 */
@@ -173,10 +188,12 @@ int     config_audit_is_pgsql(const char *audit_db);
 /* config_defaults - a configuration with every default; never NULL */
 struct rg_config *config_defaults(void);
 
-/* config_load - read and validate FILE; NULL with "FILE:LINE: reason" */
+/* config_load - read and validate FILE, and the files it names that the
+ * configuration holds (auth_limit_file); NULL with "FILE:LINE: reason" */
 struct rg_config *config_load(const char *path, char *err, size_t errlen);
 
-/* config_parse - same for text in memory; name is used in messages */
+/* config_parse - same for text in memory; name is used in messages.
+ * auth_limit_file is only named, not read (config_load reads it). */
 struct rg_config *config_parse(const char *text, size_t len, const char *name,
 			       char *err, size_t errlen);
 
@@ -186,6 +203,11 @@ struct rg_config *config_free(struct rg_config *cfg);
 /* config_parse_reply - "CODE X.Y.Z text" into reply; 0 ok, -1 + err */
 int     config_parse_reply(const char *text, struct rg_reply *reply,
 			   char *err, size_t errlen);
+
+/* config_account_limits - the limits of an AUTH user (override file
+ * first) or, user NULL, of a trusted client */
+const struct accountlimit_limits *config_account_limits(
+	const struct rg_config *cfg, const char *user);
 
 /* Lookups the policy engine uses on the hot path. */
 int     config_local_domain(const struct rg_config *cfg, const char *name);

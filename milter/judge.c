@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "accountlimit.h"
 #include "address.h"
+#include "alert.h"
 #include "audit.h"
 #include "clienttrack.h"
 #include "config.h"
@@ -39,12 +41,17 @@ static int audit_detached_defers;	/* shutdown took away a handle that
 /* Memory across connections: lives as long as the daemon, not the
  * runtime, so that a reload keeps it. */
 static struct clienttrack *tracker;
+static struct accountlimit *accounts;	/* privileged senders' counts */
+
+/* Where alerts go besides the log; under audit_lock like the audit. */
+static struct alert_sink *alert_sink;
 
 /* Counters for the stats line. */
 static unsigned long stat_actions[RG_WOULD_REJECT + 1];
 static unsigned long stat_connections;
 static unsigned long stat_audit_deferred;
 static unsigned long stat_penalty_repeats;	/* refusals not logged again */
+static unsigned long stat_alerts;
 static unsigned stat_live;
 static unsigned session_counter;
 
@@ -105,6 +112,7 @@ session_start(struct rg_conn *c)
 {
 	policy_session_init(&c->s);
 	c->s.tracker = __atomic_load_n(&tracker, __ATOMIC_ACQUIRE);
+	c->s.accounts = __atomic_load_n(&accounts, __ATOMIC_ACQUIRE);
 	judge_reset_txn(c);
 	new_session_id(c);
 	rg_strlcpy(c->client_addr, "unknown", sizeof(c->client_addr));
@@ -220,6 +228,43 @@ judge_mta_refusal(struct rg_conn *c, const char *input, size_t len,
 	log_verdict(&rec);
 }
 
+/* raise_alert - a privileged sender crossed a relay limit: its own log
+ * line, then the alert thread (audit row, alert_command) */
+static void
+raise_alert(const struct rg_conn *c, const struct rg_verdict *v,
+	    const char *rcpt)
+{
+	const struct rg_config *cfg = c->rt->cfg;
+	struct rg_alert a;
+	char line[MT_LINE_MAX];
+
+	memset(&a, 0, sizeof(a));
+	a.time_ms = rg_wall_ms();
+	a.kind = v->account_kind;
+	a.limit = v->account.limit;
+	a.action = v->account.action;
+	a.count = v->account.count;
+	a.max = v->account.max;
+	a.window = v->account.window;
+	rg_strlcpy(a.account, v->account_kind == AL_AUTH ? c->s.auth_user
+		   : c->client_addr, sizeof(a.account));
+	rg_strlcpy(a.session_id, c->id, sizeof(a.session_id));
+	rg_strlcpy(a.queue_id, c->queue_id, sizeof(a.queue_id));
+	rg_strlcpy(a.client_addr, c->client_addr, sizeof(a.client_addr));
+	rg_strlcpy(a.client_name, c->s.client_name, sizeof(a.client_name));
+	if (c->sender_set)
+		rg_strlcpy(a.sender, c->sender, sizeof(a.sender));
+	if (rcpt != NULL)
+		rg_strlcpy(a.rcpt, rcpt, sizeof(a.rcpt));
+	rglog_line(LOG_WARNING, mt_format_alert(&a, line, sizeof(line)));
+	counter_add(&stat_alerts);
+	pthread_rwlock_rdlock(&audit_lock);
+	if (alert_sink != NULL)
+		(void) alert_sink_submit(alert_sink, &a, cfg->alert_command,
+					 cfg->alert_timeout, cfg->alert_max);
+	pthread_rwlock_unlock(&audit_lock);
+}
+
 /* judge_step - decide one step, then in this order: audit it (a failure
  * changes the verdict), log it, commit it */
 void
@@ -252,6 +297,8 @@ judge_step(struct rg_conn *c, enum rg_stage stage, const char *input,
 		counter_add(&stat_actions[v->action]);
 	metrics_count_verdict(&rec, c->rt->dir ? c->rt->dir->backend->name : NULL);
 	log_verdict(&rec);
+	if (v->account_checked && v->account.alert)
+		raise_alert(c, v, rcpt);
 	policy_commit(&c->s, v);
 }
 
@@ -284,6 +331,35 @@ void
 judge_set_tracker(struct clienttrack *ct)
 {
 	__atomic_store_n(&tracker, ct, __ATOMIC_RELEASE);
+}
+
+/* judge_set_accounts - the privileged senders' table (NULL: off) */
+void
+judge_set_accounts(struct accountlimit *al)
+{
+	__atomic_store_n(&accounts, al, __ATOMIC_RELEASE);
+}
+
+/* judge_set_alerts - alerts go to this sink from now on (NULL: log only) */
+void
+judge_set_alerts(struct alert_sink *sink)
+{
+	pthread_rwlock_wrlock(&audit_lock);
+	alert_sink = sink;
+	pthread_rwlock_unlock(&audit_lock);
+}
+
+/* judge_take_alerts - detach the sink for closing */
+struct alert_sink *
+judge_take_alerts(void)
+{
+	struct alert_sink *sink;
+
+	pthread_rwlock_wrlock(&audit_lock);
+	sink = alert_sink;
+	alert_sink = NULL;
+	pthread_rwlock_unlock(&audit_lock);
+	return sink;
 }
 
 /* judge_live - open connections */
@@ -352,6 +428,7 @@ judge_stats(char *buf, size_t size)
 			"reject=%lu tempfail=%lu drop=%lu would-reject=%lu "
 			"audit-deferred=%lu; clients: tracked=%zu/%zu "
 			"penalties=%llu repeats-unlogged=%lu evictions=%llu; "
+			"alerts=%lu; "
 			"directory: %s; %s",
 			__atomic_load_n(&stat_connections, __ATOMIC_RELAXED),
 			judge_live(), a[RG_ACCEPT], a[RG_REJECT],
@@ -359,5 +436,7 @@ judge_stats(char *buf, size_t size)
 			__atomic_load_n(&stat_audit_deferred, __ATOMIC_RELAXED),
 			ts.used, ts.capacity, (unsigned long long) ts.penalties,
 			__atomic_load_n(&stat_penalty_repeats, __ATOMIC_RELAXED),
-			(unsigned long long) ts.evictions, dirstats, auditstats);
+			(unsigned long long) ts.evictions,
+			__atomic_load_n(&stat_alerts, __ATOMIC_RELAXED),
+			dirstats, auditstats);
 }

@@ -31,6 +31,8 @@
 
 struct audit;
 struct clienttrack;
+struct accountlimit;
+struct alert_sink;
 
 /* Per-connection state. */
 struct rg_conn {
@@ -101,6 +103,16 @@ struct audit *judge_take_audit(void);
  * connections, for connections opened from now on (NULL: off); the
  * caller keeps it alive until every connection has closed */
 void    judge_set_tracker(struct clienttrack *ct);
+
+/* judge_set_accounts - the privileged senders' counts for connections
+ * opened from now on (NULL: off); the caller keeps it alive */
+void    judge_set_accounts(struct accountlimit *al);
+
+/* judge_set_alerts - where alerts go besides the log (NULL: log only);
+ * judge_take_alerts() detaches it for closing, after which no step
+ * uses it */
+void    judge_set_alerts(struct alert_sink *sink);
+struct alert_sink *judge_take_alerts(void);
 
 /* judge_live - connections currently open, both doors */
 unsigned judge_live(void);

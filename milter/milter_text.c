@@ -16,6 +16,7 @@
 #include "netlist.h"
 #include "text.h"
 #include "verdict.h"
+#include "alert.h"
 #include "milter_text.h"
 
 /* A bounded output buffer. */
@@ -378,6 +379,39 @@ mt_format_verdict(const struct verdict_record *r, char *buf, size_t size)
 		(void) snprintf(num, sizeof(num), "%u", r->verdict->penalty_left);
 		put_field(&ob, "penalty_left", num);
 	}
+	return buf;
+}
+
+/* mt_format_alert - the log line of an alert */
+const char *
+mt_format_alert(const struct rg_alert *a, char *buf, size_t size)
+{
+	struct outbuf ob;
+	char clean[MT_FIELD_MAX + 8], num[64];
+
+	ob_init(&ob, buf, size);
+	ob_puts(&ob, "alert:");
+	put_field(&ob, "kind", al_kind_name(a->kind));
+	put_field(&ob, "account", a->account);
+	put_field(&ob, "limit", al_limit_name(a->limit));
+	(void) snprintf(num, sizeof(num), "%u", a->count);
+	put_field(&ob, "count", num);
+	(void) snprintf(num, sizeof(num), "%u", a->max);
+	put_field(&ob, "max", num);
+	(void) snprintf(num, sizeof(num), "%u", a->window);
+	put_field(&ob, "window", num);
+	put_field(&ob, "action", al_action_name(a->action));
+	put_field(&ob, "session", a->session_id);
+	put_field(&ob, "queue", a->queue_id);
+	ob_puts(&ob, " client=");
+	ob_puts(&ob, log_token(a->client_name, MT_FIELD_MAX, clean,
+			       sizeof(clean)));
+	ob_puts(&ob, "[");
+	ob_puts(&ob, log_token(a->client_addr, MT_FIELD_MAX, clean,
+			       sizeof(clean)));
+	ob_puts(&ob, "]");
+	put_path_field(&ob, "from", a->sender);
+	put_path_field(&ob, "to", a->rcpt);
 	return buf;
 }
 

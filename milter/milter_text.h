@@ -87,4 +87,12 @@ const char *mt_format_record(const char *prefix,
 			     const struct verdict_record *r, char *buf,
 			     size_t size);
 
+struct rg_alert;
+
+/* mt_format_alert - an alert's log line, its own tag first:
+ *   alert: kind=K account=A limit=L count=N max=M window=S action=X
+ *   session=SID queue=Q client=NAME[ADDR] from=<S> to=<R>
+ * client text cleaned as in the verdict line; returns buf */
+const char *mt_format_alert(const struct rg_alert *a, char *buf, size_t size);
+
 #endif

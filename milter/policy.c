@@ -215,6 +215,43 @@ track_event(const struct rg_verdict *v)
 	}
 }
 
+/* account_over - check and count a privileged remote recipient; 1 when
+ * its account is over a limit in tempfail mode (verdict filled) */
+static int
+account_over(const struct rg_config *cfg, const struct rg_session *s,
+	     struct rg_verdict *v)
+{
+	const struct accountlimit_limits *lim;
+	const char *account, *domain;
+	char addr[64];
+	int auth = s->auth_user[0] != '\0';
+
+	if (s->accounts == NULL)
+		return 0;
+	if (auth) {
+		account = s->auth_user;
+		lim = config_account_limits(cfg, s->auth_user);
+	} else if (s->client_ip_known) {
+		account = rg_ip_format(&s->client_ip, addr, sizeof(addr));
+		lim = config_account_limits(cfg, NULL);
+	} else {
+		return 0;
+	}
+	domain = strrchr(v->normalized, '@');
+	domain = domain != NULL ? domain + 1 : v->normalized;
+	v->account_checked = 1;
+	v->account_kind = auth ? AL_AUTH : AL_TRUSTED;
+	if (!accountlimit_rcpt(s->accounts, v->account_kind, account,
+			       s->client_ip_known ? &s->client_ip : NULL,
+			       domain, lim, &v->account))
+		return 0;
+	if (auth)
+		verdict_refuse(cfg, v, RG_RULE_AUTH_LIMIT, RG_REPLY_AUTH_LIMIT);
+	else
+		verdict_refuse(cfg, v, RG_RULE_TRUSTED_LIMIT, RG_REPLY_TRUSTED_LIMIT);
+	return 1;
+}
+
 /* verdict_start - the fields every stage sets */
 static void
 verdict_start(struct rg_verdict *v, enum rg_stage stage)
@@ -235,6 +272,7 @@ verdict_start(struct rg_verdict *v, enum rg_stage stage)
 	v->track_event = CT_NONE;
 	v->penalty_left = 0;
 	v->penalty_repeat = 0;
+	v->account_checked = 0;
 }
 
 /* parse_failed - syntax or utf8 refusal after addr_parse/addr_resolve */
@@ -433,7 +471,7 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 	if (!v->local) {
 		if (priv == RG_RULE_PASS)
 			verdict_refuse(cfg, v, RG_RULE_RELAY, RG_REPLY_RELAY);
-		else
+		else if (!account_over(cfg, s, v))
 			verdict_accept(v, priv);
 		return;
 	}
@@ -767,6 +805,12 @@ policy_reply_problem(enum rg_reply_id id, const struct rg_reply *reply)
 		if (reply->code / 100 != 4)
 			return "must be a 4xx reply: a penalty ends, the "
 			    "client may try again after it";
+		break;
+	case RG_REPLY_AUTH_LIMIT:
+	case RG_REPLY_TRUSTED_LIMIT:
+		if (reply->code / 100 != 4)
+			return "must be a 4xx reply: the mail is deferred "
+			    "until the limit's window has passed";
 		break;
 	case RG_REPLY_HARVEST:
 	case RG_REPLY_BLANK_SENDER_DROP:

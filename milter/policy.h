@@ -32,6 +32,13 @@
  * utf8 refusals.  Privileged clients are neither penalised nor counted
  * unless client_track_privileged = yes.
  *
+ * Privileged senders (session accounts set): a remote recipient accepted
+ * for relaying is checked against its account's limits and counted in
+ * the same step, under the table's lock (accountlimit.h), so that
+ * concurrent connections of one account cannot overshoot.  Over a limit
+ * in tempfail mode it is refused with auth_limit or trusted_limit (450);
+ * the verdict's account result says whether to raise an alert.
+ *
  * Monitor mode (global or per rule) turns a refusal into RG_WOULD_REJECT:
  * the reply that would have been given is still in the verdict.
  *
@@ -43,6 +50,7 @@
 
 #include <stddef.h>
 
+#include "accountlimit.h"
 #include "address.h"
 #include "clienttrack.h"
 #include "config.h"
@@ -87,6 +95,7 @@ struct rg_session {
 	char    helo[RG_NAME_MAX];
 	char    auth_user[RG_NAME_MAX];	/* "" when not authenticated */
 	struct clienttrack *tracker;	/* memory across connections; NULL off */
+	struct accountlimit *accounts;	/* privileged senders' counts; NULL off */
 
 	/* connection counters */
 	unsigned transactions;
@@ -123,6 +132,9 @@ struct rg_verdict {
 	enum ct_event track_event;	/* what policy_commit counts, CT_NONE */
 	unsigned penalty_left;		/* client_penalty*: seconds left */
 	int     penalty_repeat;		/* this penalty was already reported */
+	int     account_checked;	/* a privileged remote recipient counted */
+	enum al_kind account_kind;	/* auth (auth_user) or trusted (address) */
+	struct al_result account;	/* what it did to its account's limits */
 };
 
 void    policy_session_init(struct rg_session *s);

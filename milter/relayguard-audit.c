@@ -58,6 +58,7 @@ enum {
 	OPT_RCPT = 1 << 6, OPT_SESSION = 1 << 7, OPT_LIMIT = 1 << 8,
 	OPT_FOLLOW = 1 << 9, OPT_FORMAT = 1 << 10, OPT_COUNT = 1 << 11,
 	OPT_NODE = 1 << 12, OPT_SQL = 1 << 13,
+	OPT_ACCOUNT = 1 << 14,
 };
 
 struct query_opts {
@@ -66,6 +67,7 @@ struct query_opts {
 	char    until[TIME_LEN];
 	const char *client, *rule, *action, *sender, *rcpt, *session;
 	const char *node;		/* --node: one MX */
+	const char *account;
 	const char *format;
 	long    limit;
 	int     follow;
@@ -93,6 +95,7 @@ usage(const char *why)
 		"  search [--client A] [--rule R] [--action A] [--sender S] [--rcpt R]\n"
 		"         [--session ID] [--since T] [--until T] [--limit N]\n"
 		"  relay-attempts [--since T] [--until T] [--limit N]\n"
+		"  alerts [--account A] [--since T] [--until T] [--limit N]\n"
 		"  tail [-f] [-n N]\n"
 		"  export --format csv|json [--since T] [--until T]\n"
 		"  schema [--sql]\n"
@@ -506,6 +509,37 @@ cmd_relay_attempts(const struct query_opts *o)
 	return 0;
 }
 
+/* cmd_alerts - privileged senders over a relay limit, oldest first */
+static int
+cmd_alerts(const struct query_opts *o)
+{
+	struct audit_param p[RANGE_PARAMS + 2];
+	struct audit_cursor *st;
+	char    b[15][512];
+	const char *v[15];
+	int     i;
+
+	range_params(p, o);
+	p[3] = text_param(o->account);
+	p[4] = int_param(o->limit > 0 ? o->limit : INT64_MAX);
+	st = query("SELECT * FROM (SELECT time, node, kind, account, limit_name, "
+		   "count, max, window_seconds, action, session_id, queue_id, "
+		   "client_name, client_addr, sender, rcpt, id FROM alerts WHERE "
+		   RANGE_SQL " AND (lower(account) = lower(?4) OR ?4 IS NULL) "
+		   "ORDER BY id DESC LIMIT ?5) AS r ORDER BY id", p,
+		   RANGE_PARAMS + 2);
+	while (next(st)) {
+		for (i = 0; i < 15; i++)
+			v[i] = field(st, i, b[i], sizeof(b[i]));
+		printf("%s %s alert: kind=%s account=%s limit=%s count=%s max=%s "
+		       "window=%s action=%s session=%s queue=%s client=%s[%s] "
+		       "from=%s to=%s\n", v[0], v[1], v[2], v[3], v[4], v[5],
+		       v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]);
+	}
+	audit_cursor_close(st);
+	return 0;
+}
+
 /* cmd_tail - the last rows, then (-f) new rows as they arrive */
 static int
 cmd_tail(const struct query_opts *o)
@@ -676,6 +710,7 @@ parse_opts(int argc, char **argv, const char *cmd, unsigned allowed,
 		{"follow", no_argument, NULL, 'f'},
 		{"node", required_argument, NULL, 'N'},
 		{"sql", no_argument, NULL, 'Q'},
+		{"account", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	char    why[256], name[32], *end;
@@ -710,6 +745,7 @@ parse_opts(int argc, char **argv, const char *cmd, unsigned allowed,
 		case 'R': bit = OPT_RCPT; o->rcpt = optarg; break;
 		case 'i': bit = OPT_SESSION; o->session = optarg; break;
 		case 'F': bit = OPT_FORMAT; o->format = optarg; break;
+		case 'A': bit = OPT_ACCOUNT; o->account = optarg; break;
 		case 'f': bit = OPT_FOLLOW; o->follow = 1; break;
 		case 'N': bit = OPT_NODE; o->node = optarg; break;
 		case 'Q': bit = OPT_SQL; break;
@@ -814,6 +850,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "relay-attempts") == 0) {
 		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_LIMIT
 			   | OPT_NODE, &o);
+	} else if (strcmp(cmd, "alerts") == 0) {
+		parse_opts(argc, argv, cmd, OPT_SINCE | OPT_UNTIL | OPT_LIMIT
+			   | OPT_NODE | OPT_ACCOUNT, &o);
 	} else if (strcmp(cmd, "tail") == 0) {
 		parse_opts(argc, argv, cmd, OPT_FOLLOW | OPT_COUNT | OPT_NODE, &o);
 	} else if (strcmp(cmd, "export") == 0) {
@@ -850,6 +889,8 @@ main(int argc, char **argv)
 		rc = cmd_search(&o);
 	else if (strcmp(cmd, "relay-attempts") == 0)
 		rc = cmd_relay_attempts(&o);
+	else if (strcmp(cmd, "alerts") == 0)
+		rc = cmd_alerts(&o);
 	else if (strcmp(cmd, "tail") == 0)
 		rc = cmd_tail(&o);
 	else if (strcmp(cmd, "export") == 0)

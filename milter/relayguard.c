@@ -51,6 +51,8 @@
 
 #include "util.h"
 #include "audit.h"
+#include "accountlimit.h"
+#include "alert.h"
 #include "clienttrack.h"
 #include "config.h"
 #include "directory.h"
@@ -96,6 +98,7 @@ static enum mt_socket_kind socket_kind;
 static char socket_path[128];
 static int pidfile_written;
 static struct clienttrack *tracker;	/* survives reloads, not restarts */
+static struct accountlimit *accounts;	/* the same */
 
 /* Control thread: work handed over by the signal loop. */
 static pthread_mutex_t control_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -506,6 +509,8 @@ warn_restart_keys(const struct rg_config *cfg)
 		warn_restart("client_track_size");
 	if (str_changed(start_cfg->metrics_listen, cfg->metrics_listen))
 		warn_restart("metrics_listen");
+	if (start_cfg->account_track_size != cfg->account_track_size)
+		warn_restart("account_track_size");
 	if (str_changed(start_cfg->audit_db, cfg->audit_db)
 	    || start_cfg->audit_failure != cfg->audit_failure
 	    || str_changed(start_cfg->audit_password_file,
@@ -652,6 +657,29 @@ audit_logger(int priority, const char *line, void *ctx)
 	rglog_line(priority, line);
 }
 
+/* alert_node - this MX in alert rows: node, else the host name, as the
+ * verdict rows have it */
+static const char *
+alert_node(void)
+{
+	static char host[256];
+
+	if (start_cfg->node != NULL)
+		return start_cfg->node;
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		return NULL;
+	host[sizeof(host) - 1] = '\0';
+	return host;
+}
+
+/* alert_logger - the alert thread's warnings and errors */
+static void
+alert_logger(int priority, const char *line, void *ctx)
+{
+	(void) ctx;
+	rglog_line(priority, line);
+}
+
 /* ldap_logger - the LDAP directory going down and coming back */
 static void
 ldap_logger(int priority, const char *message)
@@ -705,6 +733,11 @@ start_services(void)
 		clienttrack_configure(tracker, &rt->cfg->client_limits);
 		judge_set_tracker(tracker);
 	}
+	if (start_cfg->account_track_size > 0) {
+		accounts = accountlimit_new(start_cfg->account_track_size,
+					    TRACKER_STRIPES);
+		judge_set_accounts(accounts);
+	}
 	if (audit_enabled(start_cfg)) {
 		const char *file = audit_local_file(start_cfg);
 
@@ -723,6 +756,18 @@ start_services(void)
 	    && metrics_http_start(start_cfg->metrics_listen, judge_metrics, err,
 				  sizeof(err)) < 0)
 		startup_fail("%s: %s", config_path, err);
+	/* after the audit schema is migrated: its alerts table exists.
+	 * Alerts are logged whatever happens; rows (SQLite audit databases
+	 * only) and commands from here */
+	if (audit_enabled(start_cfg)
+	    && config_audit_is_pgsql(start_cfg->audit_db))
+		rglog(LOG_NOTICE, "alerts: the audit store is PostgreSQL: "
+		      "alerts go to the log and alert_command, not to its "
+		      "alerts table");
+	judge_set_alerts(alert_sink_open(audit_enabled(start_cfg)
+					 && !config_audit_is_pgsql(start_cfg->audit_db)
+					 ? start_cfg->audit_db : NULL,
+					 alert_node(), alert_logger, NULL));
 }
 
 /* stop_services - flush the audit trail, release the runtime */
@@ -739,8 +784,12 @@ stop_services(void)
 	if ((audit = judge_take_audit()) != NULL)
 		audit = audit_close(audit);
 	judge_set_tracker(NULL);
+	judge_set_accounts(NULL);
+	(void) alert_sink_close(judge_take_alerts());
 	if (judge_live() == 0)	/* else a late callback may use it */
 		tracker = clienttrack_free(tracker);
+	if (judge_live() == 0)
+		accounts = accountlimit_free(accounts);
 	runtime_shutdown();
 }
 

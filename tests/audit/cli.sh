@@ -188,16 +188,18 @@ tail_pid=
 rg_expect "tail -f shows the 300 new rows" "$(wc -l < "$tmp/tail")" 300
 
 # --- schema, errors, exit codes ----------------------------------------------
-rg_expect "schema" "$("$audit" -d "$db" schema)" "schema version 3 (this relayguard-audit: 3)"
+sv=$("$audit" -V | sed -n 's/.*(schema version \([0-9]*\)).*/\1/p')
+rg_expect_match "relayguard-audit -V names its schema version" "$sv" '^[0-9]+$'
+rg_expect "schema" "$("$audit" -d "$db" schema)" "schema version $sv (this relayguard-audit: $sv)"
 err=$("$audit" -d "$tmp/none.db" summary 2>&1)
 rg_expect "missing db: exit 1" "$?" 1
 rg_expect "missing db: message" "$err" "relayguard-audit: $tmp/none.db: no such file"
 cp "$db" "$tmp/newer.db"
-"$sqlite" "$tmp/newer.db" 'PRAGMA user_version = 4'
+"$sqlite" "$tmp/newer.db" "PRAGMA user_version = $((sv + 1))"
 err=$("$audit" -d "$tmp/newer.db" summary 2>&1)
 rg_expect "newer schema: exit 1" "$?" 1
 rg_expect "newer schema: message" "$err" \
-	"relayguard-audit: $tmp/newer.db: schema version 4 is newer than this relayguard-audit (3): upgrade relayguard"
+	"relayguard-audit: $tmp/newer.db: schema version $((sv + 1)) is newer than this relayguard-audit ($sv): upgrade relayguard"
 "$sqlite" "$tmp/other.db" 'CREATE TABLE t (x)'
 err=$("$audit" -d "$tmp/other.db" summary 2>&1)
 rg_expect "foreign db: exit 1" "$?" 1

@@ -399,6 +399,7 @@ test_migration(void)
 				  "node IS NULL OR node = ''"), 0);
 	test_assert_int(query_int(path, "SELECT COUNT(DISTINCT node) FROM "
 				  "verdicts"), 1);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM alerts"), 0);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts WHERE "
 				  "session_id = 'old' AND client_trust IS NULL"), 1);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM relay_attempts"), 2);
@@ -447,6 +448,43 @@ test_migration_v2(void)
 	test_end();
 }
 
+/* test_migration_v3 - a version 3 database gains the alerts table */
+static void
+test_migration_v3(void)
+{
+	const char *path = db_path("m34.db");
+	char    fresh[8192], migrated[8192], err[512];
+	struct rg_config cfg;
+	struct audit *audit;
+
+	test_begin("audit: migration from schema version 3 (alerts)");
+	test_assert_int(exec_sql(path, audit_schema_v3_sql), 0);
+	test_assert_int(exec_sql(path, "INSERT INTO verdicts (time, session_id, "
+		"stage, rule, action, code) VALUES ('2026-01-02T03:04:05.006Z', "
+		"'v2', 'rcpt', 'authenticated', 'accept', 250)"), 0);
+	test_config(&cfg, path);
+	audit = audit_open(&cfg, err, sizeof(err));
+	test_assert(audit != NULL);
+	audit = audit_close(audit);
+	test_assert_int(query_int(path, "PRAGMA user_version"), 4);
+	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 1);
+	test_assert_int(exec_sql(path, "INSERT INTO alerts (time, kind, account,"
+		" limit_name, count, max, window_seconds, action) VALUES "
+		"('2026-01-02T03:04:06.000Z', 'auth', 'bob', 'hour', 6, 5, 3600,"
+		" 'alert')"), 0);
+	test_assert_int(query_int(path, "SELECT alerts FROM alerts_by_account "
+				  "WHERE account = 'bob'"), 1);
+	test_assert_int(exec_sql(db_path("v4.db"), audit_schema_sql), 0);
+	query_text(db_path("v4.db"), "SELECT group_concat(sql, ';') FROM "
+		   "(SELECT sql FROM sqlite_master ORDER BY name)",
+		   fresh, sizeof(fresh));
+	query_text(path, "SELECT group_concat(sql, ';') FROM "
+		   "(SELECT sql FROM sqlite_master ORDER BY name)",
+		   migrated, sizeof(migrated));
+	test_assert(fresh[0] != '\0' && strcmp(fresh, migrated) == 0);
+	test_end();
+}
+
 /* test_newer_refused - user_version above ours: audit_open says why */
 static void
 test_newer_refused(void)
@@ -458,16 +496,17 @@ test_newer_refused(void)
 
 	test_begin("audit: newer schema version refused");
 	test_assert_int(exec_sql(path, audit_schema_sql), 0);
-	test_assert_int(exec_sql(path, "PRAGMA user_version = 4"), 0);
+	test_assert_int(exec_sql(path, "PRAGMA user_version = 99"), 0);
 	test_config(&cfg, path);
 	err[0] = '\0';
 	audit = audit_open(&cfg, err, sizeof(err));
 	test_assert(audit == NULL);
 	audit = audit_close(audit);
-	snprintf(want, sizeof(want), "audit database %s has schema version 4, "
-		 "newer than this relayguard (3): refusing to write", path);
+	snprintf(want, sizeof(want), "audit database %s has schema version 99, "
+		 "newer than this relayguard (%d): refusing to write", path,
+		 AUDIT_SCHEMA_VERSION);
 	test_assert_str(err, want);
-	test_assert_int(query_int(path, "PRAGMA user_version"), 4);
+	test_assert_int(query_int(path, "PRAGMA user_version"), 99);
 
 	/* a foreign database is not touched either */
 	path = db_path("foreign.db");
@@ -865,6 +904,7 @@ main(void)
 	test_threads();
 	test_migration();
 	test_migration_v2();
+	test_migration_v3();
 	test_newer_refused();
 	test_continue_cantopen();
 	test_tempfail_recovers();

@@ -143,6 +143,10 @@ test_default_replies(void)
 		 "Too many refused recipients from your network, try again later"},
 		{RG_REPLY_MTA_MISMATCH, "mta_mismatch", 550, "5.7.1",
 		 "Relay access denied"},
+		{RG_REPLY_AUTH_LIMIT, "auth_limit", 450, "4.7.1",
+		 "Sending limit reached for this account, try again later"},
+		{RG_REPLY_TRUSTED_LIMIT, "trusted_limit", 450, "4.7.1",
+		 "Sending limit reached for this host, try again later"},
 	};
 	struct rg_config *cfg = config_defaults();
 	size_t  i;
@@ -170,7 +174,7 @@ test_rule_names(void)
 		"blank_sender", "sender_deny", "spoof", "harvest", "syntax",
 		"utf8", "directory_unavailable", "unqualified", "audit_unavailable",
 		"client_penalty", "client_penalty_rcpt",
-		"mta_mismatch",
+		"mta_mismatch", "auth_limit", "trusted_limit",
 	};
 	size_t  i;
 
@@ -611,13 +615,15 @@ test_errors(void)
 		 "followed by relay, routing, unknown, blank_sender, sender_deny, "
 		 "spoof, harvest, syntax, utf8, directory_unavailable, "
 		 "unqualified, audit_unavailable, client_penalty, "
-		 "client_penalty_rcpt or mta_mismatch)"},
+		 "client_penalty_rcpt, mta_mismatch, auth_limit or "
+		 "trusted_limit)"},
 		{"reply.nope = \"550 5.7.1 x\"\n",
 		 "t.conf:1: unknown key \"reply.nope\" (the replies are reply. "
 		 "followed by relay, routing, unknown, blank_sender, "
 		 "blank_sender_drop, sender_deny, spoof, harvest, syntax, utf8, "
 		 "directory_unavailable, unqualified, audit_unavailable, "
-		 "client_penalty, client_penalty_rcpt or mta_mismatch)"},
+		 "client_penalty, client_penalty_rcpt, mta_mismatch, "
+		 "auth_limit or trusted_limit)"},
 		{"mode = monitor\nreply.relay = \"550 5.7.1 x\n",
 		 "t.conf:2: a quoted string does not end on this line (missing \")"},
 		{"mode = monitor\nuser = a\0b\n",
@@ -1357,6 +1363,12 @@ test_docs_complete(void)
 		"client_limit.unknown", "client_limit.relay",
 		"client_limit.routing", "client_limit.syntax", "client_window",
 		"client_penalty", "client_track_size", "client_track_privileged",
+		"auth_limit.hour", "auth_limit.day", "auth_limit.domains",
+		"auth_limit.clients", "auth_limit_action", "auth_limit_file",
+		"trusted_limit.hour", "trusted_limit.day",
+		"trusted_limit.domains", "trusted_limit_action",
+		"account_track_size", "alert_command", "alert_timeout",
+		"alert_max",
 		"socket",
 		"socket_mode", "user", "pidfile", "syslog_facility",
 		"allow_root", "milter_timeout", "policy_socket",

@@ -1,0 +1,88 @@
+/*
+ * alert - a privileged sender over a relay limit, and where it goes
+ *
+ * NAME
+ *	alert - the alert record, the audit row and the alert command
+ * SUMMARY
+ *	When accountlimit says an account crossed a limit, the judge fills
+ *	a struct rg_alert, logs its line (mt_format_alert) and hands a copy
+ *	to alert_sink_submit().  That never blocks mail: the copy goes on a
+ *	bounded queue (ALERT_QUEUE_MAX); one thread then writes the row to
+ *	the audit database's alerts table and runs alert_command, if any,
+ *	with the alert as one JSON object (alert_json) on its standard
+ *	input.
+ * DESCRIPTION
+ *	Commands are bounded in number and time: at most max_running run
+ *	at once (an alert beyond that is recorded and logged, its command
+ *	skipped), each is killed with its process group after timeout
+ *	seconds.  A command's exit status other than 0, a kill, a failed
+ *	start or a full queue is logged; nothing of it reaches the SMTP
+ *	session.  The command runs as the daemon's user, through /bin/sh
+ *	-c, in its own process group, with stdout and stderr on /dev/null.
+ * OWNERSHIP
+ *	alert_sink_open() returns a sink the caller closes with
+ *	alert_sink_close(), which waits (bounded) for running commands and
+ *	returns NULL.  alert_sink_submit() copies the alert and the command.
+ */
+#ifndef RG_ALERT_H
+#define RG_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accountlimit.h"
+
+#define ALERT_QUEUE_MAX	256
+#define ALERT_TEXT_MAX	512
+
+struct rg_alert {
+	int64_t time_ms;		/* UTC, ms since the epoch */
+	enum al_kind kind;
+	enum al_limit limit;
+	enum al_action action;
+	unsigned count, max, window;
+	char    account[256];		/* AUTH login, or the client address */
+	char    session_id[32];
+	char    queue_id[64];
+	char    client_addr[64];
+	char    client_name[256];
+	char    sender[ALERT_TEXT_MAX];
+	char    rcpt[ALERT_TEXT_MAX];
+};
+
+/* alert_json - the alert as one JSON object (no newline) in a buffer
+ * the caller frees; client text is escaped by web_text's one JSON
+ * escaper */
+char   *alert_json(const struct rg_alert *a, size_t *len);
+
+/* alert_time_text - "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+const char *alert_time_text(int64_t ms, char *buf, size_t size);
+
+typedef void (*alert_log_fn) (int priority, const char *line, void *ctx);
+
+struct alert_sink;
+
+/* alert_sink_open - start the alert thread; audit_db (an SQLite path)
+ * NULL: no rows; node names this MX in the rows (NULL: none) */
+struct alert_sink *alert_sink_open(const char *audit_db, const char *node,
+				   alert_log_fn log, void *log_ctx);
+
+/* alert_sink_submit - queue a copy; 0 queued, -1 queue full (logged) */
+int     alert_sink_submit(struct alert_sink *sink, const struct rg_alert *a,
+			  const char *command, unsigned timeout_s,
+			  unsigned max_running);
+
+/* alert_sink_counters - alerts queued, rows written, commands run,
+ * failed (non-zero exit, killed, not started), skipped (too many
+ * running), dropped (queue full) */
+struct alert_counters {
+	uint64_t queued, written, run, failed, skipped, dropped;
+};
+void    alert_sink_get_counters(struct alert_sink *sink,
+				struct alert_counters *out);
+
+/* alert_sink_close - finish the queue, wait for commands (each killed at
+ * its timeout), stop the thread; returns NULL */
+struct alert_sink *alert_sink_close(struct alert_sink *sink);
+
+#endif
