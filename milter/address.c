@@ -286,6 +286,9 @@ idna_alabels(const char *d, size_t dn, char *out, size_t size)
 static const char *parse_ascii_domain(const char *d, size_t dn,
 				      struct addr_domain *out);
 
+/* parse_ascii_domain's answer for a byte >= 0x80: U-labels, maybe */
+static const char needs_idna[] = "not ASCII";
+
 /* parse_domain - validate d[0..dn); fill out (lower-cased, A-labels)
  * unless NULL */
 static const char *
@@ -293,7 +296,6 @@ parse_domain(const char *d, size_t dn, struct addr_domain *out)
 {
 	char    alabels[ADDR_DOMAIN_MAX + 1];
 	const char *why;
-	size_t  i;
 
 	if (dn == 0)
 		return "empty domain";
@@ -301,10 +303,8 @@ parse_domain(const char *d, size_t dn, struct addr_domain *out)
 		return "domain longer than 255 bytes";
 	if (d[0] == '[')
 		return parse_literal(d, dn, out);
-	for (i = 0; i < dn && (unsigned char)d[i] < 0x80; i++)
-		continue;
-	if (i == dn)
-		return parse_ascii_domain(d, dn, out);
+	if ((why = parse_ascii_domain(d, dn, out)) != needs_idna)
+		return why;		/* ASCII: one pass, done */
 	if (dn > 0 && d[dn - 1] == '.')
 		dn--;				/* one trailing dot is fine */
 	if ((why = idna_alabels(d, dn, alabels, sizeof(alabels))) != NULL)
@@ -346,6 +346,8 @@ parse_ascii_domain(const char *d, size_t dn, struct addr_domain *out)
 				return "domain label longer than 63 bytes";
 		} else if (c == ':') {
 			return "port or colon in domain";
+		} else if (c >= 0x80) {
+			return needs_idna;
 		} else {
 			return "invalid character in domain";
 		}
@@ -639,9 +641,7 @@ addr_init(struct address *addr)
 	addr->final_local[0] = '\0';
 	addr->final_domain.type = ADDR_DOM_NONE;
 	addr->final_domain.name[0] = '\0';
-	addr->deliver_local[0] = '\0';
-	addr->deliver_domain.type = ADDR_DOM_NONE;
-	addr->deliver_domain.name[0] = '\0';
+	addr->deliver_apart = 0;
 	addr->tricks = 0;
 	addr->steps = 0;
 	addr->ntrace = 0;
@@ -836,17 +836,16 @@ keep_delivered(struct address *addr, int *state)
 	*state = 2;
 }
 
-/* finish_delivered - at the end: the final destination when no step of
- * our own was taken; a trace line when the two differ */
+/* finish_delivered - at the end: kept apart (with a trace line) only
+ * when a step of our own changed the address */
 static void
 finish_delivered(struct address *addr, int state)
 {
-	if (state == 0) {
-		rg_strlcpy(addr->deliver_local, addr->final_local,
-			   sizeof(addr->deliver_local));
-		domain_copy(&addr->deliver_domain, &addr->final_domain);
-	} else if (strcmp(addr->deliver_local, addr->final_local) != 0
-		   || strcmp(addr->deliver_domain.name, addr->final_domain.name) != 0) {
+	addr->deliver_apart = 0;
+	if (state != 0
+	    && (strcmp(addr->deliver_local, addr->final_local) != 0
+		|| strcmp(addr->deliver_domain.name, addr->final_domain.name) != 0)) {
+		addr->deliver_apart = 1;
 		trace_add(addr, "the MTA delivers %s%s%s as written (relayguard's "
 			  "own unwrapping is not the mailbox)", addr->deliver_local,
 			  addr->deliver_domain.type != ADDR_DOM_NONE ? "@" : "",
@@ -870,8 +869,7 @@ addr_resolve(struct address *addr, addr_is_local_fn is_local, void *ctx)
 		addr->final_local[0] = '\0';
 		addr->final_domain.type = ADDR_DOM_NONE;
 		addr->final_domain.name[0] = '\0';
-		addr->deliver_local[0] = '\0';
-		addr->deliver_domain = addr->final_domain;
+		addr->deliver_apart = 0;
 		return ADDR_OK;
 	}
 	rg_strlcpy(addr->final_local, addr->local, sizeof(addr->final_local));

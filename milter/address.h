@@ -107,8 +107,10 @@ struct address {
 
 	/* What the MTA itself delivers to, filled by addr_resolve(): the
 	 * unwrapping MTAs do (extra or quoted @, bang path, percent hack),
-	 * without relayguard's own steps (look-alikes, IMCEA).  Equal to
-	 * the final destination unless one of those steps was taken. */
+	 * without relayguard's own steps (look-alikes, IMCEA).  Read it with
+	 * addr_deliver_local() / addr_deliver_domain(): it is kept apart
+	 * only when one of those steps changed the address. */
+	int     deliver_apart;
 	char    deliver_local[ADDR_PATH_MAX + 1];
 	struct addr_domain deliver_domain;
 	int     final_ours;		/* is_local() said yes to final_domain */
@@ -132,6 +134,20 @@ enum addr_status addr_parse(const char *text, size_t len, int flags,
  * takes more than ADDR_STEPS_MAX steps). */
 enum addr_status addr_resolve(struct address *addr, addr_is_local_fn is_local,
 			      void *ctx);
+
+/* addr_deliver_local, addr_deliver_domain - the mailbox the MTA itself
+ * delivers to (after addr_resolve) */
+static inline const char *
+addr_deliver_local(const struct address *addr)
+{
+	return addr->deliver_apart ? addr->deliver_local : addr->final_local;
+}
+
+static inline const struct addr_domain *
+addr_deliver_domain(const struct address *addr)
+{
+	return addr->deliver_apart ? &addr->deliver_domain : &addr->final_domain;
+}
 
 /* addr_format_final - "local@domain" of the final destination, the local
  * part quoted when it is not a dot-atom; "" for <>; returns buf, or NULL

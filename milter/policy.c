@@ -494,8 +494,8 @@ decide_rcpt(const struct rg_config *cfg, struct directory *dir,
 	}
 
 	/* The mailbox the MTA delivers to, not relayguard's own reading. */
-	join_address(v->dir_key, sizeof(v->dir_key), a->deliver_local,
-		     domain_for_key(cfg, &a->deliver_domain));
+	join_address(v->dir_key, sizeof(v->dir_key), addr_deliver_local(a),
+		     domain_for_key(cfg, addr_deliver_domain(a)));
 	look_up(cfg, dir, s, v);
 }
 
@@ -648,7 +648,8 @@ policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
 	if (!v->dir_consulted)
 		return;			/* postmaster */
 	/* Sendmail's local mailer sends the user alone: our domain. */
-	kd = m.domain.type == ADDR_DOM_NONE ? &v->addr.deliver_domain : &m.domain;
+	kd = m.domain.type == ADDR_DOM_NONE ? addr_deliver_domain(&v->addr)
+	    : &m.domain;
 	if ((kdomain = domain_for_key(cfg, kd)) == NULL)
 		return;			/* no domain to look it up at */
 	join_address(key, sizeof(key), m.local, kdomain);
