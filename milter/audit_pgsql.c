@@ -455,9 +455,10 @@ pg_insert(struct audit_sink *a, struct audit_qrow **rows, size_t n,
 	return r;
 }
 
-/* went_away - PostgreSQL failed: log once, spool from now on */
+/* went_away - PostgreSQL failed: log once, spool from now on; n rows
+ * of the failed batch are about to join the spool */
 static void
-went_away(struct audit_sink *a, const char *why)
+went_away(struct audit_sink *a, const char *why, size_t n)
 {
 	pg_disconnect(a);
 	rg_strlcpy(a->last_error, why, sizeof(a->last_error));
@@ -472,7 +473,8 @@ went_away(struct audit_sink *a, const char *why)
 		  "PostgreSQL is back (audit_failure = %s; %" PRId64 " in the "
 		  "spool)", why, audit_spool_path(a->spool),
 		  a->mode == RG_AUDITFAIL_TEMPFAIL ? "tempfail: mail is "
-		  "deferred meanwhile" : "spool", audit_spool_depth(a->spool));
+		  "deferred meanwhile" : "spool",
+		  audit_spool_depth(a->spool) + (int64_t) n);
 }
 
 /* pg_write - straight to PostgreSQL, or to the spool (see the top) */
@@ -494,7 +496,7 @@ pg_write(struct audit_sink *a, struct audit_qrow **rows, size_t n,
 	if (a->conn != NULL && audit_spool_depth(a->spool) == 0) {
 		if (pg_insert(a, rows, n, why, sizeof(why)) == PG_OK)
 			return 0;
-		went_away(a, why);
+		went_away(a, why, n);
 	}
 	/* rows refused on their own are in the log already: spool the rest */
 	{
@@ -529,7 +531,7 @@ replay(struct audit_sink *a)
 		a->retry_at = rg_mono_ms() + PG_RETRY_MS;
 	} else if (n > 0) {
 		if (pg_insert(a, rows, (size_t) n, err, sizeof(err)) != PG_OK) {
-			went_away(a, err);
+			went_away(a, err, 0);
 		} else if (audit_spool_drop(a->spool, last, err, sizeof(err)) < 0) {
 			/* sent again later: the row keys make that a no-op */
 			audit_log(LOG_ERR, "audit: %s", err);
@@ -663,7 +665,7 @@ pg_open(const struct rg_config *cfg, struct audit *audit, int *usable,
 		if (a->spool == NULL)
 			*usable = 0;
 		else
-			went_away(a, err);
+			went_away(a, err, 0);
 	} else if (a->spool != NULL && audit_spool_depth(a->spool) > 0) {
 		audit_log(LOG_NOTICE, "audit: PostgreSQL %s: replaying the %" PRId64
 			  " verdicts left in the spool %s", a->where,
