@@ -28,6 +28,7 @@
 #include "directory.h"
 
 #define DIR_FILE_LINE_MAX	320	/* longest entry accepted */
+#define DIR_FILE_SIZE_MAX	(1 << 30)	/* bytes read at most */
 
 struct dir_file_slot {
 	unsigned long hash;
@@ -187,77 +188,94 @@ domain_alabels(const char *entry, size_t *len, char *out, size_t size)
 	return NULL;
 }
 
-/* file_load - read every line of path into df */
+/* text_load - every line of text (len bytes, NULs included) into df;
+ * messages name the lines "name:LINE" */
 static int
-file_load(struct dir_file *df, const char *path, char *err, size_t errlen)
+text_load(struct dir_file *df, const char *name, const char *text,
+	  size_t len, char *err, size_t errlen)
 {
 	char line[DIR_FILE_LINE_MAX + 256];
 	char idn[DIR_FILE_LINE_MAX + 256];
 	unsigned long lineno = 0;
-	size_t nentries = 0;
-	FILE *fp;
+	size_t nentries = 0, pos = 0, n;
+	const char *nl;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		rg_snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		long before = ftell(fp), after;
-		size_t len;
+	while (pos < len) {
 		const char *why = NULL;
 		char *entry;
 		size_t entry_len;
 		int r;
 
-		if (fgets(line, sizeof(line), fp) == NULL)
-			break;
-		len = strlen(line);
 		lineno++;
-		/* fgets cannot report a NUL byte: strlen stops at it.  The
-		 * file offset says how many bytes were really read. */
-		after = ftell(fp);
-		if (before >= 0 && after >= 0 && (size_t)(after - before) != len) {
+		nl = memchr(text + pos, '\n', len - pos);
+		n = nl != NULL ? (size_t) (nl - (text + pos)) : len - pos;
+		if (memchr(text + pos, '\0', n) != NULL) {
 			rg_snprintf(err, errlen, "%s:%lu: NUL byte in line",
-				    path, lineno);
-			goto fail;
+				    name, lineno);
+			return -1;
 		}
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(fp)) {
-			/* no newline before the buffer ended: too long, or a
-			 * NUL byte cut the line short */
-			rg_snprintf(err, errlen, "%s:%lu: %s", path, lineno,
-				    len + 1 >= sizeof(line) ?
-				    "entry longer than 320 characters" :
-				    "NUL byte in line");
-			goto fail;
+		if (n >= sizeof(line)) {
+			rg_snprintf(err, errlen, "%s:%lu: entry longer than 320 "
+				    "characters", name, lineno);
+			return -1;
 		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + (nl != NULL);
 		r = line_parse(line, &entry, &entry_len, &why);
-		if (r < 0) {
-			rg_snprintf(err, errlen, "%s:%lu: %s", path, lineno, why);
-			goto fail;
-		}
-		if (r > 0 && (why = domain_alabels(entry, &entry_len,
-						   idn, sizeof(idn))) != NULL) {
-			rg_snprintf(err, errlen, "%s:%lu: %s", path, lineno, why);
-			goto fail;
+		if (r > 0)
+			why = domain_alabels(entry, &entry_len, idn, sizeof(idn));
+		if (r < 0 || why != NULL) {
+			rg_snprintf(err, errlen, "%s:%lu: %s", name, lineno, why);
+			return -1;
 		}
 		if (r > 0) {
 			arena_add(df, idn[0] ? idn : entry, entry_len);
 			nentries++;
 		}
 	}
-	if (ferror(fp)) {
-		rg_snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-		goto fail;
-	}
-	fclose(fp);
 	index_build(df, nentries);
 	return 0;
+}
 
-fail:
+/* file_load - read path whole, then text_load() it */
+static int
+file_load(struct dir_file *df, const char *path, char *err, size_t errlen)
+{
+	char   *text = NULL;
+	size_t  len = 0, cap = 0, got;
+	FILE   *fp;
+	int     rc;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		rg_snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	do {
+		if (len == cap) {
+			if (cap >= DIR_FILE_SIZE_MAX) {
+				rg_snprintf(err, errlen, "%s: larger than %d MiB",
+					    path, DIR_FILE_SIZE_MAX >> 20);
+				fclose(fp);
+				free(text);
+				return -1;
+			}
+			cap = cap ? cap * 2 : 65536;
+			text = xrealloc(text, cap);
+		}
+		got = fread(text + len, 1, cap - len, fp);
+		len += got;
+	} while (got > 0);
+	if (ferror(fp)) {
+		rg_snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		fclose(fp);
+		free(text);
+		return -1;
+	}
 	fclose(fp);
-	return -1;
+	rc = text_load(df, path, text, len, err, errlen);
+	free(text);
+	return rc;
 }
 
 /* dir_file_close - release everything */
@@ -290,6 +308,23 @@ dir_file_open(const char *spec, const struct rg_config *cfg,
 	df->base.backend = &dir_file_backend;
 	df->path = xstrdup(spec);
 	if (file_load(df, spec, err, errlen) < 0) {
+		dir_file_close(&df->base);
+		return NULL;
+	}
+	return &df->base;
+}
+
+/* dir_file_parse - a file backend over text in memory */
+struct directory *
+dir_file_parse(const char *text, size_t len, const char *name, char *err,
+	       size_t errlen)
+{
+	struct dir_file *df;
+
+	df = xcalloc(1, sizeof(*df));
+	df->base.backend = &dir_file_backend;
+	df->path = xstrdup(name != NULL ? name : "-");
+	if (text_load(df, df->path, text, len, err, errlen) < 0) {
 		dir_file_close(&df->base);
 		return NULL;
 	}

@@ -70,6 +70,12 @@ struct directory {
 
 extern const struct directory_backend dir_file_backend;
 
+/* dir_file_parse - the file backend over text in memory (len bytes, NULs
+ * included), messages naming it "name:LINE"; what file:PATH opens after
+ * reading the file.  NULL + err.  Close with directory_close(). */
+struct directory *dir_file_parse(const char *text, size_t len,
+				 const char *name, char *err, size_t errlen);
+
 /* directory_open - pick the backend named by cfg->directory from the
  * NULL-terminated list and open it; NULL + err ("unknown directory ...") */
 struct directory *directory_open(const struct rg_config *cfg,

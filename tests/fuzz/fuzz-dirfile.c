@@ -2,8 +2,8 @@
  * fuzz-dirfile - the file directory backend ("directory = file:PATH")
  *
  * Each input is a whole recipients file (seeds in corpus/dirfile/).  It
- * is written to a temporary file, opened through directory_open() as the
- * daemon does, and looked up.  Invariants checked beyond "no crash, no
+ * is parsed with dir_file_parse(), the parser file:PATH runs on the
+ * file's bytes (no temporary file per input), and looked up.  Invariants checked beyond "no crash, no
  * sanitizer report":
  * - the open gives a handle, or NULL with "PATH:LINE: reason" (LINE
  *   within the input) or "PATH: reason";
@@ -18,49 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "util.h"
 #include "address.h"
-#include "config.h"
 #include "directory.h"
 #include "fuzz.h"
 
 #define MAX_INPUT	16384
 #define MAX_CHECKED	64		/* lines looked up per input */
 
-static char path[64];
-
-/* cleanup - remove the temporary file at exit */
-static void
-cleanup(void)
-{
-	if (path[0] != '\0')
-		unlink(path);
-}
-
-/* write_file - the input as the recipients file */
-static void
-write_file(const uint8_t *data, size_t size)
-{
-	FILE *fp;
-	int fd;
-
-	if (path[0] == '\0') {
-		snprintf(path, sizeof(path), "/tmp/rg-fuzz-dirfile.XXXXXX");
-		if ((fd = mkstemp(path)) < 0) {
-			perror("fuzz-dirfile: mkstemp");
-			abort();
-		}
-		close(fd);
-		atexit(cleanup);
-	}
-	if ((fp = fopen(path, "wb")) == NULL
-	    || fwrite(data, 1, size, fp) != size || fclose(fp) != 0) {
-		perror("fuzz-dirfile: write");
-		abort();
-	}
-}
+/* The name messages give the input, as PATH for a file. */
+static const char path[] = "fuzz-input";
 
 /* check_error - "PATH:LINE: reason" or "PATH: reason" */
 static void
@@ -143,26 +111,18 @@ check_line(struct directory *dir, const char *line, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rg_config *cfg;
 	struct directory *dir;
-	char spec[80], err[1024];
+	char err[1024];
 	const char *p, *end, *nl;
 	enum dir_result r;
 	unsigned checked = 0;
 
 	if (size > MAX_INPUT)
 		size = MAX_INPUT;
-	write_file(data, size);
-	cfg = config_defaults();
-	snprintf(spec, sizeof(spec), "file:%s", path);
-	free(cfg->directory);
-	cfg->directory = strdup(spec);
-	FUZZ_CHECK(cfg->directory != NULL);
 	err[0] = '\0';
-	dir = directory_open(cfg, NULL, err, sizeof(err));
+	dir = dir_file_parse((const char *)data, size, path, err, sizeof(err));
 	if (dir == NULL) {
 		check_error(err, data, size);
-		cfg = config_free(cfg);
 		return 0;
 	}
 	FUZZ_CHECK(memchr(data, '\0', size) == NULL);
@@ -179,6 +139,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = directory_lookup(dir, "");
 	FUZZ_CHECK(r == DIR_NOTFOUND);
 	dir = directory_close(dir);
-	cfg = config_free(cfg);
 	return 0;
 }

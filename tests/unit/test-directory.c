@@ -283,6 +283,39 @@ test_large(void)
 	test_end();
 }
 
+/* test_parse_text - the parser behind file:PATH, on text in memory */
+static void
+test_parse_text(void)
+{
+	static const char text[] = "# users\nAlice@Example.org\n@catch.example\n"
+		"bob@example.org";		/* no final newline */
+	static const char nul[] = "alice@example.org\nbob@exa\0mple.org";
+	struct directory *dir;
+	char err[256];
+
+	test_begin("directory: dir_file_parse, the same parser on text");
+	dir = dir_file_parse(text, sizeof(text) - 1, "mem", err, sizeof(err));
+	test_assert(dir != NULL);
+	if (dir != NULL) {
+		test_assert_int(directory_lookup(dir, "alice@example.org"), DIR_FOUND);
+		test_assert_int(directory_lookup(dir, "bob@example.org"), DIR_FOUND);
+		test_assert_int(directory_lookup(dir, "x@catch.example"), DIR_FOUND);
+		test_assert_int(directory_lookup(dir, "carol@example.org"),
+				DIR_NOTFOUND);
+		dir = directory_close(dir);
+	}
+	test_assert(dir_file_parse(nul, sizeof(nul) - 1, "mem", err,
+				   sizeof(err)) == NULL);
+	test_assert_str(err, "mem:2: NUL byte in line");
+	test_assert(dir_file_parse("ok@example.org\nnot an address\n", 30, "m",
+				   err, sizeof(err)) == NULL);
+	test_assert_str(err, "m:2: white space inside an address");
+	dir = dir_file_parse("", 0, "empty", err, sizeof(err));
+	test_assert(dir != NULL);
+	dir = directory_close(dir);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -297,6 +330,7 @@ main(void)
 	test_errors();
 	test_selection();
 	test_large();
+	test_parse_text();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
