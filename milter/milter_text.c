@@ -267,32 +267,36 @@ mt_socket_check(const char *spec, enum mt_socket_kind *kind, char *path,
 	return 0;
 }
 
+/* put_value - " key=value" (with "<" ">" around a path), the value
+ * through the log escaper, "-" for a missing plain value */
+static void
+put_value(struct outbuf *ob, const char *key, const char *value, int path)
+{
+	char clean[MT_FIELD_MAX * 4 + 8];
+
+	ob_puts(ob, " ");
+	ob_puts(ob, key);
+	ob_puts(ob, path ? "=<" : "=");
+	if (!path && (value == NULL || *value == '\0'))
+		ob_puts(ob, "-");
+	else
+		ob_puts(ob, log_token(value, MT_FIELD_MAX, clean, sizeof(clean)));
+	if (path)
+		ob_puts(ob, ">");
+}
+
 /* put_field - " key=value" with "-" for a missing value */
 static void
 put_field(struct outbuf *ob, const char *key, const char *value)
 {
-	char clean[MT_FIELD_MAX * 4 + 8];
-
-	ob_puts(ob, " ");
-	ob_puts(ob, key);
-	ob_puts(ob, "=");
-	if (value == NULL || *value == '\0')
-		ob_puts(ob, "-");
-	else
-		ob_puts(ob, log_token(value, MT_FIELD_MAX, clean, sizeof(clean)));
+	put_value(ob, key, value, 0);
 }
 
-/* put_path - " key=<value>", the value sanitised */
+/* put_path - " key=<value>" */
 static void
 put_path(struct outbuf *ob, const char *key, const char *value)
 {
-	char clean[MT_FIELD_MAX * 4 + 8];
-
-	ob_puts(ob, " ");
-	ob_puts(ob, key);
-	ob_puts(ob, "=<");
-	ob_puts(ob, log_token(value, MT_FIELD_MAX, clean, sizeof(clean)));
-	ob_puts(ob, ">");
+	put_value(ob, key, value, 1);
 }
 
 /* put_path_field - " key=<path>" with one pair of <> around the path as

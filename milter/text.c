@@ -116,34 +116,27 @@ text_utf8_check(const char *s, size_t n)
 	return high;
 }
 
-/* put_hex - "\xNN" for one byte */
-static void
-put_hex(const struct text_out *o, unsigned char c)
-{
-	static const char hex[] = "0123456789abcdef";
-	char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+/*
+ * One walk for every escaper: the text goes by UTF-8 character (k bytes,
+ * k = 0 for a byte that does not start a valid character); runs of
+ * characters the escaper keeps are written whole, anything else through
+ * its escape function.
+ */
+typedef int keep_fn(const unsigned char *p, size_t k, int flags);
+typedef void escape_fn(const struct text_out *o, const unsigned char *p,
+		       size_t k, int flags);
 
-	o->put(o->ctx, esc, 4);
-}
-
-/* escape_backslash - log and human text: one walk, flags decide */
+/* walk - the text through one escaper's keep and escape rules */
 static void
-escape_backslash(const struct text_out *o, const char *s, size_t n,
-		 int token, int quote)
+walk(const struct text_out *o, const char *s, size_t n, keep_fn *keep,
+     escape_fn *escape, int flags)
 {
 	const unsigned char *p = (const unsigned char *) s;
 	size_t i = 0, run = 0, k;
 
 	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\' && !(quote && c == '"')
-		    && !(token && c == ' ')) {
-			i++;
-			run++;
-			continue;
-		}
-		if (c >= 0x80 && (k = text_utf8_len(p + i, n - i)) > 0) {
+		k = p[i] < 0x80 ? 1 : text_utf8_len(p + i, n - i);
+		if (keep(p + i, k, flags)) {
 			i += k;
 			run += k;
 			continue;
@@ -151,88 +144,132 @@ escape_backslash(const struct text_out *o, const char *s, size_t n,
 		if (run > 0)
 			o->put(o->ctx, (const char *) p + i - run, run);
 		run = 0;
-		if (c == '\\')
-			o->put(o->ctx, "\\\\", 2);
-		else if (c == '"')
-			o->put(o->ctx, "\\\"", 2);
-		else
-			put_hex(o, c);	/* control, DEL, space, invalid byte */
-		i++;
+		escape(o, p + i, k, flags);
+		i += k > 0 ? k : 1;
 	}
 	if (run > 0)
 		o->put(o->ctx, (const char *) p + i - run, run);
+}
+
+#define ESC_TOKEN	TEXT_LOG_TOKEN	/* a space too */
+#define ESC_QUOTE	0x100		/* a double quote too */
+
+/* keep_log - printable ASCII but '\', and the quote and space when asked;
+ * valid UTF-8 */
+static int
+keep_log(const unsigned char *p, size_t k, int flags)
+{
+	if (k != 1)
+		return k > 1;
+	return p[0] >= 0x20 && p[0] < 0x7f && p[0] != '\\'
+	    && !((flags & ESC_QUOTE) && p[0] == '"')
+	    && !((flags & ESC_TOKEN) && p[0] == ' ');
+}
+
+/* escape_log - \\, \" or \xNN (control, DEL, space, invalid byte) */
+static void
+escape_log(const struct text_out *o, const unsigned char *p, size_t k,
+	   int flags)
+{
+	static const char hex[] = "0123456789abcdef";
+	char esc[4] = {'\\', 'x', hex[p[0] >> 4], hex[p[0] & 15]};
+
+	(void) k;
+	(void) flags;
+	if (p[0] == '\\')
+		o->put(o->ctx, "\\\\", 2);
+	else if (p[0] == '"')
+		o->put(o->ctx, "\\\"", 2);
+	else
+		o->put(o->ctx, esc, 4);
+}
+
+/* is_line_separator - U+2028 or U+2029, which end a JavaScript line */
+static int
+is_line_separator(const unsigned char *p, size_t k)
+{
+	return k == 3 && p[0] == 0xe2 && p[1] == 0x80
+	    && (p[2] == 0xa8 || p[2] == 0xa9);
+}
+
+/* keep_json - printable ASCII but " \ < > & '; valid UTF-8 but the
+ * line separators */
+static int
+keep_json(const unsigned char *p, size_t k, int flags)
+{
+	(void) flags;
+	if (k != 1)
+		return k > 1 && !is_line_separator(p, k);
+	return p[0] >= 0x20 && p[0] < 0x7f && strchr("\"\\<>&'", p[0]) == NULL;
+}
+
+/* escape_json - \" \\, \u00XX, \u2028 / \u2029, U+FFFD for invalid bytes */
+static void
+escape_json(const struct text_out *o, const unsigned char *p, size_t k,
+	    int flags)
+{
+	char esc[8];
+
+	(void) flags;
+	if (k == 0) {
+		o->put(o->ctx, "\\ufffd", 6);
+	} else if (k == 3) {
+		o->put(o->ctx, p[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+	} else if (p[0] == '"' || p[0] == '\\') {
+		esc[0] = '\\';
+		esc[1] = (char) p[0];
+		o->put(o->ctx, esc, 2);
+	} else {
+		(void) snprintf(esc, sizeof(esc), "\\u%04x", p[0]);
+		o->put(o->ctx, esc, 6);
+	}
+}
+
+/* keep_csv - everything valid but '"' (the cell is quoted when needed) */
+static int
+keep_csv(const unsigned char *p, size_t k, int flags)
+{
+	(void) flags;
+	return k > 1 || (k == 1 && p[0] != '"');
+}
+
+/* escape_csv - "" for a quote, U+FFFD for an invalid byte */
+static void
+escape_csv(const struct text_out *o, const unsigned char *p, size_t k,
+	   int flags)
+{
+	(void) flags;
+	if (k == 1 && p[0] == '"')
+		o->put(o->ctx, "\"\"", 2);
+	else
+		o->put(o->ctx, "\xef\xbf\xbd", 3);
 }
 
 /* text_log - one log field */
 void
 text_log(const struct text_out *o, const char *s, size_t n, int flags)
 {
-	escape_backslash(o, s, n, (flags & TEXT_LOG_TOKEN) != 0, 1);
+	walk(o, s, n, keep_log, escape_log,
+	     ESC_QUOTE | (flags & TEXT_LOG_TOKEN ? ESC_TOKEN : 0));
 }
 
 /* text_human - text for a terminal or a message */
 void
 text_human(const struct text_out *o, const char *s, size_t n)
 {
-	escape_backslash(o, s, n, 0, 0);
+	walk(o, s, n, keep_log, escape_log, 0);
 }
 
 /* text_json - a JSON string literal */
 void
 text_json(const struct text_out *o, const char *s)
 {
-	const unsigned char *p = (const unsigned char *) s;
-	size_t n, i = 0, run = 0, k;
-	char esc[8];
-
 	if (s == NULL) {
 		o->put(o->ctx, "null", 4);
 		return;
 	}
-	n = strlen(s);
 	o->put(o->ctx, "\"", 1);
-	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<'
-		    && c != '>' && c != '&' && c != '\'') {
-			i++;
-			run++;
-			continue;
-		}
-		k = c >= 0x80 ? text_utf8_len(p + i, n - i) : 0;
-		/* U+2028 and U+2029 end a line in JavaScript */
-		if (k == 3 && c == 0xe2 && p[i + 1] == 0x80
-		    && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
-			if (run > 0)
-				o->put(o->ctx, (const char *) p + i - run, run);
-			run = 0;
-			o->put(o->ctx, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
-			i += 3;
-			continue;
-		}
-		if (k > 0) {
-			i += k;
-			run += k;
-			continue;
-		}
-		if (run > 0)
-			o->put(o->ctx, (const char *) p + i - run, run);
-		run = 0;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char) c;
-			o->put(o->ctx, esc, 2);
-		} else if (c >= 0x80) {
-			o->put(o->ctx, "\\ufffd", 6);	/* not UTF-8 */
-		} else {
-			(void) snprintf(esc, sizeof(esc), "\\u%04x", c);
-			o->put(o->ctx, esc, 6);
-		}
-		i++;
-	}
-	if (run > 0)
-		o->put(o->ctx, (const char *) p + i - run, run);
+	walk(o, s, strlen(s), keep_json, escape_json, 0);
 	o->put(o->ctx, "\"", 1);
 }
 
@@ -240,9 +277,8 @@ text_json(const struct text_out *o, const char *s)
 void
 text_csv(const struct text_out *o, const char *s)
 {
-	const unsigned char *p = (const unsigned char *) s;
-	size_t n, i = 0, run = 0, k;
-	int quote, formula;
+	size_t  n;
+	int     quote, formula;
 
 	if (s == NULL)
 		return;
@@ -254,30 +290,7 @@ text_csv(const struct text_out *o, const char *s)
 		o->put(o->ctx, "\"", 1);
 	if (formula)
 		o->put(o->ctx, "'", 1);
-	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c < 0x80 && c != '"') {
-			i++;
-			run++;
-			continue;
-		}
-		if (c >= 0x80 && (k = text_utf8_len(p + i, n - i)) > 0) {
-			i += k;
-			run += k;
-			continue;
-		}
-		if (run > 0)
-			o->put(o->ctx, (const char *) p + i - run, run);
-		run = 0;
-		if (c == '"')
-			o->put(o->ctx, "\"\"", 2);
-		else
-			o->put(o->ctx, "\xef\xbf\xbd", 3);	/* U+FFFD */
-		i++;
-	}
-	if (run > 0)
-		o->put(o->ctx, (const char *) p + i - run, run);
+	walk(o, s, n, keep_csv, escape_csv, 0);
 	if (quote)
 		o->put(o->ctx, "\"", 1);
 }
