@@ -28,7 +28,9 @@ tmp=$(rg_e2e_tmpdir)
 installed=0
 
 # Runs of this test on one machine take turns.
-exec 8>"/run/lock/relayguard-pkg-test.lock"
+lockdir=/run/lock
+[ -d "$lockdir" ] || lockdir=/tmp
+exec 8>"$lockdir/relayguard-pkg-test.lock"
 flock -w 600 8 || { echo "FAIL: another install test holds the lock" >&2; exit 1; }
 
 if dpkg-query -W -f='${Status}' relayguard 2>/dev/null | grep -q 'installed\|config-files'; then
@@ -241,7 +243,7 @@ rg_expect "ExecStartPre (${pre[*]})" "$?" 0
 
 RG_MILTER_LOG="$tmp/relayguard.log"
 "${traced[@]}" -o "$tmp/strace.daemon" "${as_unit[@]}" "${cmd[@]}" \
-    </dev/null >"$RG_MILTER_LOG" 2>&1 &
+    </dev/null >"$RG_MILTER_LOG" 2>&1 8>&- &
 tracer=$!
 echo "$tracer" >>"$tmp/.daemons"
 sock="$SOCKET_DIR/relayguard.sock"
