@@ -13,6 +13,13 @@ Usage: policy-hostile.py PORT CASE [N]
   many N     N connections open at once, each asks one request, all kept
              open until every one has its answer; print "N answered
              ACCEPTS REJECTS" and wait for a line on stdin before closing
+  blocked    one connection asks about a local user (its directory lookup
+             waits on a server that never answers), then a second one
+             asks about a relay attempt: print "second: ACTION after S s"
+             and "first: ACTION after S s"
+  blackhole PORT
+             listen on PORT and accept, never answering (an LDAP server
+             that hangs); runs until killed
 """
 import resource
 import socket
@@ -124,14 +131,41 @@ def case_many(port, n):
         s.close()
 
 
+def case_blocked(port):
+    first = connect(port)
+    start = time.time()
+    first.sendall(request("alice@example.test", instance="b.1", port="50001"))
+    time.sleep(0.5)
+    second = connect(port)
+    t = time.time()
+    second.sendall(request("victim@remote.test", instance="b.2", port="50002"))
+    ans = read_answer(second, 30)
+    print("second: %s after %.1f s" % (ans, time.time() - t), flush=True)
+    ans = read_answer(first, 60)
+    print("first: %s after %.1f s" % (ans, time.time() - start), flush=True)
+
+
+def case_blackhole(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((HOST, port))
+    s.listen(64)
+    held = []
+    while True:
+        c, _ = s.accept()
+        held.append(c)
+
+
 def main():
     port = int(sys.argv[1])
     case = sys.argv[2]
     if case == "many":
         case_many(port, int(sys.argv[3]))
+    elif case == "blackhole":
+        case_blackhole(port)
     else:
         {"answer": case_answer, "garbage": case_garbage, "huge": case_huge,
-         "stall": case_stall}[case](port)
+         "stall": case_stall, "blocked": case_blocked}[case](port)
 
 
 main()

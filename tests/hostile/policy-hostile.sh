@@ -129,4 +129,33 @@ if grep -qE 'AddressSanitizer|runtime error:' "$RG_MILTER_LOG"; then
 	rg_fail "sanitizer report in the daemon's log"
 fi
 rg_stop_relayguard
+
+echo "# an LDAP lookup that blocks holds up no other connection"
+LDAP_PORT=$(rg_free_port)
+python3 "$top_srcdir/tests/hostile/policy-hostile.py" "$LDAP_PORT" blackhole &
+blackhole_pid=$!
+rg_e2e_on_exit "kill $blackhole_pid"
+PORT=$(rg_free_port)
+RG_E2E_POLICY_SOCKET="inet:$PORT@127.0.0.1"
+rg_start_relayguard "local_domains = example.test
+directory = ldap
+ldap_uri = ldap://127.0.0.1:$LDAP_PORT
+ldap_base = dc=example,dc=test
+ldap_timeout = 3s
+ldap_network_timeout = 3s
+client_track_size = 0
+policy_socket = $RG_E2E_POLICY_SOCKET" || exit 1
+for i in $(seq 1 50); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+	sleep 0.1
+done
+out=$(timeout 60 $HOSTILE "$PORT" blocked)
+echo "$out" | sed 's/^/# /'
+rg_expect_match "blocked lookup: the other connection answered at once" \
+    "$(echo "$out" | sed -n 's/^second: //p')" '^action=550 5\.7\.1 .* after 0\.[0-9] s$'
+rg_expect_match "blocked lookup: its own request deferred, not refused" \
+    "$(echo "$out" | sed -n 's/^first: //p')" '^action=451 4\.4\.3 '
+rg_stop_relayguard
+kill "$blackhole_pid" 2>/dev/null
+wait "$blackhole_pid" 2>/dev/null
 rg_done
