@@ -16,6 +16,14 @@
 #   scaling  milter throughput at 1, 10, 100 and 500 sessions (relayguard
 #            and the no-op filter), relayguard's memory idle and holding
 #            100, 250 and 500 open milter connections
+#   policy   tests/bench/policy-load against relayguard's policy door and
+#            milter-load against its milter door, one daemon, at 1, 10,
+#            100 and 500 connections, median of rounds with the spread
+#   doors    Postfix + smtp-source through each door: Postfix alone, the
+#            no-op milter answering connect/HELO or not, relayguard's
+#            milter before and after the negotiation change, its policy
+#            door (inet, unix; file, and LDAP with a warm cache), Postfix's
+#            own relay_recipient_maps = ldap:; median of rounds, spread
 # With --doc, each part runs through tests/bench/run-bench.sh, which
 # writes its section (bench-perf-PART) of FILE with the machine and date.
 # Every process started is stopped by the exit trap of tests/e2e/mta.sh;
@@ -33,11 +41,11 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || set -- milter e2e scaling
+[ $# -gt 0 ] || set -- milter e2e scaling policy doors
 if [ -n "$doc" ]; then
 	status=0
 	for part in "$@"; do
-		timeout 300 bash "$top_srcdir/tests/bench/run-bench.sh" --doc "$doc" \
+		timeout 900 bash "$top_srcdir/tests/bench/run-bench.sh" --doc "$doc" \
 			--command "$command" "bench-perf-$part" \
 			bash "$0" "$part" || status=1
 	done
@@ -49,8 +57,8 @@ if [ $# -gt 1 ]; then
 fi
 part=$1
 case "$part" in
-milter|e2e|scaling) ;;
-*) echo "run-perf.sh: unknown part $part (milter, e2e, scaling)" >&2; exit 2 ;;
+milter|e2e|scaling|policy|doors) ;;
+*) echo "run-perf.sh: unknown part $part (milter, e2e, scaling, policy, doors)" >&2; exit 2 ;;
 esac
 
 . "$top_srcdir/tests/e2e/mta.sh"
@@ -58,7 +66,8 @@ LOAD=$top_builddir/tests/bench/milter-load
 NOOP=$top_builddir/tests/bench/noop-milter
 : "${SMTP_SOURCE:=$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
 : "${SLAPD:=/usr/sbin/slapd}"
-rg_require "$RG_RELAYGUARD" "$LOAD" "$NOOP"
+PLOAD=$top_builddir/tests/bench/policy-load
+rg_require "$RG_RELAYGUARD" "$LOAD" "$NOOP" "$PLOAD"
 tmp=$(rg_e2e_tmpdir)
 USERS=10000
 
@@ -71,10 +80,11 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # proc_kb PID FIELD - a /proc/PID/status figure in kB (VmRSS, VmHWM)
 proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
-# start_noop SOCKET - the no-op filter in the background; sets NOOP_PID
+# start_noop SOCKET [-a] - the no-op filter in the background (-a: it
+# answers connect and HELO); sets NOOP_PID
 start_noop() {
 	local i
-	"$NOOP" "$1" >>"$tmp/noop.log" 2>&1 &
+	"$NOOP" ${2:-} "$1" >>"$tmp/noop.log" 2>&1 &
 	NOOP_PID=$!
 	rg_e2e_on_exit "kill $NOOP_PID"
 	for i in $(seq 1 100); do
@@ -465,6 +475,277 @@ $(printf '%-34s %8d kB  %4d threads  (+%.1f kB per connection)\n' \
 		[ "${BAD[noop$c]}${BAD[rg$c]}" = 00 ] ||
 			{ echo "mismatched answers or protocol errors at $c sessions" >&2; exit 1; }
 	done
+}
+
+###########################################################################
+# median LIST... - the median of numbers
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+	if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# lo / hi LIST... - the smallest and largest
+lo() { printf '%s\n' "$@" | sort -g | head -n 1; }
+hi() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+
+# ratios A_LIST B_LIST - round-by-round A/B, space-separated
+ratios() {
+	# shellcheck disable=SC2086
+	paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) |
+		awk '{ printf "%.3f ", $2 ? $1 / $2 : 0 }'
+}
+
+# decide LABEL AIM RATIO... - "met", "NOT met" or "not decided by this
+# run" for ratio >= AIM, from the round-to-round ratios
+decide() {
+	local label=$1 aim=$2 l h
+	shift 2
+	l=$(lo "$@") h=$(hi "$@")
+	if awk -v l="$l" -v a="$aim" 'BEGIN { exit !(l >= a) }'; then
+		echo "$label >= $aim: met (every round: $l .. $h)"
+	elif awk -v h="$h" -v a="$aim" 'BEGIN { exit !(h < a) }'; then
+		echo "$label >= $aim: NOT met (every round: $l .. $h)"
+	else
+		echo "$label >= $aim: not decided by this run (rounds: $l .. $h; the noise is larger than the gap)"
+	fi
+}
+
+# pload_run KEY PID PROGRAM SOCKET ARGS... - one load run (policy-load or
+# milter-load) against the daemon PID; every round's figures kept
+declare -A PR_RATE PR_P50 PR_P99 PR_P999 PR_CPU PR_BAD
+pload_run() {
+	local key=$1 pid=$2 prog=$3 sock=$4 out c0 c1 rate p50 p99 p999 rcpts mm err
+	shift 4
+	c0=$(cpu_ticks "$pid")
+	out=$(timeout 120 "$prog" -q -s "$sock" "$@")
+	c1=$(cpu_ticks "$pid")
+	read -r rate p50 p99 p999 rcpts mm err <<<"$(printf '%s\n' "$out" |
+		sed -n 's/^RESULT rate=\([^ ]*\) p50_us=\([^ ]*\) p99_us=\([^ ]*\) p999_us=\([^ ]*\) max_us=[^ ]* rcpts=\([^ ]*\) mismatches=\([^ ]*\) errors=\([^ ]*\).*/\1 \2 \3 \4 \5 \6 \7/p')"
+	[ -n "$rate" ] || { echo "load run failed ($key): $out" >&2; exit 1; }
+	PR_RATE[$key]="${PR_RATE[$key]:-} $rate" PR_P50[$key]="${PR_P50[$key]:-} $p50"
+	PR_P99[$key]="${PR_P99[$key]:-} $p99" PR_P999[$key]="${PR_P999[$key]:-} $p999"
+	PR_CPU[$key]="${PR_CPU[$key]:-} $(awk -v t=$((c1 - c0)) -v n="$rcpts" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')"
+	PR_BAD[$key]=$(( ${PR_BAD[$key]:-0} + mm + err ))
+}
+
+part_policy() {
+	local rounds=3 r c key psock="inet:$(rg_free_port)@127.0.0.1"
+	start_rg "$(rg_conf "$tmp/policy-bench.db")
+policy_socket = $psock" inet
+	local pid=$RG_PID msock=$RG_SOCK
+	sleep 0.5
+	echo "policy delegation protocol load: tests/bench/policy-load against"
+	echo "relayguard's policy door, and tests/bench/milter-load against its milter"
+	echo "door (the baseline: the same daemon, engine, directory and audit trail),"
+	echo "at 1, 10, 100 and 500 connections; file directory of $USERS users, audit"
+	echo "on, both sockets inet, one verdict log line per request to a file."
+	echo "policy-load: one request at a time per connection, as smtpd; 5 recipients"
+	echo "per transaction; half known users, a quarter unknown, a quarter relay"
+	echo "attempts, every answer checked. milter-load: its own mix, connect, HELO,"
+	echo "MAIL, 5 RCPT per transaction. $rounds rounds of 3 s, interleaved; figures:"
+	echo "the median round, the spread over rounds in brackets. The machine is"
+	echo "shared with other builds and tests (1-minute load average at start:"
+	echo "$(load_avg)): absolute figures are low and noisy; the ratio of the two"
+	echo "doors, round by round, is the figure to read."
+	echo
+	echo "commands:"
+	echo "  relayguard -f -s -c CONF   (CONF: local_domains = example.org, example.net;"
+	echo "      local_addresses = 192.0.2.25; directory = file:RECIPIENTS; harvest_limit = 0;"
+	echo "      client_track_size = 0; audit_db = FILE; policy_socket = inet:PORT@127.0.0.1)"
+	echo "  policy-load -s inet:PORT@127.0.0.1 -c N -k 5 -t 3 -u $USERS"
+	echo "  milter-load -s inet:PORT@127.0.0.1 -c N -k 5 -m 5 -t 3 -u $USERS"
+	echo
+	for r in $(seq 1 $rounds); do
+		for c in 1 10 100 500; do
+			pload_run "policy$c" "$pid" "$PLOAD" "$psock" -c "$c" -k 5 -t 3 -u "$USERS"
+			pload_run "milter$c" "$pid" "$LOAD" "$msock" -c "$c" -k 5 -m 5 -t 3 -u "$USERS"
+		done
+	done
+	printf '%-20s %8s %-15s %8s %8s %9s %7s %4s\n' "door, connections" "rcpt/s" \
+		"[spread]" "p50 us" "p99 us" "p99.9 us" "cpu us" "bad"
+	for c in 1 10 100 500; do
+		for key in "policy$c" "milter$c"; do
+			# shellcheck disable=SC2086
+			printf '%-20s %8.0f %-15s %8.0f %8.0f %9.0f %7s %4d\n' \
+				"${key%%[0-9]*}, $c" "$(median ${PR_RATE[$key]})" \
+				"[$(lo ${PR_RATE[$key]})..$(hi ${PR_RATE[$key]})]" \
+				"$(median ${PR_P50[$key]})" "$(median ${PR_P99[$key]})" \
+				"$(median ${PR_P999[$key]})" "$(median ${PR_CPU[$key]})" \
+				"${PR_BAD[$key]}"
+		done
+	done
+	echo "(cpu us: relayguard's CPU time per recipient, all steps of the door"
+	echo " included; bad: mismatched answers + errors, all rounds)"
+	echo
+	for c in 1 10 100 500; do
+		# shellcheck disable=SC2046
+		decide "policy door / milter door, rcpt/s, $c connections" 1.0 \
+			$(ratios "${PR_RATE[policy$c]}" "${PR_RATE[milter$c]}")
+	done
+	# shellcheck disable=SC2086
+	awk -v p="$(median ${PR_P99[policy100]})" 'BEGIN {
+		printf "aim: p99 under 1 ms at 100 connections (file directory, audit on): %.0f us (%s)\n",
+			p, p < 1000 ? "met" : "NOT met in this run" }'
+	echo "1-minute load average at end: $(load_avg)"
+	for c in 1 10 100 500; do
+		[ "${PR_BAD[policy$c]}${PR_BAD[milter$c]}" = 00 ] ||
+			{ echo "mismatched answers or errors at $c connections" >&2; exit 1; }
+	done
+}
+
+###########################################################################
+# door_run KEY PORT - one smtp-source -s 10 run; messages/s appended
+declare -A DR
+door_run() {
+	local t0 t1
+	t0=$(date +%s%N)
+	timeout 180 "$SMTP_SOURCE" -s 10 -m "$DOOR_MSGS" -l 1024 -t user@example.test \
+		-f sender@client.example.net "127.0.0.1:$2" >"$tmp/smtp-source.out" 2>&1 ||
+		{ echo "smtp-source failed ($1):" >&2; cat "$tmp/smtp-source.out" >&2; exit 1; }
+	t1=$(date +%s%N)
+	DR[$1]="${DR[$1]:-} $(( DOOR_MSGS * 1000000000 / (t1 - t0) ))"
+}
+
+# door_slapd - a throwaway slapd with the e2e users and Postfix's ldap
+# table for it ($tmp/ldap-rcpt.cf); sets LDAP_PORT, or returns 1
+door_slapd() {
+	local u
+	[ -x "$SLAPD" ] && command -v slapadd >/dev/null || return 1
+	. "$top_srcdir/tests/ldap/slapd.sh"
+	mkdir -p "$tmp/slapd"
+	ldap_slapd_init "$tmp/slapd" >&2 || exit 1
+	sed 's/@.*//' "$tmp/e2e-recipients" | while read -r u; do
+		printf 'dn: uid=%s,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s@example.test\n\n' \
+			"$u" "$u" "$u" "$u" "$u"
+	done >"$tmp/users.ldif"
+	slapadd -q -f "$tmp/slapd/slapd.conf" -l "$tmp/users.ldif" >&2 || exit 1
+	LDAP_PORT=$(rg_free_port)
+	ldap_slapd_start "$tmp/slapd" "$LDAP_PORT" >&2 || exit 1
+	rg_e2e_on_exit "ldap_slapd_stop $tmp/slapd"
+	printf '%s\n' "server_host = ldap://127.0.0.1:$LDAP_PORT" \
+		"search_base = dc=example,dc=test" "version = 3" "bind = no" \
+		"query_filter = (|(mail=%s)(mailLocalAddress=%s))" \
+		"result_attribute = mail" >"$tmp/ldap-rcpt.cf"
+	chmod 644 "$tmp/ldap-rcpt.cf"
+}
+
+# door_noop KEY LABEL [-a] - a no-op milter and a Postfix wired to it
+door_noop() {
+	local sock="inet:$(rg_free_port)@127.0.0.1"
+	start_noop "$sock" "${3:-}"
+	rg_start_postfix "$sock" >&2 || exit 1
+	PORT[$1]=$RG_POSTFIX_PORT LABEL[$1]=$2
+}
+
+part_doors() {
+	local rounds=${DOORS_ROUNDS:-5} r i k keys file_conf p_inet p_unix p_ldap
+	local -A PORT LABEL RATIOS
+	DOOR_MSGS=${DOORS_MSGS:-1000}
+	rg_require "$POSTFIX" "$SMTP_SOURCE"
+	. "$top_srcdir/tests/e2e/cases.sh"	# rg_e2e_policy_postfix
+	{ echo user@example.test; for i in 1 2 3 4 5; do echo "${i}user@example.test"; done
+	  echo postmaster@example.test; } >"$tmp/e2e-recipients"
+	file_conf="local_domains = example.test
+directory = file:$tmp/e2e-recipients"
+	p_inet="inet:$(rg_free_port)@127.0.0.1" p_unix="unix:$tmp/policy-door.sock"
+
+	rg_start_postfix none >&2 || exit 1
+	PORT[alone]=$RG_POSTFIX_PORT LABEL[alone]="Postfix alone (baseline)"
+	door_noop noop_a "+ noop-milter, connect/HELO answered" -a
+	door_noop noop "+ noop-milter, no reply at connect/HELO"
+	# Before: client memory on (the default) keeps connect/HELO answered,
+	# which is how relayguard negotiated every session until now.
+	start_rg "$file_conf
+audit_db = $tmp/doors-before.db" inet
+	rg_start_postfix "$RG_SOCK" >&2 || exit 1
+	PORT[before]=$RG_POSTFIX_PORT LABEL[before]="+ relayguard milter, connect/HELO answered"
+	start_rg "$file_conf
+client_track_size = 0
+audit_db = $tmp/doors-after.db
+policy_socket = $p_inet" inet
+	rg_start_postfix "$RG_SOCK" >&2 || exit 1
+	PORT[after]=$RG_POSTFIX_PORT LABEL[after]="+ relayguard milter, no reply connect/HELO"
+	rg_start_postfix none "smtpd_recipient_restrictions = check_policy_service $(rg_e2e_policy_postfix "$p_inet")" >&2 || exit 1
+	PORT[pol_inet]=$RG_POSTFIX_PORT LABEL[pol_inet]="+ relayguard policy door, inet"
+	start_rg "$file_conf
+audit_db = $tmp/doors-unix.db
+policy_socket = $p_unix
+socket_mode = 0666" inet
+	rg_start_postfix none "smtpd_recipient_restrictions = check_policy_service $p_unix" >&2 || exit 1
+	PORT[pol_unix]=$RG_POSTFIX_PORT LABEL[pol_unix]="+ relayguard policy door, unix"
+	keys="alone noop_a noop before after pol_inet pol_unix"
+	if door_slapd; then
+		rg_start_postfix none "mynetworks =" \
+			"relay_recipient_maps = ldap:$tmp/ldap-rcpt.cf" >&2 || exit 1
+		PORT[native]=$RG_POSTFIX_PORT LABEL[native]="Postfix native relay_recipient_maps ldap:"
+		p_ldap="unix:$tmp/policy-ldap.sock"
+		start_rg "local_domains = example.test
+directory = ldap
+ldap_uri = ldap://127.0.0.1:$LDAP_PORT
+ldap_base = dc=example,dc=test
+audit_db = $tmp/doors-ldap.db
+policy_socket = $p_ldap
+socket_mode = 0666" inet
+		rg_start_postfix none "smtpd_recipient_restrictions = check_policy_service $p_ldap" >&2 || exit 1
+		PORT[pol_ldap]=$RG_POSTFIX_PORT LABEL[pol_ldap]="+ relayguard policy, unix, LDAP (warm)"
+		keys="$keys native pol_ldap"
+	fi
+
+	echo "end to end through each door: Postfix $(postconf -d -h mail_version 2>/dev/null)"
+	echo "(smtpd on 127.0.0.1, discard transport) driven by smtp-source -s 10 -m"
+	echo "$DOOR_MSGS -l 1024, one recipient per message (user@example.test), one"
+	echo "connection per message; messages/s. $rounds rounds, every stack once per"
+	echo "round in turn; the median round, and for each ratio to Postfix alone the"
+	echo "spread over rounds (each round's stack against that round's Postfix alone)."
+	echo "relayguard: file directory, audit on (SQLite), log to a file; the LDAP"
+	echo "rows use a throwaway slapd, relayguard's cache warm after the warm-up."
+	echo "The machine is shared with other builds and tests (1-minute load average"
+	echo "at start: $(load_avg)): read the spread before the median."
+	echo
+	echo "commands:"
+	echo "  smtp-source -s 10 -m $DOOR_MSGS -l 1024 -t user@example.test -f sender@client.example.net 127.0.0.1:PORT"
+	echo "  milter: smtpd_milters = inet:127.0.0.1:PORT (tests/e2e/mta.sh rg_start_postfix)"
+	echo "  policy: smtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:PORT | unix:PATH"
+	echo "  native: mynetworks = (empty), relay_recipient_maps = ldap:CF"
+	echo "  before: relayguard with client memory on (the default): connect and HELO"
+	echo "    answered, as relayguard negotiated until now; after: client_track_size = 0"
+	echo "  noop-milter -a (answers connect and HELO) | noop-milter (no reply there)"
+	echo
+	echo "sanity:"
+	for k in before after pol_inet pol_unix ${PORT[pol_ldap]:+pol_ldap}; do
+		relay_check "${LABEL[$k]}" "${PORT[$k]}"
+	done
+	echo
+	for k in $keys; do door_run warm "${PORT[$k]}"; done
+	for r in $(seq 1 $rounds); do
+		for k in $keys; do door_run "$k" "${PORT[$k]}"; done
+	done
+	printf '%-46s %8s %6s %13s\n' "stack" "msgs/s" "ratio" "spread"
+	for k in $keys; do
+		RATIOS[$k]=$(ratios "${DR[$k]}" "${DR[alone]}")
+		# shellcheck disable=SC2086
+		printf '%-46s %8.0f %6.3f %6.3f..%.3f\n' "${LABEL[$k]}" "$(median ${DR[$k]})" \
+			"$(median ${RATIOS[$k]})" "$(lo ${RATIOS[$k]})" "$(hi ${RATIOS[$k]})"
+	done
+	echo "(ratio: to Postfix alone in the same round; median and spread over rounds)"
+	echo
+	# shellcheck disable=SC2086
+	decide "policy door (inet, audit on) / Postfix alone" 0.95 ${RATIOS[pol_inet]}
+	# shellcheck disable=SC2086
+	decide "policy door (unix, audit on) / Postfix alone" 0.95 ${RATIOS[pol_unix]}
+	# shellcheck disable=SC2046
+	decide "relayguard milter / noop-milter, both without connect/HELO replies" 0.95 \
+		$(ratios "${DR[after]}" "${DR[noop]}")
+	# shellcheck disable=SC2046
+	decide "relayguard milter after / before the negotiation change" 1.0 \
+		$(ratios "${DR[after]}" "${DR[before]}")
+	# shellcheck disable=SC2046
+	decide "noop-milter without / with connect/HELO replies" 1.0 \
+		$(ratios "${DR[noop]}" "${DR[noop_a]}")
+	if [ -n "${DR[native]:-}" ]; then
+		# shellcheck disable=SC2046
+		decide "policy door (LDAP) / Postfix native ldap:" 1.0 \
+			$(ratios "${DR[pol_ldap]}" "${DR[native]}")
+	fi
+	echo "1-minute load average at end: $(load_avg)"
 }
 
 "part_$part"
