@@ -587,6 +587,10 @@ policy_hop_canon(const char *hop, char *out, size_t size)
 			return "no room";
 		return NULL;
 	}
+	for (i = 0; i < n && (unsigned char)name[i] < 0x80; i++)
+		continue;
+	if (i < n)			/* U-labels: compared in A-labels */
+		return addr_domain_alabels(name, out, size);
 	if (rg_strlcpy(out, name, size) >= size)
 		return "no room";
 	return NULL;

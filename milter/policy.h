@@ -185,7 +185,8 @@ void    policy_judge_mta(const struct rg_config *cfg, struct directory *dir,
 /* policy_hop_canon - a next hop (the MTA's {rcpt_host}, an
  * internal_next_hops entry) in the form compared: lower case, no
  * trailing dot, no ":port", "[ip]" with the address in canonical text,
- * "unix:" for a socket on this host, "" for none.  NULL ok, else the
+ * "unix:" for a socket on this host, "" for none, a name in A-labels.
+ * NULL ok, else the
  * reason.  config.c calls it for internal_next_hops. */
 const char *policy_hop_canon(const char *hop, char *out, size_t size);
 

@@ -28,11 +28,12 @@ alice@gw.test
 alice@gw2.test
 nobody@example.test
 carol@local.test
+u@bücher.example
 EOR
 
 # conf [LINE...] - relayguard's configuration text for these tests
 conf() {
-	printf '%s\n' "local_domains = example.test local.test virt.test gw.test gw2.test" \
+	printf '%s\n' "local_domains = example.test local.test virt.test gw.test gw2.test bücher.example" \
 	    "local_addresses = 127.0.0.1, ::1" \
 	    "directory = file:$tmp/recipients" \
 	    "internal_next_hops = [10.9.8.7]" "$@"
@@ -59,7 +60,8 @@ rg_start_relayguard "$(conf)" || exit 1
 rg_start_postfix "$RG_MILTER_SOCKET" \
     "mydestination = local.test" "local_transport = local" \
     "myorigin = other.test" \
-    "relay_domains = example.test gw.test gw2.test" "relay_transport = relay" \
+    "relay_domains = example.test gw.test gw2.test xn--bcher-kva.example" \
+    "relay_transport = relay" "smtputf8_enable = yes" \
     "default_transport = smtp" \
     "virtual_mailbox_domains = virt.test" \
     "virtual_transport = lmtp:unix:$tmp/no-lmtp" \
@@ -84,6 +86,27 @@ case_rcpt "IPv4-mapped literal of ours" 'alice@[IPv6:::ffff:127.0.0.1]' '550 5\.
     'rule=relay'
 case_rcpt "routing inside a relay domain" 'alice%remote.test@example.test' \
     '550 5\.7\.1' 'rule=routing'
+
+# SMTPUTF8: a domain in U-labels is ours in A-labels, a label that is not
+# IDNA2008 is a syntax error
+# utf8_rcpt NAME RCPT WANT_CODE LOG_REGEX - one SMTPUTF8 transaction
+utf8_rcpt() {
+	local name=$1 mark codes
+	mark=$(rg_log_mark)
+	rg_smtp_dialog "$MTA_PORT" "EHLO client.example.net" \
+	    "MAIL FROM:<sender@remote.test> SMTPUTF8" "RCPT TO:<$2>" QUIT \
+	    >"$tmp/utf8.out"
+	codes=($RG_DIALOG_CODES)
+	rg_expect "$MTA: $name: RCPT <$2>" "${codes[3]:-none}" "$3"
+	if rg_log_wait "stage=rcpt .*$4" 10 "$mark" >/dev/null; then
+		rg_pass "$MTA: $name: log matches /$4/"
+	else
+		rg_fail "$MTA: $name: no log line /$4/; got:
+$(rg_log_since "$mark")"
+	fi
+}
+utf8_rcpt "U-labels, SMTPUTF8" 'u@bücher.example' 250 'rule=local'
+utf8_rcpt "not IDNA2008 (full-width dot)" 'u@bücher．example' 501 'rule=syntax'
 
 # unqualified_recipient = qualify: Postfix qualifies with myorigin, which
 # is not ours, so the MTA's address refuses it

@@ -765,6 +765,13 @@ test_mta_judge(void)
 		{"mta", "192.0.2.1", "<postmaster@example.org>", "esmtp",
 		 "remote.test", "@remote.test:postmaster@example.org",
 		 "mta_mismatch", NULL},
+		/* a next hop in U-labels is compared in A-labels */
+		{"idn", "192.0.2.1", "<u@xn--bcher-kva.example>", "relay",
+		 "b\xc3\xbc" "cher.example.", "u@xn--bcher-kva.example", "local",
+		 NULL},
+		{"idn", "192.0.2.1", "<u@xn--bcher-kva.example>", "relay",
+		 "b\xc3\xbc" "cher\xef\xbc\x8e" "example", "u@xn--bcher-kva.example",
+		 "mta_mismatch", NULL},
 		/* no macros: the verdict is relayguard's alone */
 		{"mta", "192.0.2.1", "<alice@example.org>", NULL, NULL, NULL,
 		 "local", NULL},
