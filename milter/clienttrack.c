@@ -11,7 +11,11 @@
  * - An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is tracked as its
  *   IPv4 form, so that dual-stack listeners count one client once.
  * - A lookup that only asks about a penalty never inserts: a client the
- *   table does not know has no penalty, and asking must not evict.
+ *   table does not know has no penalty, and asking must not evict.  Nor
+ *   does it move the entry in the LRU list: "least recently seen" means
+ *   the last counted event, and a read stays a read.
+ * - While no penalty can be running (now past penalty_horizon, the
+ *   latest end of any), clienttrack_penalty() answers without a lock.
  * - Counts saturate at 65535 per bucket; limits stop at
  *   CLIENTTRACK_LIMIT_MAX, so a saturated count is always over a limit.
  */
@@ -61,6 +65,9 @@ struct clienttrack {
 	void   *clock_ctx;
 	/* Read under any stripe lock, written under all of them. */
 	struct clienttrack_limits limits;
+	/* The latest end of any penalty (atomic): until a penalty starts,
+	 * asking about one costs a load, not a lock. */
+	uint32_t penalty_horizon;
 };
 
 struct ct_key {
@@ -254,9 +261,10 @@ lru_push(struct ct_stripe *st, uint32_t idx)
 		st->tail = idx;
 }
 
-/* find - entry index + 1 for key, 0 when absent; refreshes its LRU place */
+/* find - entry index + 1 for key, 0 when absent; touch refreshes its
+ * LRU place */
 static uint32_t
-find(struct ct_stripe *st, const struct ct_key *key, uint32_t hash)
+find(struct ct_stripe *st, const struct ct_key *key, uint32_t hash, int touch)
 {
 	uint32_t idx;
 
@@ -265,7 +273,7 @@ find(struct ct_stripe *st, const struct ct_key *key, uint32_t hash)
 		struct ct_entry *e = &st->entries[idx - 1];
 
 		if (e->kind == key->kind && memcmp(e->addr, key->addr, 16) == 0) {
-			if (st->head != idx) {
+			if (touch && st->head != idx) {
 				lru_unlink(st, idx);
 				lru_push(st, idx);
 			}
@@ -361,6 +369,19 @@ window_sum(const struct ct_entry *e, enum ct_event event)
 	return sum;
 }
 
+/* raise_horizon - no penalty ends after the horizon */
+static void
+raise_horizon(struct clienttrack *ct, uint32_t until)
+{
+	uint32_t h = __atomic_load_n(&ct->penalty_horizon, __ATOMIC_RELAXED);
+
+	while (h < until && !__atomic_compare_exchange_n(&ct->penalty_horizon,
+							  &h, until, 1,
+							  __ATOMIC_RELEASE,
+							  __ATOMIC_RELAXED))
+		continue;
+}
+
 /* note_key - count one event on one key; 1 when a penalty starts */
 static int
 note_key(struct clienttrack *ct, const struct ct_key *key,
@@ -375,7 +396,7 @@ note_key(struct clienttrack *ct, const struct ct_key *key,
 
 	pthread_mutex_lock(&st->lock);
 	cur = bucket_now(ct, now);
-	if ((idx = find(st, key, hash)) == 0)
+	if ((idx = find(st, key, hash, 1)) == 0)
 		idx = insert(st, key, hash, cur);
 	e = &st->entries[idx - 1];
 	rotate(e, cur);
@@ -389,6 +410,7 @@ note_key(struct clienttrack *ct, const struct ct_key *key,
 		e->reported = 0;
 		st->penalties++;
 		started = 1;
+		raise_horizon(ct, e->penalty_until);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return started;
@@ -424,7 +446,7 @@ penalty_key(struct clienttrack *ct, const struct ct_key *key, uint32_t now,
 	unsigned left = 0;
 
 	pthread_mutex_lock(&st->lock);
-	if ((idx = find(st, key, hash)) != 0) {
+	if ((idx = find(st, key, hash, 0)) != 0) {
 		e = &st->entries[idx - 1];
 		if (e->penalty_until > now) {
 			left = e->penalty_until - now;
@@ -451,6 +473,8 @@ clienttrack_penalty(struct clienttrack *ct, const struct rg_ip *ip, int *first)
 	if (ct == NULL)
 		return 0;
 	now = ct->clock(ct->clock_ctx);
+	if (now >= __atomic_load_n(&ct->penalty_horizon, __ATOMIC_ACQUIRE))
+		return 0;		/* no penalty is running anywhere */
 	if (make_key(ip, 0, &key))
 		left = penalty_key(ct, &key, now, first);
 	if (left == 0 && make_key(ip, 1, &key))
@@ -474,7 +498,7 @@ clienttrack_count(struct clienttrack *ct, const struct rg_ip *ip,
 	hash = key_hash(&key);
 	st = stripe_of(ct, hash);
 	pthread_mutex_lock(&st->lock);
-	if ((idx = find(st, &key, hash)) != 0) {
+	if ((idx = find(st, &key, hash, 0)) != 0) {
 		rotate(&st->entries[idx - 1],
 		       bucket_now(ct, ct->clock(ct->clock_ctx)));
 		n = window_sum(&st->entries[idx - 1], event);

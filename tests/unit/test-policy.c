@@ -912,6 +912,21 @@ test_no_allocation(void)
 	}
 	test_assert_int(allocations - before, 0);
 	test_assert(s.rcpts_refused > 0);
+
+	/* an authenticated sender: every remote recipient checked and
+	 * counted against its account */
+	s.accounts = accountlimit_new(64, 4);
+	rg_strlcpy(s.auth_user, "joe@example.org", sizeof(s.auth_user));
+	decide(cc, &s, RG_STAGE_RCPT, "<u@remote.test>", &v);	/* warm */
+	test_assert(v.account_checked);
+	before = allocations;
+	for (i = 0; i < 200; i++) {
+		s.auth_user[0] = (char) ('a' + i % 26);	/* new accounts evict */
+		decide(cc, &s, RG_STAGE_RCPT, rcpts[i % RG_ARRAY_LEN(rcpts)], &v);
+	}
+	test_assert_int(allocations - before, 0);
+	s.accounts = accountlimit_free(s.accounts);
+	s.auth_user[0] = '\0';
 	s.tracker = clienttrack_free(s.tracker);
 	test_end();
 }
