@@ -15,7 +15,8 @@
 # root and PostgreSQL refuses to: DIR/pg is given to the postgres user.
 # Local connections (its socket directory, never /var/run/postgresql)
 # are trusted for the superuser; TCP asks for a SCRAM password, so that a
-# wrong one can be tested.  fsync is off: the data is thrown away.
+# wrong one can be tested.  fsync is off (the data is thrown away) unless
+# RG_PG_DURABLE=1.
 # rg_pg_stop runs at exit: through rg_e2e_on_exit when the test uses
 # tests/e2e/mta.sh (whose trap must stay the only one), else from an EXIT
 # trap that also runs the one the test had set.
@@ -59,13 +60,15 @@ rg_pg_start() {
 		listen_addresses = '127.0.0.1'
 		port = $RG_PG_PORT
 		unix_socket_directories = '$RG_PG_SOCKDIR'
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
 		max_connections = 40
 		shared_buffers = 32MB
 		logging_collector = off
 	CONF
+	# the data is thrown away: no need to survive a power cut (the
+	# benchmark sets RG_PG_DURABLE=1 to measure the real thing)
+	[ "${RG_PG_DURABLE:-0}" = 1 ] || printf '%s\n' "fsync = off" \
+		"synchronous_commit = off" "full_page_writes = off" \
+		>> "$RG_PG_DATA/postgresql.conf"
 	if declare -F rg_e2e_on_exit > /dev/null; then
 		rg_e2e_on_exit rg_pg_stop
 	else

@@ -228,7 +228,7 @@ bench_direct(int n, int per, int bare)
 	    || sqlite3_exec(db, audit_schema_sql, NULL, NULL, NULL) != SQLITE_OK
 	    || (bare && sqlite3_exec(db, "DROP INDEX verdicts_time; DROP INDEX "
 				     "verdicts_client; DROP INDEX verdicts_rule; "
-				     "DROP INDEX verdicts_session", NULL, NULL,
+				     "DROP INDEX verdicts_session; DROP INDEX verdicts_node", NULL, NULL,
 				     NULL) != SQLITE_OK)
 	    || sqlite3_prepare_v2(db, audit_schema_insert_sql(), -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "bench-audit: %s\n", sqlite3_errmsg(db));
