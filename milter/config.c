@@ -1175,7 +1175,7 @@ set_hops(struct parser *ps, const struct keydef *kd)
 #define F(member) offsetof(struct rg_config, member)
 static const struct keydef keys[] = {
 	/* policy */
-	{"mode", set_enum, F(monitor), mode_names, 0, 0, 0, 0},
+	{"mode", set_enum, F(mode), mode_names, 0, 0, 0, 0},
 	{"local_domains", set_domains, F(local_domains), NULL, 0, 0, 0, 0},
 	{"local_addresses", set_hosts, F(local_addresses), NULL, 0, 0, 0, 0},
 	{"trusted_networks", set_netlist, F(trusted_networks), NULL, 0, 0, 0, 0},
@@ -1190,7 +1190,7 @@ static const struct keydef keys[] = {
 	 0, 0, 0, 0},
 	{"blank_sender", set_enum, F(blank_sender), blank_names, 0, 0, 0, 0},
 	{"sender_deny", set_patterns, F(sender_deny), NULL, 0, 0, 0, 0},
-	{"local_sender_from_untrusted", set_enum, F(local_sender_reject),
+	{"local_sender_from_untrusted", set_enum, F(local_sender_from_untrusted),
 	 spoof_names, 0, 0, 0, 0},
 	{"harvest_limit", set_uint, F(harvest_limit), NULL, 0, 100000, 0, 0},
 	{"directory", set_directory, F(directory), NULL, 0, 0, 0, 0},
@@ -1622,12 +1622,12 @@ config_defaults(void)
 
 	for (i = 0; i < RG_RULE_COUNT; i++)
 		cfg->rule_monitor[i] = -1;
-	cfg->monitor = 0;
+	cfg->mode = RG_MODE_ENFORCE;
 	cfg->relay_authenticated = 1;
 	cfg->routing = RG_ROUTING_REJECT;
 	cfg->unqualified_recipient = RG_UNQUALIFIED_REJECT;
 	cfg->blank_sender = RG_BLANK_SINGLE;
-	cfg->local_sender_reject = 0;
+	cfg->local_sender_from_untrusted = RG_SPOOF_ACCEPT;
 	cfg->harvest_limit = 20;
 	/* A harvester that reconnects after harvest_limit unknowns is
 	 * penalised in its third connection. */
@@ -1940,7 +1940,7 @@ config_rule_monitored(const struct rg_config *cfg, enum rg_rule rule)
 	if ((int)rule >= 0 && rule < RG_RULE_COUNT &&
 	    cfg->rule_monitor[rule] >= 0)
 		return cfg->rule_monitor[rule];
-	return cfg->monitor;
+	return cfg->mode == RG_MODE_MONITOR;
 }
 
 /* config_audit_is_pgsql - audit_db is a libpq URI */

@@ -90,6 +90,8 @@ struct rg_reply {
 	char    text[256];		/* printable ASCII, no CR/LF */
 };
 
+enum rg_mode { RG_MODE_ENFORCE, RG_MODE_MONITOR };
+enum rg_spoof_mode { RG_SPOOF_ACCEPT, RG_SPOOF_REJECT };
 enum rg_routing_mode { RG_ROUTING_REJECT, RG_ROUTING_RESOLVE };
 enum rg_unqualified_mode { RG_UNQUALIFIED_REJECT, RG_UNQUALIFIED_QUALIFY };
 enum rg_blank_mode {
@@ -107,7 +109,7 @@ struct rg_config {
 	char   *path;			/* file it came from (for messages) */
 
 	/* policy */
-	int     monitor;		/* mode = monitor */
+	enum rg_mode mode;		/* default enforce */
 	int     rule_monitor[RG_RULE_COUNT];	/* -1 inherit, 0 enforce, 1 monitor */
 	struct domain_list local_domains;
 	char   *qualify_domain;		/* first exact local domain, or NULL */
@@ -120,7 +122,8 @@ struct rg_config {
 	enum rg_blank_mode blank_sender;	/* default single-recipient */
 	struct pattern_list sender_deny;
 	struct pattern_list internal_next_hops;	/* canonical (policy_hop_canon) */
-	int     local_sender_reject;	/* local_sender_from_untrusted = reject */
+	enum rg_spoof_mode local_sender_from_untrusted;	/* default accept;
+						 * rule spoof */
 	unsigned harvest_limit;		/* 0 = off; default 20 */
 	char   *directory;		/* "file:PATH" or "ldap" */
 	enum rg_dirfail_mode directory_failure;

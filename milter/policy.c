@@ -384,7 +384,7 @@ decide_mail(const struct rg_config *cfg, const struct rg_session *s,
 		verdict_refuse(cfg, v, RG_RULE_SENDER_DENY, RG_REPLY_SENDER_DENY);
 		return;
 	}
-	if (v->local && priv == RG_RULE_PASS && cfg->local_sender_reject) {
+	if (v->local && priv == RG_RULE_PASS && cfg->local_sender_from_untrusted == RG_SPOOF_REJECT) {
 		verdict_refuse(cfg, v, RG_RULE_SPOOF, RG_REPLY_SPOOF);
 		return;
 	}

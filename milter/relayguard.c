@@ -63,7 +63,7 @@
 #include "milter_glue.h"
 #include "milter_text.h"
 #include "policy_server.h"
-#include "privileges.h"
+#include "filemode.h"
 #include "rglog.h"
 #include "runtime.h"
 
@@ -223,14 +223,14 @@ check_only(void)
 	if (audit_enabled(start_cfg) && audit_local_file(start_cfg) != NULL) {
 		const char *file = audit_local_file(start_cfg);
 
-		if (priv_audit_db_safe(file, err, sizeof(err)) < 0)
+		if (filemode_audit_db_safe(file, err, sizeof(err)) < 0)
 			startup_fail("%s", err);
 		/* Access is only known as the daemon's user. */
 		pw = NULL;
 		if (start_cfg->user != NULL && start_cfg->user[0] != '\0')
 			pw = getpwnam(start_cfg->user);
 		if ((pw == NULL || pw->pw_uid == getuid())
-		    && priv_audit_db_usable(file, err, sizeof(err)) < 0)
+		    && filemode_audit_db_usable(file, err, sizeof(err)) < 0)
 			fprintf(stderr, "relayguard: warning: %s\n", err);
 	}
 	printf("relayguard: configuration %s OK\n", config_path);
@@ -543,7 +543,7 @@ do_reload(void)
 	rglog(LOG_INFO, "reloaded configuration %s: generation=%lu "
 	      "directory=%s mode=%s", config_path, rt->generation,
 	      rt->cfg->directory ? rt->cfg->directory : "-",
-	      rt->cfg->monitor ? "monitor" : "enforce");
+	      rt->cfg->mode == RG_MODE_MONITOR ? "monitor" : "enforce");
 }
 
 /* log_stats - the stats line */
@@ -742,9 +742,9 @@ start_services(void)
 		const char *file = audit_local_file(start_cfg);
 
 		/* After the privilege drop: judged for the daemon's user. */
-		if (file != NULL && priv_audit_db_safe(file, err, sizeof(err)) < 0)
+		if (file != NULL && filemode_audit_db_safe(file, err, sizeof(err)) < 0)
 			startup_fail("%s", err);
-		if (file != NULL && priv_audit_db_usable(file, err,
+		if (file != NULL && filemode_audit_db_usable(file, err,
 							 sizeof(err)) < 0)
 			audit_unusable(err);
 		audit_set_logger(audit_logger, NULL);
@@ -870,7 +870,7 @@ main(int argc, char **argv)
 	      PACKAGE_VERSION, config_path, start_cfg->socket,
 	      start_cfg->policy_socket ? start_cfg->policy_socket : "none",
 	      start_cfg->directory ? start_cfg->directory : "-",
-	      start_cfg->monitor ? "monitor" : "enforce",
+	      start_cfg->mode == RG_MODE_MONITOR ? "monitor" : "enforce",
 	      store,
 	      start_cfg->metrics_listen ? start_cfg->metrics_listen : "off");
 	daemon_ready(report_fd);

@@ -138,7 +138,7 @@ check_config(const struct rg_config *cfg)
 {
 	int r, m;
 
-	FUZZ_CHECK(cfg->monitor == 0 || cfg->monitor == 1);
+	FUZZ_CHECK(cfg->mode == 0 || cfg->mode == 1);
 	for (r = 0; r < RG_RULE_COUNT; r++) {
 		FUZZ_CHECK(rg_rule_name((enum rg_rule)r) != NULL);
 		m = cfg->rule_monitor[r];
@@ -146,7 +146,7 @@ check_config(const struct rg_config *cfg)
 		if (r < RG_RULE_FIRST_REFUSAL)
 			continue;
 		FUZZ_CHECK((config_rule_monitored(cfg, (enum rg_rule)r) != 0)
-			   == ((m == -1 ? cfg->monitor : m) != 0));
+			   == ((m == -1 ? (int) cfg->mode : m) != 0));
 	}
 	for (r = 0; r < RG_REPLY_COUNT; r++) {
 		FUZZ_CHECK(rg_reply_name((enum rg_reply_id)r) != NULL);

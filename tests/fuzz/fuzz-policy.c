@@ -240,7 +240,7 @@ check_verdict(const struct rg_config *cfg, const struct rg_verdict *v,
 	FUZZ_CHECK(policy_refused(v) == (v->action == RG_REJECT
 					 || v->action == RG_TEMPFAIL
 					 || v->action == RG_DROP));
-	if (cfg->monitor)
+	if (cfg->mode == RG_MODE_MONITOR)
 		FUZZ_CHECK(!policy_refused(v));
 }
 
@@ -358,7 +358,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfgs[2] = load(conf_strict);
 		cfgs[3] = load(conf_defaults);
 		FUZZ_CHECK(cfgs[0]->harvest_limit == HARVEST_LIMIT);
-		FUZZ_CHECK(cfgs[1]->monitor);
+		FUZZ_CHECK(cfgs[1]->mode == RG_MODE_MONITOR);
 	}
 	if (size < 1)
 		return 0;

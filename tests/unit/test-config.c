@@ -62,7 +62,7 @@ test_defaults(void)
 	size_t  i;
 
 	test_begin("defaults");
-	test_assert_int(cfg->monitor, 0);
+	test_assert_int(cfg->mode, 0);
 	for (i = 0; i < RG_RULE_COUNT; i++)
 		test_assert_int(cfg->rule_monitor[i], -1);
 	test_assert_int(cfg->local_domains.nexact, 0);
@@ -71,7 +71,7 @@ test_defaults(void)
 	test_assert_int(cfg->relay_authenticated, 1);
 	test_assert_int(cfg->routing, RG_ROUTING_REJECT);
 	test_assert_int(cfg->blank_sender, RG_BLANK_SINGLE);
-	test_assert_int(cfg->local_sender_reject, 0);
+	test_assert_int(cfg->local_sender_from_untrusted, 0);
 	test_assert_int(cfg->harvest_limit, 20);
 	test_assert_str(cfg->directory, "file:" SYSCONFDIR "/relayguard/recipients");
 	test_assert_int(cfg->directory_failure, RG_DIRFAIL_TEMPFAIL);
@@ -212,7 +212,7 @@ test_every_key(void)
 		return;
 	}
 	test_assert_str(cfg->path, path);
-	test_assert_int(cfg->monitor, 1);
+	test_assert_int(cfg->mode, 1);
 	test_assert_int(cfg->local_domains.nexact, 3);
 	test_assert_int(cfg->local_domains.nsuffix, 1);
 	test_assert_str(cfg->local_domains.exact[1], "example.net");
@@ -233,7 +233,7 @@ test_every_key(void)
 	test_assert_int(cfg->sender_deny.count, 4);
 	test_assert_str(cfg->sender_deny.items[2], "*@*.spam.example");
 	test_assert_str(cfg->sender_deny.items[3], "<>");
-	test_assert_int(cfg->local_sender_reject, 1);
+	test_assert_int(cfg->local_sender_from_untrusted, 1);
 	test_assert_int(cfg->harvest_limit, 5);
 	test_assert_str(cfg->directory, "ldap");
 	test_assert_int(cfg->directory_failure, RG_DIRFAIL_ACCEPT);
@@ -1115,7 +1115,7 @@ test_monitor(void)
 	test_assert_int(config_rule_monitored(cfg, RG_RULE_UNKNOWN), 1);
 	test_assert_int(config_rule_monitored(cfg, RG_RULE_RELAY), 0);
 	test_assert_int(config_rule_monitored(cfg, RG_RULE_SPOOF), 0);
-	cfg->monitor = 1;
+	cfg->mode = 1;
 	test_assert_int(config_rule_monitored(cfg, RG_RULE_RELAY), 0);
 	test_assert_int(config_rule_monitored(cfg, RG_RULE_SPOOF), 1);
 	cfg = config_free(cfg);
@@ -1124,7 +1124,7 @@ test_monitor(void)
 		    "monitor.utf8 = on\n", err, sizeof(err));
 	test_assert(cfg != NULL);
 	if (cfg != NULL) {
-		test_assert_int(cfg->monitor, 1);
+		test_assert_int(cfg->mode, 1);
 		test_assert_int(config_rule_monitored(cfg, RG_RULE_DIRECTORY), 0);
 		test_assert_int(config_rule_monitored(cfg, RG_RULE_UTF8), 1);
 		test_assert_int(config_rule_monitored(cfg, RG_RULE_HARVEST), 1);
@@ -1265,7 +1265,7 @@ test_shipped_sample(void)
 		/* everything else as the defaults */
 		test_assert_int(cfg->harvest_limit, 20);
 		test_assert_int(cfg->blank_sender, RG_BLANK_SINGLE);
-		test_assert_int(cfg->monitor, 0);
+		test_assert_int(cfg->mode, 0);
 		test_assert_str(cfg->socket,
 				"unix:/var/spool/postfix/relayguard/relayguard.sock");
 		for (i = 0; i < RG_RULE_COUNT; i++)

@@ -69,9 +69,9 @@ test_swap(void)
 	runtime_install(second);			/* SIGHUP */
 	test_assert_int(second->generation, 2);
 	test_assert_int(fake_directory_closes, 0);	/* still in use */
-	test_assert_int(conn->cfg->monitor, 0);		/* its own config */
+	test_assert_int(conn->cfg->mode, 0);		/* its own config */
 	now = runtime_acquire();
-	test_assert(now == second && now->cfg->monitor == 1);
+	test_assert(now == second && now->cfg->mode == 1);
 	now = runtime_release(now);
 	test_assert(now == NULL);
 	conn = runtime_release(conn);			/* it closes */

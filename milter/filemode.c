@@ -1,7 +1,7 @@
 /*
- * privileges - start-up checks on the files the daemon trusts
+ * filemode - start-up checks on the modes of the files the daemon trusts
  *
- * See privileges.h.  The checks look at the directory holding the audit
+ * See filemode.h.  The checks look at the directory holding the audit
  * database, then at the database file itself when it exists.  SQLite
  * creates its -wal and -shm files beside the database, so the directory
  * must be writable by the daemon's user, not just the file.  A sticky
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "util.h"
-#include "privileges.h"
+#include "filemode.h"
 
 /* user_name - the name of the real user, for messages */
 static void
@@ -55,9 +55,9 @@ parent_dir(const char *path, char *dir, size_t len)
 	dir[n] = '\0';
 }
 
-/* priv_audit_db_safe - the directory, then the file */
+/* filemode_audit_db_safe - the directory, then the file */
 int
-priv_audit_db_safe(const char *path, char *err, size_t errlen)
+filemode_audit_db_safe(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	char dir[4096];
@@ -89,9 +89,9 @@ priv_audit_db_safe(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* priv_audit_db_usable - can we create, read and write it? */
+/* filemode_audit_db_usable - can we create, read and write it? */
 int
-priv_audit_db_usable(const char *path, char *err, size_t errlen)
+filemode_audit_db_usable(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	char dir[4096], who[128];

@@ -1,5 +1,5 @@
 /*
- * test-privileges - the audit database checks made at start-up
+ * test-filemode - the audit database mode checks made at start-up
  *
  * Real files in a temporary directory, one mode per case: a database
  * anyone could replace or rewrite is unsafe, with a message naming the
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "privileges.h"
+#include "filemode.h"
 #include "testlib.h"
 
 static char base[64];
@@ -44,20 +44,20 @@ setup(const char *d, mode_t dmode, int fmode, char *path, size_t len)
 	chmod(dir, dmode);
 }
 
-/* safe - priv_audit_db_safe(), err in buf */
+/* safe - filemode_audit_db_safe(), err in buf */
 static int
 safe(const char *path, char *err, size_t len)
 {
 	err[0] = '\0';
-	return priv_audit_db_safe(path, err, len);
+	return filemode_audit_db_safe(path, err, len);
 }
 
-/* usable - priv_audit_db_usable(), err in buf */
+/* usable - filemode_audit_db_usable(), err in buf */
 static int
 usable(const char *path, char *err, size_t len)
 {
 	err[0] = '\0';
-	return priv_audit_db_usable(path, err, len);
+	return filemode_audit_db_usable(path, err, len);
 }
 
 /* test_safe - what anyone else could replace or rewrite is refused */
@@ -155,7 +155,7 @@ main(void)
 	char cmd[256];
 	int status;
 
-	snprintf(base, sizeof(base), "/tmp/test-privileges.XXXXXX");
+	snprintf(base, sizeof(base), "/tmp/test-filemode.XXXXXX");
 	if (mkdtemp(base) == NULL) {
 		perror("mkdtemp");
 		return 1;
