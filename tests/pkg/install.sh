@@ -3,7 +3,10 @@
 # administrator would: build the .deb from this tree's distributed files,
 # check it with lintian, install it with apt, run relayguard exactly as
 # its systemd unit would behind a throwaway Postfix wired with the two
-# documented main.cf lines, then remove and purge it.
+# documented main.cf lines, then remove and purge it.  systemd does not
+# run here: the unit's user, umask and file-system sandbox are played
+# with setpriv and a mount namespace, and its SystemCallFilter is checked
+# against what strace saw the unit's commands call.
 #
 # It installs a package on this machine, so it needs root, and it refuses
 # to run when relayguard is already installed (that installation is not
@@ -31,7 +34,7 @@ installed=0
 lockdir=/run/lock
 [ -d "$lockdir" ] || lockdir=/tmp
 exec 8>"$lockdir/relayguard-pkg-test.lock"
-flock -w 600 8 || { echo "FAIL: another install test holds the lock" >&2; exit 1; }
+flock -w 300 8 || { echo "FAIL: another install test holds the lock" >&2; exit 1; }
 
 if dpkg-query -W -f='${Status}' relayguard 2>/dev/null | grep -q 'installed\|config-files'; then
 	echo "FAIL: relayguard is already installed here; this test installs and purges its own" >&2
@@ -51,6 +54,7 @@ apt_get() {
 }
 
 # pkg_cleanup - the exit trap's part: purge what this test installed
+# shellcheck disable=SC2317
 pkg_cleanup() {
 	[ "$installed" = 1 ] || return 0
 	apt_get purge relayguard >/dev/null 2>&1
@@ -105,8 +109,8 @@ fi
 # Warnings under Debian's build flags (the package does not make them
 # errors): shown, for the project's -Werror build to catch up with.
 grep -E '^[^ ]+:[0-9]+:[0-9]+: warning:' "$tmp/build.log" | sed 's/^/# build warning: /'
-deb=$(ls "$tmp/build"/relayguard_"$version"_*.deb)
-changes=$(ls "$tmp/build"/relayguard_"$version"_*.changes)
+deb=$(ls "$tmp/build/relayguard_${version}"_*.deb)
+changes=$(ls "$tmp/build/relayguard_${version}"_*.changes)
 
 # lintian: no error, no warning (overrides carry their reasons).
 timeout 300 lintian -I --fail-on error,warning --tag-display-limit 0 "$changes" \
@@ -144,7 +148,7 @@ rg_expect "the /usr/sbin/postfix trigger restores the group" \
 for f in /usr/sbin/relayguard /usr/bin/relayguard-check /usr/bin/relayguard-audit \
     /usr/share/man/man8/relayguard.8.gz /usr/share/man/man5/relayguard.conf.5.gz \
     /usr/share/doc/relayguard/integration.md "$UNIT"; do
-	[ -e "$f" ] && rg_pass "installed $f" || rg_fail "not installed: $f"
+	if [ -e "$f" ]; then rg_pass "installed $f"; else rg_fail "not installed: $f"; fi
 done
 rg_expect "the unit is enabled" \
     "$(readlink /etc/systemd/system/multi-user.target.wants/relayguard.service)" "$UNIT"
@@ -165,7 +169,7 @@ for want in ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
     CapabilityBoundingSet= 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
     SystemCallFilter=@system-service User=relayguard \
     "ReadWritePaths=-$SOCKET_DIR" StateDirectory=relayguard; do
-	grep -qxF "$want" "$UNIT" && rg_pass "unit: $want" || rg_fail "unit lacks $want"
+	if grep -qxF "$want" "$UNIT"; then rg_pass "unit: $want"; else rg_fail "unit lacks $want"; fi
 done
 
 ###########################################################################
@@ -209,7 +213,7 @@ user=$(unit_value User); group=$(unit_value Group); umask_value=$(unit_value UMa
 # have.
 rw_paths=$(unit_value ReadWritePaths | tr ' ' '\n' | sed 's/^-//')
 rw_paths="$rw_paths $(unit_value StateDirectory | tr ' ' '\n' | sed 's|^|/var/lib/|')"
-rg_expect "the unit's writable directories" "$(echo $rw_paths)" "$SOCKET_DIR $STATE_DIR"
+rg_expect "the unit's writable directories" "$(printf '%s ' $rw_paths)" "$SOCKET_DIR $STATE_DIR "
 # shellcheck disable=SC2016
 sandbox_script='
 set -e
@@ -386,9 +390,9 @@ rg_step "remove, then purge"
 out=$(apt_get remove relayguard 2>&1)
 rg_expect "remove" "$?" 0
 rg_expect_match "remove says the audit database stays" "$out" 'keeping /var/lib/relayguard'
-[ -x /usr/sbin/relayguard ] && rg_fail "remove left /usr/sbin/relayguard" || rg_pass "remove: program gone"
-[ -f "$db" ] && rg_pass "remove: audit database kept" || rg_fail "remove deleted $db"
-[ -f "$CONF" ] && rg_pass "remove: configuration kept" || rg_fail "remove deleted $CONF"
+rg_expect "remove: the program is gone" "$([ -e /usr/sbin/relayguard ] && echo present)" ""
+rg_expect "remove: the audit database stays" "$([ -f "$db" ] && echo kept)" kept
+rg_expect "remove: the configuration stays" "$([ -f "$CONF" ] && echo kept)" kept
 
 out=$(apt_get purge relayguard 2>&1)
 rg_expect "purge" "$?" 0
