@@ -390,6 +390,10 @@ judge_metrics(struct metrics_snapshot *snap)
 		snap->audit_refused = ac.refused;
 		snap->audit_failures = ac.failures;
 		snap->audit_queue_rows = ac.pending;
+		snap->audit_spooled = ac.spooled;
+		snap->audit_replayed = ac.replayed;
+		snap->audit_spool_rows = ac.spool;
+		snap->audit_degraded = ac.degraded;
 		snap->audit_failing = ac.failing;
 	}
 	pthread_rwlock_unlock(&audit_lock);

@@ -209,6 +209,18 @@ metrics_render(struct wt_buf *b, const struct metrics_snapshot *s)
 		one(b, "relayguard_audit_failing", "gauge",
 		    "1 while the audit database cannot be written.",
 		    s->audit_failing != 0);
+		one(b, "relayguard_audit_rows_spooled_total", "counter",
+		    "Audit rows kept in the local spool while PostgreSQL was away.",
+		    s->audit_spooled);
+		one(b, "relayguard_audit_rows_replayed_total", "counter",
+		    "Audit rows taken from the spool into PostgreSQL (also in "
+		    "rows_written).", s->audit_replayed);
+		one(b, "relayguard_audit_spool_rows", "gauge",
+		    "Audit rows waiting in the local spool.",
+		    s->audit_spool_rows > 0 ? (uint64_t) s->audit_spool_rows : 0);
+		one(b, "relayguard_audit_degraded", "gauge",
+		    "1 while audit rows go to the spool instead of PostgreSQL.",
+		    s->audit_degraded != 0);
 	}
 	one(b, "relayguard_audit_deferred_total", "counter",
 	    "Mail deferred because its verdict could not be recorded.",

@@ -43,6 +43,9 @@ struct metrics_snapshot {
 	        audit_failures;
 	uint64_t audit_queue_rows;	/* accepted, not yet written or diverted */
 	int     audit_failing;
+	uint64_t audit_spooled, audit_replayed;	/* PostgreSQL's local spool */
+	int64_t audit_spool_rows;	/* in the spool now */
+	int     audit_degraded;		/* 1 while rows go to the spool */
 	const char *dir_backend;	/* NULL: no runtime */
 	struct directory_counters dir;
 	unsigned long config_generation;

@@ -6,7 +6,8 @@
 # the dashboard reads it as the SELECT-only role.  Every figure the API
 # gives equals a psql count over the same range, and the overview page
 # renders them in headless Chromium: the same queries as on SQLite
-# (tests/audit/dashboard.sh), through audit_store.h.
+# (tests/audit/dashboard.sh), through audit_store.h.  The daemon's
+# metrics must agree with the store (rows written, none spooled).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$top_srcdir/tests/e2e/mta.sh"
 . "$top_srcdir/tests/e2e/cases.sh"
@@ -22,9 +23,11 @@ rg_pg_start "$tmp" || { rg_fail "PostgreSQL start"; rg_done; }
 rg_pg_fleet_db rgdash || { rg_fail "fleet database"; rg_done; }
 printf 'writer-pw\n' > "$tmp/writer.pw"; printf 'reader-pw\n' > "$tmp/reader.pw"
 chmod 600 "$tmp/writer.pw" "$tmp/reader.pw"
+mport=$(rg_free_port)
 rg_start_relayguard "$(rg_e2e_conf "audit_db = $(rg_pg_uri rg_writer rgdash)" \
 	"audit_password_file = $tmp/writer.pw" "audit_spool = $tmp/spool.db" \
-	"node = mx-dash" "audit_flush_ms = 50")" || { rg_fail "relayguard start"; rg_done; }
+	"node = mx-dash" "audit_flush_ms = 50" "metrics_listen = 127.0.0.1:$mport")" ||
+	{ rg_fail "relayguard start"; rg_done; }
 rg_start_postfix "$RG_MILTER_SOCKET" \
 	"smtpd_recipient_restrictions = check_recipient_access inline:{blocked@example.test=REJECT}" ||
 	{ rg_fail "postfix start"; rg_done; }
@@ -34,6 +37,18 @@ rg_smtp_dialog "$RG_POSTFIX_PORT" "EHLO otherdomain" "MAIL FROM:<x@otherdomain.t
 rg_smtp_dialog "$RG_POSTFIX_PORT" "EHLO client.example.net" "MAIL FROM:<>" \
 	"RCPT TO:<n1@example.test>" "RCPT TO:<n2@example.test>" "RCPT TO:<n3@example.test>" \
 	"RCPT TO:<n4@example.test>" "QUIT" >/dev/null
+# the daemon's metrics agree with the store: every row written, none spooled
+metric() { awk -v k="$1" '$1 == k { v = $2 } END { print v == "" ? "absent" : v }' "$tmp/scrape"; }
+for i in $(seq 1 100); do
+	curl -sf "http://127.0.0.1:$mport/metrics" > "$tmp/scrape"
+	[ "$(metric relayguard_audit_queue_rows)" = 0 ] &&
+		[ "$(metric relayguard_audit_rows_written_total)" = "$(metric relayguard_audit_rows_queued_total)" ] && break
+	sleep 0.1
+done
+rg_expect "metrics: rows written = rows in PostgreSQL" \
+	"$(metric relayguard_audit_rows_written_total)" "$(rg_pg_sql rgdash "SELECT COUNT(*) FROM verdicts")"
+rg_expect "metrics: nothing spooled, not degraded" \
+	"$(metric relayguard_audit_rows_spooled_total) $(metric relayguard_audit_degraded)" "0 0"
 rg_stop_relayguard		# flushes to PostgreSQL
 rg_stop_postfix
 

@@ -80,6 +80,22 @@ main(void)
 	free(out);
 	test_end();
 
+	test_begin("audit families only with an audit trail; the spool's");
+	out = render(&snap);
+	test_assert(strstr(out, "relayguard_audit_enabled 0\n") != NULL);
+	test_assert(strstr(out, "relayguard_audit_rows_spooled_total") == NULL);
+	free(out);
+	snap.audit_on = 1;
+	snap.audit_spooled = 12;
+	snap.audit_spool_rows = 5;
+	snap.audit_degraded = 1;
+	out = render(&snap);
+	test_assert(strstr(out, "relayguard_audit_rows_spooled_total 12\n") != NULL);
+	test_assert(strstr(out, "relayguard_audit_spool_rows 5\n") != NULL);
+	test_assert(strstr(out, "relayguard_audit_degraded 1\n") != NULL);
+	free(out);
+	test_end();
+
 	test_begin("LDAP and cache families only when the backend has them");
 	snap.dir.has_cache = 1;
 	snap.dir.cache_hits = 7;
