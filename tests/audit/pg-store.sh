@@ -65,6 +65,19 @@ fault "read-only role" "$reader" "$tmp/reader.pw" mx-c \
 	'permission denied for table verdicts'
 rg_expect "nothing reached PostgreSQL meanwhile" "$(q 'SELECT COUNT(*) FROM verdicts')" 0
 
+# audit_failure = tempfail keeps its meaning: rows are refused (the milter
+# defers the mail) while PostgreSQL cannot take them; none is lost
+rg_step "tempfail, wrong password"
+timeout 60 "$load" -d "$writer" -P "$tmp/wrong.pw" -S "$tmp/spool.tf.db" -F tempfail \
+	-N mx-t -n 300 -t 2 -s 3600 > "$tmp/tf.out" 2> "$tmp/tf.err"
+rg_expect "tempfail: the driver finished" "$?" 0
+rg_expect_match "tempfail: rows refused, so mail would be deferred" \
+	"$(field refused "$tmp/tf.out")" '^[1-9][0-9]*$'
+rg_expect "tempfail: the others kept in the spool, none lost" \
+	"$(( $(field refused "$tmp/tf.out") + $("$sqlite" -batch "$tmp/spool.tf.db" 'SELECT COUNT(*) FROM spool') ))" 300
+rg_expect_match "tempfail: the log says mail is deferred" \
+	"$(grep -m1 'keeping verdicts in the spool' "$tmp/tf.err")" 'audit_failure = tempfail: mail is deferred meanwhile'
+
 # --- the spools are sent, each row exactly once ------------------------------
 cp "$tmp/spool.mx-a.db" "$tmp/copy.db"
 for node in mx-a mx-b mx-c; do
