@@ -308,12 +308,14 @@ try_recover(struct audit *a)
 	a->retry_at = rg_mono_ms() + AUDIT_RETRY_MS;
 }
 
-/* write_batch - record the batch, or divert it; frees the rows */
+/* write_batch - record the batch, or divert it; frees the rows.  A sink
+ * may set a row to NULL: it recorded that one itself (the PostgreSQL
+ * sink sends a row the database refused to the log, and counts it). */
 static void
 write_batch(struct audit *a, struct audit_qrow **batch, size_t n)
 {
 	char    err[512];
-	size_t  i, spooled = 0;
+	size_t  i, spooled = 0, left = 0;
 	int     ok = 0;
 
 	if (a->failing && rg_mono_ms() >= a->retry_at)
@@ -324,15 +326,19 @@ write_batch(struct audit *a, struct audit_qrow **batch, size_t n)
 		else
 			set_failing(a, 1, err);
 	}
-	if (!ok)
-		for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (batch[i] == NULL)
+			continue;
+		left++;
+		if (!ok)
 			audit_divert_row(batch[i]);
+	}
 	pthread_mutex_lock(&a->lock);
 	if (ok) {
-		a->ctr.written += n - spooled;
+		a->ctr.written += left - spooled;
 		a->ctr.spooled += spooled;
 	} else {
-		a->ctr.diverted += n;
+		a->ctr.diverted += left;
 	}
 	pthread_mutex_unlock(&a->lock);
 	for (i = 0; i < n; i++)

@@ -60,8 +60,10 @@ struct audit_sink_ops {
 				    char *err, size_t errlen);
 
 	/* write - record n rows durably.  0: every row is committed to the
-	 * store or, *spooled of them, kept locally for later; -1 + err:
-	 * none is recorded (the writer diverts them and starts failing). */
+	 * store or, *spooled of them, kept locally for later; a row the
+	 * sink recorded otherwise (logged, counted) it frees and sets to
+	 * NULL.  -1 + err: none of the rows left is recorded (the writer
+	 * diverts them and starts failing). */
 	int     (*write) (struct audit_sink *sink, struct audit_qrow **rows,
 			  size_t n, size_t *spooled, char *err, size_t errlen);
 
