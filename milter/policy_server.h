@@ -8,9 +8,10 @@
  * directory, audit trail and log lines as the milter -- and answered
  * with an access(5) action.  One epoll thread accepts and watches every
  * connection (smtpd keeps one open per process, so a busy server holds
- * hundreds); requests are judged by a small pool of worker threads, so a
- * directory lookup that blocks (an LDAP cache miss) never stalls the
- * other connections.
+ * hundreds); requests are judged on that thread when the directory never
+ * blocks (the file backend), else by a small pool of worker threads, so
+ * a lookup that blocks (an LDAP cache miss) never stalls the other
+ * connections.
  *
  * Bounds (documented in relayguard(8)): a request is at most 16 KiB;
  * at most POLICY_CONN_MAX connections (more are refused with a log
