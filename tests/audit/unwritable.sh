@@ -34,9 +34,12 @@ export load sqlite tmp
 field() { sed -n "s/^done .*[ ]$1=\([0-9]*\).*/\1/p" "$2"; }
 
 # --- disk full, audit_failure = continue ------------------------------------
+# A small queue keeps every transaction small (at most 500 rows): a first
+# batch of thousands, queued while the writer opened the file, would not
+# fit the 1 MiB and leave nothing committed before the disk filled.
 unshare -m bash -c '
 	mount -t tmpfs -o size=1m rgfull "$tmp/full" || exit 1
-	"$load" -d "$tmp/full/a.db" -n 30000 -t 2 -b 500 > "$tmp/full.out" 2> "$tmp/full.err"
+	"$load" -d "$tmp/full/a.db" -n 30000 -t 2 -b 100 -q 500 > "$tmp/full.out" 2> "$tmp/full.err"
 	"$sqlite" -batch "$tmp/full/a.db" "PRAGMA integrity_check" > "$tmp/full.integrity" 2>&1
 	"$sqlite" -batch "$tmp/full/a.db" "SELECT COUNT(*) FROM verdicts" > "$tmp/full.count" 2>&1
 '
