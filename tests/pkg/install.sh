@@ -64,7 +64,7 @@ rg_e2e_on_exit pkg_cleanup
 before=$(system_paths)
 
 ###########################################################################
-rg_step "build: make distdir, then dpkg-buildpackage -us -uc -b"
+rg_step "build: make distdir, then dpkg-buildpackage -us -uc -b (at ${SECONDS} s)"
 version=$(sed -n 's/^PACKAGE_VERSION = //p' "$top_builddir/Makefile")
 src="$tmp/build/relayguard-$version"
 mkdir -p "$tmp/build"
@@ -112,6 +112,7 @@ grep -E '^[^ ]+:[0-9]+:[0-9]+: warning:' "$tmp/build.log" | sed 's/^/# build war
 deb=$(ls "$tmp/build/relayguard_${version}"_*.deb)
 changes=$(ls "$tmp/build/relayguard_${version}"_*.changes)
 
+rg_step "lintian (at ${SECONDS} s)"
 # lintian: no error, no warning (overrides carry their reasons).
 timeout 300 lintian -I --fail-on error,warning --tag-display-limit 0 "$changes" \
     >"$tmp/lintian.out" 2>&1
@@ -122,7 +123,7 @@ rg_expect "lintian: no unused override" \
     "$(printf '%s\n' "$lint" | grep -c 'unused-override')" 0
 
 ###########################################################################
-rg_step "install: apt-get install ./$(basename "$deb")"
+rg_step "install: apt-get install ./$(basename "$deb") (at ${SECONDS} s)"
 chmod -R a+rX "$tmp/build"
 installed=1
 if apt_get install --no-install-recommends "$deb" >"$tmp/apt-install.log" 2>&1; then
@@ -153,7 +154,7 @@ done
 rg_expect "the unit is enabled" \
     "$(readlink /etc/systemd/system/multi-user.target.wants/relayguard.service)" "$UNIT"
 
-rg_step "systemd-analyze verify and security"
+rg_step "systemd-analyze verify and security (at ${SECONDS} s)"
 # systemd-analyze: the unit is valid (its commands and man pages exist),
 # and its exposure score, as docs/integration.md records it.
 verify=$(systemd-analyze verify "$UNIT" 2>&1)
@@ -173,7 +174,7 @@ for want in ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
 done
 
 ###########################################################################
-rg_step "run: relayguard as the unit starts it"
+rg_step "run: relayguard as the unit starts it (at ${SECONDS} s)"
 # The administrator's one change: the local domains.
 sed -i 's/^local_domains = .*/local_domains = example.org, example.test/' "$CONF"
 rg_expect "the configuration differs only in local_domains" \
@@ -386,7 +387,7 @@ rg_expect "every system call is one SystemCallFilter allows" \
     "$(comm -23 <(printf '%s\n' "$used") "$allowed" | tr '\n' ' ')" ""
 
 ###########################################################################
-rg_step "remove, then purge"
+rg_step "remove, then purge (at ${SECONDS} s)"
 out=$(apt_get remove relayguard 2>&1)
 rg_expect "remove" "$?" 0
 rg_expect_match "remove says the audit database stays" "$out" 'keeping /var/lib/relayguard'
