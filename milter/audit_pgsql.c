@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -72,7 +73,10 @@ struct audit_sink {
 	char   *password;		/* NULL: libpq's pgpass/service files */
 	char    where[256];		/* user@host:port/db for log lines */
 	enum rg_auditfail_mode mode;
-	struct audit_spool *spool;	/* NULL under audit_failure = continue */
+	int     spooling;		/* new rows go to the spool when away
+					 * (audit_failure = spool, tempfail) */
+	struct audit_spool *spool;	/* NULL under audit_failure = continue,
+					 * unless an earlier run left rows */
 
 	PGconn *conn;			/* NULL while away */
 	int64_t retry_at;		/* monotonic ms */
@@ -463,7 +467,7 @@ went_away(struct audit_sink *a, const char *why, size_t n)
 	pg_disconnect(a);
 	rg_strlcpy(a->last_error, why, sizeof(a->last_error));
 	a->retry_at = rg_mono_ms() + PG_RETRY_MS;
-	if (a->spool == NULL || a->away_since != 0)
+	if (!a->spooling || a->away_since != 0)
 		return;
 	a->away_since = rg_wall_ms();
 	a->spooled_away = 0;
@@ -485,7 +489,7 @@ pg_write(struct audit_sink *a, struct audit_qrow **rows, size_t n,
 	char    why[512];
 
 	*spooled = 0;
-	if (a->spool == NULL) {		/* audit_failure = continue */
+	if (!a->spooling) {		/* audit_failure = continue */
 		if (a->conn == NULL && pg_connect(a, err, errlen) < 0)
 			return -1;
 		if (pg_insert(a, rows, n, err, errlen) == PG_OK)
@@ -610,7 +614,7 @@ pg_recover(struct audit_sink *a, char *err, size_t errlen)
 {
 	if (pg_connect(a, err, errlen) == 0)
 		return 0;
-	if (a->spool != NULL) {
+	if (a->spooling) {
 		rg_strlcpy(a->last_error, err, sizeof(a->last_error));
 		return audit_spool_append(a->spool, NULL, 0, err, errlen);
 	}
@@ -661,12 +665,23 @@ pg_open(const struct rg_config *cfg, struct audit *audit, int *usable,
 	    && (a->password = pg_conn_password(cfg->audit_password_file, err,
 					       errlen)) == NULL)
 		goto fatal;
-	if (a->mode != RG_AUDITFAIL_CONTINUE
+	a->spooling = (a->mode != RG_AUDITFAIL_CONTINUE);
+	if (a->spooling
 	    && (a->spool = audit_spool_open(cfg->audit_spool, err, errlen)) == NULL)
 		goto fatal;
+	if (!a->spooling && access(cfg->audit_spool, F_OK) == 0) {
+		/* rows an earlier run kept (audit_failure was spool): they are
+		 * sent as before, though new rows no longer go there */
+		if ((a->spool = audit_spool_open(cfg->audit_spool, err,
+						 errlen)) == NULL)
+			audit_log(LOG_ERR, "audit: %s: the rows in it cannot be sent",
+				  err);
+		else if (audit_spool_depth(a->spool) == 0)
+			a->spool = audit_spool_close(a->spool);
+	}
 	*usable = 1;
 	if (pg_connect(a, err, errlen) < 0) {
-		if (a->spool == NULL)
+		if (!a->spooling)
 			*usable = 0;
 		else
 			went_away(a, err, 0);

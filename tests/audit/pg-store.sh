@@ -77,6 +77,15 @@ rg_expect "tempfail: the others kept in the spool, none lost" \
 	"$(( $(field refused "$tmp/tf.out") + $("$sqlite" -batch "$tmp/spool.tf.db" 'SELECT COUNT(*) FROM spool') ))" 300
 rg_expect_match "tempfail: the log says mail is deferred" \
 	"$(grep -m1 'keeping verdicts in the spool' "$tmp/tf.err")" 'audit_failure = tempfail: mail is deferred meanwhile'
+# switched to audit_failure = continue, the daemon still sends what the
+# spool holds
+tf_spooled=$("$sqlite" -batch "$tmp/spool.tf.db" 'SELECT COUNT(*) FROM spool')
+timeout 60 "$load" -R -F continue -d "$writer" -P "$tmp/writer.pw" -S "$tmp/spool.tf.db" \
+	-N mx-t > "$tmp/tf2.out" 2> "$tmp/tf2.err"
+rg_expect "continue: the spool a tempfail run left is sent all the same" \
+	"$(q "SELECT COUNT(*) FROM verdicts WHERE node = 'mx-t'") $("$sqlite" -batch "$tmp/spool.tf.db" 'SELECT COUNT(*) FROM spool')" \
+	"$tf_spooled 0"
+q "DELETE FROM verdicts WHERE node = 'mx-t'" > /dev/null
 
 # --- the spools are sent, each row exactly once ------------------------------
 cp "$tmp/spool.mx-a.db" "$tmp/copy.db"
