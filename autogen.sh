@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 # Tests: the real MTAs, browser, Prometheus tools,
 # directory server, SMTP clients and database shell the tests drive.
 BUILD_PKGS="gcc make autoconf automake pkgconf m4 libmilter-dev libldap2-dev libsqlite3-dev libpq-dev libidn2-dev libmicrohttpd-dev libcrypt-dev libjs-chart.js"
-TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3 postgresql-15 chromium fonts-dejavu-core curl prometheus fail2ban"
+TEST_PKGS="postfix postfix-ldap slapd ldap-utils libldap-common sqlite3 swaks sasl2-bin libsasl2-modules openssl ca-certificates nmap miltertest valgrind clang libclang-rt-14-dev dpkg-dev procps iproute2 python3 postgresql-15 chromium fonts-dejavu-core curl prometheus fail2ban strace"
 # The Debian package and its install test (tests/pkg/install.sh).
 PKG_PKGS="build-essential debhelper dh-autoreconf lintian systemd man-db strace"
 
