@@ -21,9 +21,10 @@
  * A RCPT line may carry the MTA's resolution after TABs,
  * "TEXT\tMAILER\tHOST\tADDR": the verdict then also goes through
  * policy_judge_mta() ("-" for an absent field).
- * The directory is a fixed in-memory backend: alice, bob, postmaster and
- * "odd.name" at example.org, everything at catchall.example.org; a local
- * part starting with "dirfail" is a directory error.
+ * The directory is the shared scripted stand-in (fake_directory.h):
+ * alice, bob, postmaster and "odd.name" at example.org, everything at
+ * catchall.example.org; a local part starting with "dirfail" is a
+ * directory error.
  *
  * Invariants checked beyond "no crash, no sanitizer report":
  * - every verdict is well formed: action and rule in range, 250 on
@@ -50,6 +51,7 @@
 #include "netlist.h"
 #include "policy.h"
 #include "fuzz.h"
+#include "../unit/fake_directory.h"
 
 #define MAX_RCPTS	100
 #define HARVEST_LIMIT	3
@@ -103,61 +105,25 @@ static const char conf_defaults[] =
 static const int conf_has_never_relay[4] = {1, 1, 1, 0};
 static const int conf_relay_auth[4] = {1, 0, 1, 1};
 
-/* The in-memory directory: remembers the last key it was asked. */
-struct memdir {
-	struct directory base;
-	char    last[ADDR_PATH_MAX * 2];
-	unsigned lookups;
-	enum dir_result last_result;
+/* The directory: the shared scripted stand-in, with the fixed list
+ * described above; every key it is asked must be "local@domain" with a
+ * lower-case domain. */
+static const char *const dir_users[] = {
+	"alice@example.org", "bob@example.org", "postmaster@example.org",
+	"odd.name@example.org", "@catchall.example.org", NULL,
 };
 
-static enum dir_result memdir_answer(struct directory *dir, const char *address);
-
-/* memdir_lookup - the fixed directory, remembering its last answer */
-static enum dir_result
-memdir_lookup(struct directory *dir, const char *address)
+/* check_key - the invariants of every directory key */
+static void
+check_key(const char *address)
 {
-	struct memdir *md = (struct memdir *)dir;
-
-	md->last_result = memdir_answer(dir, address);
-	return md->last_result;
-}
-
-/* memdir_answer - the fixed directory described above */
-static enum dir_result
-memdir_answer(struct directory *dir, const char *address)
-{
-	static const char *users[] = {
-		"alice@example.org", "bob@example.org",
-		"postmaster@example.org", "odd.name@example.org",
-	};
-	struct memdir *md = (struct memdir *)dir;
 	const char *at = strrchr(address, '@'), *p;
-	size_t i;
 
-	FUZZ_CHECK(strlen(address) < sizeof(md->last));
-	strcpy(md->last, address);
-	md->lookups++;
+	FUZZ_CHECK(strlen(address) < ADDR_PATH_MAX * 2);
 	FUZZ_CHECK(at != NULL && at[1] != '\0');
 	for (p = at + 1; *p != '\0'; p++)
 		FUZZ_CHECK(!(*p >= 'A' && *p <= 'Z'));
-	if (strncasecmp(address, "dirfail", 7) == 0)
-		return DIR_ERROR;
-	if (strcmp(at + 1, "catchall.example.org") == 0)
-		return DIR_FOUND;
-	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
-		if (strcasecmp(address, users[i]) == 0)
-			return DIR_FOUND;
-	return DIR_NOTFOUND;
 }
-
-static const struct directory_backend memdir_backend = {
-	.name = "fuzzmem",
-	.open = NULL,
-	.lookup = memdir_lookup,
-	.stats = NULL,
-	.close = NULL,
-};
 
 /* load - parse a built-in configuration once; abort when it is refused */
 static struct rg_config *
@@ -254,7 +220,7 @@ harvest_limit_reached(const struct rg_config *cfg, const struct rg_session *s)
 /* check_rcpt - the anti-relay and counting invariants of one RCPT */
 static void
 check_rcpt(const struct rg_config *cfg, const struct rg_session *s,
-	   const struct rg_verdict *v, const struct memdir *md,
+	   const struct rg_verdict *v, const struct fake_directory *md,
 	   unsigned lookups_before, int privileged)
 {
 	const struct address *a = &v->addr;
@@ -302,7 +268,7 @@ next_line(const char **p, const char *end, size_t *len)
 /* judge_mta - the second judge on "MAILER\tHOST\tADDR" (n bytes) */
 static void
 judge_mta(const struct rg_config *cfg, struct rg_session *s,
-	  struct rg_verdict *v, struct memdir *md, const char *text, size_t n)
+	  struct rg_verdict *v, struct fake_directory *md, const char *text, size_t n)
 {
 	char    buf[3][600];
 	const char *field[3] = {NULL, NULL, NULL};
@@ -344,7 +310,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *clients[] = {"198.51.100.7", "10.1.2.3", "10.9.0.5"};
 	static struct rg_config *cfgs[4];
 	static struct rg_verdict v;	/* large: keep it off the stack */
-	struct memdir md;
+	struct fake_directory md;
 	struct rg_session s;
 	const struct rg_config *cfg;
 	const char *p, *end, *line;
@@ -365,8 +331,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sel = data[0] & 0x3f;
 	ci = (sel >> 3) & 3;
 	cfg = cfgs[ci];
-	memset(&md, 0, sizeof(md));
-	md.base.backend = &memdir_backend;
+	fake_directory_found = dir_users;
+	fake_directory_error_prefix = "dirfail";
+	fake_directory_check = check_key;
+	fake_directory_init(&md);
 
 	policy_session_init(&s);
 	if ((sel & 3) != 3) {

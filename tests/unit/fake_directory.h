@@ -31,12 +31,16 @@ struct fake_directory {
 	struct directory base;
 	char    last[1024];		/* the last address asked */
 	unsigned lookups;
+	enum dir_result last_result;	/* and what it answered */
 };
 
 /* The script, shared by every handle. */
 static const char *const *fake_directory_found;	/* NULL: every lookup fails */
 static const char *fake_directory_error_prefix;
 static unsigned fake_directory_opens, fake_directory_closes;
+/* Called with every address asked, before the answer (a fuzz target's
+ * invariants on lookup keys); NULL: none. */
+static void (*fake_directory_check)(const char *address);
 
 static const struct directory_backend fake_directory_backend;
 
@@ -65,16 +69,13 @@ fake_directory_open(const char *spec, const struct rg_config *cfg, char *err,
 	return &fd->base;
 }
 
+/* fake_directory_answer - what the script says about address */
 static inline enum dir_result
-fake_directory_lookup(struct directory *dir, const char *address)
+fake_directory_answer(const char *address)
 {
-	struct fake_directory *fd = (struct fake_directory *) dir;
 	const char *at = strrchr(address, '@');
 	size_t i;
 
-	strncpy(fd->last, address, sizeof(fd->last) - 1);
-	fd->last[sizeof(fd->last) - 1] = '\0';
-	fd->lookups++;
 	if (fake_directory_found == NULL)
 		return DIR_ERROR;
 	if (fake_directory_error_prefix != NULL
@@ -89,6 +90,20 @@ fake_directory_lookup(struct directory *dir, const char *address)
 			return DIR_FOUND;
 	}
 	return DIR_NOTFOUND;
+}
+
+static inline enum dir_result
+fake_directory_lookup(struct directory *dir, const char *address)
+{
+	struct fake_directory *fd = (struct fake_directory *) dir;
+
+	if (fake_directory_check != NULL)
+		fake_directory_check(address);
+	strncpy(fd->last, address, sizeof(fd->last) - 1);
+	fd->last[sizeof(fd->last) - 1] = '\0';
+	fd->lookups++;
+	fd->last_result = fake_directory_answer(address);
+	return fd->last_result;
 }
 
 static inline void
