@@ -10,6 +10,17 @@
 #include "util.h"
 #include "testlib.h"
 
+#ifdef __SANITIZE_ADDRESS__
+/* Under AddressSanitizer an impossible malloc() must return NULL, as
+ * libc's does, so that xmalloc()'s own fatal path is what is tested. */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+#endif
+
 static void
 test_strings(void)
 {
