@@ -20,6 +20,9 @@
  *   4  table alerts (a privileged sender over a relay limit, written by
  *      the alert thread) with node, and view alerts_by_account; in
  *      PostgreSQL too.
+ *   5  column row_key of alerts, unique: with PostgreSQL an alert goes
+ *      through the verdict writer and its spool, and a replayed alert
+ *      is a no-op like a replayed verdict.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -198,6 +201,13 @@ static const char migrate_1_2_sql[] =
 	"	MIN(time) AS first_alert, MAX(time) AS last_alert\n" \
 	"	FROM alerts GROUP BY kind, account;\n"
 
+/* Version 5: the alert's row key (audit_sink.h), in both dialects.  A
+ * UNIQUE index, not a constraint: rows written before have none (NULL),
+ * and the SQLite alert thread writes none. */
+#define ALERTS_V5 \
+	"ALTER TABLE alerts ADD COLUMN row_key TEXT;\n" \
+	"CREATE UNIQUE INDEX alerts_row_key ON alerts(row_key);\n"
+
 /*
  * Version 3, for both stores.  AUDIT_COLUMNS lists every column after
  * id in table order: X(name, SQLite type, PostgreSQL type).  The order
@@ -329,7 +339,8 @@ const char audit_schema_sql[] =
 	VIEWS_V3(SQLITE_DAY, SQLITE_LOCAL_TIME)
 	ALERTS_V4("TEXT", "INTEGER", "INTEGER PRIMARY KEY",
 		  "group_concat(DISTINCT limit_name)")
-	"PRAGMA user_version = 4;\n";
+	ALERTS_V5
+	"PRAGMA user_version = 5;\n";
 
 /* Migration 2 -> 3: rows written before have no node; the writer names
  * them after itself in the same transaction (audit_schema_prepare). */
@@ -346,18 +357,28 @@ static const char migrate_3_4_sql[] =
 		  "group_concat(DISTINCT limit_name)")
 	"PRAGMA user_version = 4;\n";
 
+/* Migration 4 -> 5: one column, one index. */
+static const char migrate_4_5_sql[] =
+	ALERTS_V5
+	"PRAGMA user_version = 5;\n";
+
 /* PostgreSQL 3 -> 4, run by hand (docs/audit.md). */
 const char audit_pg_migrate_3_4_sql[] =
 	ALERTS_V4("text", "integer", "bigint GENERATED ALWAYS AS IDENTITY "
 		  "PRIMARY KEY", "string_agg(DISTINCT limit_name, ',')")
 	"INSERT INTO relayguard_schema (version) VALUES (4);\n";
 
+/* PostgreSQL 4 -> 5, run by hand (docs/audit.md). */
+const char audit_pg_migrate_4_5_sql[] =
+	ALERTS_V5
+	"INSERT INTO relayguard_schema (version) VALUES (5);\n";
+
 /* PostgreSQL: the version lives in relayguard_schema; row_key is unique
  * so that a batch sent again after an unknown commit outcome adds
  * nothing (INSERT ... ON CONFLICT DO NOTHING). */
 const char audit_pg_schema_sql[] =
 	"CREATE TABLE relayguard_schema (version integer NOT NULL);\n"
-	"INSERT INTO relayguard_schema (version) VALUES (4);\n"
+	"INSERT INTO relayguard_schema (version) VALUES (5);\n"
 	"CREATE TABLE verdicts (\n"
 	"\tid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 	AUDIT_COLUMNS(PG_COLUMN) ",\n"
@@ -365,7 +386,8 @@ const char audit_pg_schema_sql[] =
 	VERDICTS_INDEXES_V3
 	VIEWS_V3(PG_DAY, PG_LOCAL_TIME)
 	ALERTS_V4("text", "integer", "bigint GENERATED ALWAYS AS IDENTITY "
-		  "PRIMARY KEY", "string_agg(DISTINCT limit_name, ',')");
+		  "PRIMARY KEY", "string_agg(DISTINCT limit_name, ',')")
+	ALERTS_V5;
 
 /* ", time, session_id, ... node": the columns every store shares */
 static const char column_list[] = AUDIT_COLUMNS(COLUMN_NAME);
@@ -582,6 +604,10 @@ audit_schema_prepare(sqlite3 *db, const char *path, const char *node,
 	if (version <= 3
 	    && run_in_transaction(db, path, "migrating schema 3 to 4",
 				  migrate_3_4_sql, NULL, err, errlen) < 0)
+		return -1;
+	if (version <= 4
+	    && run_in_transaction(db, path, "migrating schema 4 to 5",
+				  migrate_4_5_sql, NULL, err, errlen) < 0)
 		return -1;
 	return 0;
 }

@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#define AUDIT_SCHEMA_VERSION 4
+#define AUDIT_SCHEMA_VERSION 5
 
 /* Older schemas (versions 1 and 2), kept for migration tests. */
 extern const char audit_schema_v1_sql[];
@@ -40,6 +40,9 @@ extern const char audit_alert_insert_sql[];
 
 /* PostgreSQL from version 3 to 4 (the alerts table), for docs/audit.md */
 extern const char audit_pg_migrate_3_4_sql[];
+
+/* PostgreSQL from version 4 to 5 (alerts.row_key), for docs/audit.md */
+extern const char audit_pg_migrate_4_5_sql[];
 
 /* The current schema, as created in an empty database. */
 extern const char audit_schema_sql[];

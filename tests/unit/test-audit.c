@@ -448,7 +448,8 @@ test_migration_v2(void)
 	test_end();
 }
 
-/* test_migration_v3 - a version 3 database gains the alerts table */
+/* test_migration_v3 - a version 3 database gains the alerts table, and
+ * (version 5) its unique row_key */
 static void
 test_migration_v3(void)
 {
@@ -466,8 +467,13 @@ test_migration_v3(void)
 	audit = audit_open(&cfg, err, sizeof(err));
 	test_assert(audit != NULL);
 	audit = audit_close(audit);
-	test_assert_int(query_int(path, "PRAGMA user_version"), 4);
+	test_assert_int(query_int(path, "PRAGMA user_version"), AUDIT_SCHEMA_VERSION);
 	test_assert_int(query_int(path, "SELECT COUNT(*) FROM verdicts"), 1);
+	test_assert_int(exec_sql(path, "INSERT INTO alerts (time, row_key) VALUES "
+		"('2026-01-02T03:04:06.000Z', 'mx1/1-2/3')"), 0);
+	test_assert(exec_sql(path, "INSERT INTO alerts (time, row_key) VALUES "
+		"('2026-01-02T03:04:07.000Z', 'mx1/1-2/3')") != 0);
+	test_assert_int(exec_sql(path, "DELETE FROM alerts"), 0);
 	test_assert_int(exec_sql(path, "INSERT INTO alerts (time, kind, account,"
 		" limit_name, count, max, window_seconds, action) VALUES "
 		"('2026-01-02T03:04:06.000Z', 'auth', 'bob', 'hour', 6, 5, 3600,"
