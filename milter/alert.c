@@ -72,6 +72,8 @@ struct alert_sink {
 	struct child children[ALERT_RUN_MAX];
 	unsigned nchildren;		/* thread only */
 	sqlite3 *db;			/* thread only; NULL: no rows */
+	alert_row_fn row_fn;		/* set: rows go there, not to db */
+	void   *row_ctx;
 	char   *db_path;
 	char   *node;
 	alert_log_fn log;
@@ -205,6 +207,15 @@ write_row(struct alert_sink *sink, const struct rg_alert *a)
 	char    when[40];
 	int     rc;
 
+	if (sink->row_fn != NULL) {
+		char   *json = alert_json(a, NULL);
+
+		rc = json != NULL ? sink->row_fn(json, sink->row_ctx) : -1;
+		free(json);
+		if (rc == 0)
+			count(sink, &sink->counters.written);
+		return rc;
+	}
 	if (sink->db_path == NULL)
 		return 0;
 	if (sink->db == NULL && (sink->db = db_open(sink)) == NULL)
@@ -444,6 +455,19 @@ alert_sink_open(const char *audit_db, const char *node, alert_log_fn log,
 	if (pthread_create(&sink->thread, NULL, sink_main, sink) != 0)
 		rg_fatal("alerts: cannot start the alert thread");
 	return sink;
+}
+
+/* alert_sink_set_row_writer - rows through fn (before any submit: the
+ * queue's lock orders it before the thread reads it) */
+void
+alert_sink_set_row_writer(struct alert_sink *sink, alert_row_fn fn, void *ctx)
+{
+	if (sink == NULL)
+		return;
+	pthread_mutex_lock(&sink->lock);
+	sink->row_fn = fn;
+	sink->row_ctx = ctx;
+	pthread_mutex_unlock(&sink->lock);
 }
 
 /* alert_sink_submit - queue a copy; never blocks on anything but the lock */

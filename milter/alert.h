@@ -8,7 +8,9 @@
  *	a struct rg_alert, logs its line (mt_format_alert) and hands a copy
  *	to alert_sink_submit().  That never blocks mail: the copy goes on a
  *	bounded queue (ALERT_QUEUE_MAX); one thread then writes the row to
- *	the audit database's alerts table and runs alert_command, if any,
+ *	the audit database's alerts table (itself for SQLite, through a
+ *	row writer, the verdict writer, for PostgreSQL) and runs
+ *	alert_command, if any,
  *	with the alert as one JSON object (alert_json) on its standard
  *	input.
  * DESCRIPTION
@@ -66,6 +68,15 @@ struct alert_sink;
  * NULL: no rows; node names this MX in the rows (NULL: none) */
 struct alert_sink *alert_sink_open(const char *audit_db, const char *node,
 				   alert_log_fn log, void *log_ctx);
+
+/* alert_row_fn - writes the alert's row elsewhere than an SQLite file:
+ * json is alert_json()'s; 0 taken, -1 not (the fn logs why) */
+typedef int (*alert_row_fn) (const char *json, void *ctx);
+
+/* alert_sink_set_row_writer - rows go through fn instead of SQLite (the
+ * verdict writer, for PostgreSQL).  Call before the first submit. */
+void    alert_sink_set_row_writer(struct alert_sink *sink, alert_row_fn fn,
+				  void *ctx);
 
 /* alert_sink_submit - queue a copy; 0 queued, -1 queue full (logged) */
 int     alert_sink_submit(struct alert_sink *sink, const struct rg_alert *a,

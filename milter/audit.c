@@ -164,7 +164,7 @@ audit_qrow_new(const struct verdict_record *rec, const char *node,
 		q->v[i].text = p;
 		p += len[i];
 	}
-	q->node = q->row_key = NULL;
+	q->node = q->row_key = q->alert = NULL;
 	if (node) {
 		memcpy(p, node, nlen);
 		q->node = p;
@@ -179,6 +179,37 @@ audit_qrow_new(const struct verdict_record *rec, const char *node,
 		q->v[VERDICT_COL_queue_id].text = NULL;
 	if (q->v[VERDICT_COL_time_ms].num <= 0)
 		q->v[VERDICT_COL_time_ms].num = rg_wall_ms();
+	return q;
+}
+
+/* audit_qrow_new_alert - one allocation: the alert's JSON, node, key */
+struct audit_qrow *
+audit_qrow_new_alert(const char *json, const char *node, const char *row_key)
+{
+	size_t  jlen = strlen(json) + 1, nlen = node ? strlen(node) + 1 : 0;
+	size_t  klen = row_key ? strlen(row_key) + 1 : 0, i;
+	struct audit_qrow *q = xmalloc(sizeof(*q) + jlen + nlen + klen);
+	char   *p = q->data;
+
+	q->queued_ms = 0;
+	for (i = 0; i < VERDICT_NCOLUMNS; i++)
+		if (audit_qrow_is_text(&verdict_columns[i]))
+			q->v[i].text = NULL;
+		else
+			q->v[i].num = 0;
+	memcpy(p, json, jlen);
+	q->alert = p;
+	p += jlen;
+	q->node = q->row_key = NULL;
+	if (node) {
+		memcpy(p, node, nlen);
+		q->node = p;
+		p += nlen;
+	}
+	if (row_key) {
+		memcpy(p, row_key, klen);
+		q->row_key = p;
+	}
 	return q;
 }
 
@@ -215,6 +246,13 @@ audit_divert_row(const struct audit_qrow *q)
 	char    line[AUDIT_LOG_LINE * 4];
 	size_t  i;
 
+	if (q->alert != NULL) {
+		/* JSON: client text escaped by web_text's JSON escaper */
+		audit_log(LOG_WARNING, "audit: diverted alert: %s node=%s key=%s",
+			  q->alert, q->node ? q->node : "-",
+			  q->row_key ? q->row_key : "-");
+		return;
+	}
 	memset(&rec, 0, sizeof(rec));
 	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
 		if (audit_qrow_is_text(&verdict_columns[i]))
@@ -532,28 +570,27 @@ audit_defers(const struct audit *a)
 	return a != NULL && a->tempfail;
 }
 
-/* audit_submit - queue a copy of row; -1 when the caller must defer */
-int
-audit_submit(struct audit *a, const struct verdict_record *row)
+/* enqueue - q onto the ring (it is the ring's now); -1 (q freed) when
+ * it is refused: may_refuse and audit_failure = tempfail while the
+ * store cannot take it */
+static int
+enqueue(struct audit *a, struct audit_qrow *q, int may_refuse)
 {
-	struct audit_qrow *q;
 	struct timespec ts;
+	int     refuse = may_refuse && a->tempfail;
 
-	if (a == NULL)
-		return 0;
-	q = row_copy(a, row);
 	pthread_mutex_lock(&a->lock);
-	if (a->tempfail && (a->failing || a->degraded))
+	if (refuse && (a->failing || a->degraded))
 		goto refuse;
 	while (a->count == a->cap && a->writer_alive) {
 		ts = cond_deadline(AUDIT_SUBMIT_WAIT_MS);
 		pthread_cond_timedwait(&a->room, &a->lock, &ts);
-		if (a->tempfail && (a->failing || a->degraded))
+		if (refuse && (a->failing || a->degraded))
 			goto refuse;
 	}
 	if (a->count == a->cap) {
 		/* no writer to drain the ring: never drop silently */
-		if (a->tempfail)
+		if (refuse)
 			goto refuse;
 		a->ctr.diverted++;
 		set_seq(a, q);
@@ -577,6 +614,34 @@ refuse:
 	pthread_mutex_unlock(&a->lock);
 	free(q);
 	return -1;
+}
+
+/* audit_submit - queue a copy of row; -1 when the caller must defer */
+int
+audit_submit(struct audit *a, const struct verdict_record *row)
+{
+	if (a == NULL)
+		return 0;
+	return enqueue(a, row_copy(a, row), 1);
+}
+
+/* audit_takes_alerts - the PostgreSQL sink writes alert rows */
+int
+audit_takes_alerts(const struct audit *a)
+{
+	return a != NULL && a->ops == &audit_sink_pgsql;
+}
+
+/* audit_submit_alert - queue a copy of an alert's JSON */
+int
+audit_submit_alert(struct audit *a, const char *json)
+{
+	char    key[sizeof(a->key_prefix) + AUDIT_SEQ_DIGITS + 1];
+
+	if (!audit_takes_alerts(a) || json == NULL)
+		return -1;
+	rg_snprintf(key, sizeof(key), "%s%0*d", a->key_prefix, AUDIT_SEQ_DIGITS, 0);
+	return enqueue(a, audit_qrow_new_alert(json, a->node, key), 0);
 }
 
 /* audit_get_counters - a consistent copy of the counters */

@@ -41,6 +41,17 @@ struct audit *audit_open(const struct rg_config *cfg, char *err, size_t errlen);
  * audit_failure = tempfail: the caller must defer the mail. */
 int     audit_submit(struct audit *audit, const struct verdict_record *row);
 
+/* audit_submit_alert - queue a copy of an alert (alert_json) for the
+ * alerts table; only a store that takes alerts through the writer does
+ * (audit_takes_alerts).  It goes where a verdict would: the store, its
+ * spool, or the log; audit_failure = tempfail never refuses it, since no
+ * mail waits for it.  0 queued or diverted to the log, -1 not taken. */
+int     audit_submit_alert(struct audit *audit, const char *json);
+
+/* audit_takes_alerts - 1 when alerts go through this writer (PostgreSQL);
+ * with SQLite the alert thread writes its own rows */
+int     audit_takes_alerts(const struct audit *audit);
+
 /* audit_defers - 1 when this handle refuses rows it cannot record
  * (audit_failure = tempfail, as read once at audit_open()) */
 int     audit_defers(const struct audit *audit);

@@ -30,6 +30,11 @@
  * text_unescape() reads back); valid text is stored as it is.  A client
  * address that is not an IP address ("unknown") is stored as NULL.
  *
+ * An alert row (audit_sink.h) goes to the alerts table in the same
+ * transaction as the verdicts around it, one execution each, its JSON
+ * bound as one parameter that PostgreSQL takes apart (json ->> field),
+ * with node and row key: a replayed alert is a no-op too.
+ *
  * The mail path never waits for PostgreSQL: only the writer thread
  * talks to it, with connect_timeout and statement_timeout bounding each
  * attempt, and a slow or dead server means rows go to the spool.
@@ -94,6 +99,19 @@ chunk_rows(int i)
 	return (size_t) PG_CHUNK_MAX >> i;
 }
 
+/* The alerts INSERT: the columns of the SQLite writer (alert.c), from
+ * alert_json()'s fields; $1 the JSON, $2 node, $3 row key. */
+static const char pg_alert_insert_sql[] =
+	"INSERT INTO alerts (time, kind, account, limit_name, count, max,"
+	" window_seconds, action, session_id, queue_id, client_addr,"
+	" client_name, sender, rcpt, node, row_key)"
+	" SELECT j->>'time', j->>'kind', j->>'account', j->>'limit',"
+	" (j->>'count')::integer, (j->>'max')::integer,"
+	" (j->>'window_seconds')::integer, j->>'action', j->>'session_id',"
+	" j->>'queue_id', j->>'client_addr', j->>'client_name', j->>'sender',"
+	" j->>'rcpt', $2, $3 FROM (SELECT $1::json AS j) AS a"
+	" ON CONFLICT DO NOTHING";
+
 /* prepare_inserts - one INSERT per chunk size; 0 or -1 + err */
 static int
 prepare_inserts(struct audit_sink *a, char *err, size_t errlen)
@@ -135,6 +153,18 @@ prepare_inserts(struct audit_sink *a, char *err, size_t errlen)
 		PQclear(res);
 	}
 	free(sql);
+	res = PQprepare(a->conn, "rg_insert_alert", pg_alert_insert_sql, 3,
+			NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char    msg[400];
+
+		pg_conn_message(PQresultErrorMessage(res), msg, sizeof(msg));
+		rg_snprintf(err, errlen, "PostgreSQL %s: preparing the alerts "
+			    "INSERT: %s", a->where, msg);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
 	return 0;
 }
 
@@ -339,7 +369,8 @@ classify(struct audit_sink *a, PGresult *res)
 	return PG_STORE_ERROR;
 }
 
-/* exec_chunk - one prepared INSERT of n rows (n a chunk size) */
+/* exec_chunk - one prepared INSERT of n verdict rows (n a chunk size),
+ * or of one alert row */
 static enum pg_outcome
 exec_chunk(struct audit_sink *a, struct pg_params *pp,
 	   struct audit_qrow **rows, size_t n, char *err, size_t errlen)
@@ -348,11 +379,19 @@ exec_chunk(struct audit_sink *a, struct pg_params *pp,
 	PGresult *res;
 	enum pg_outcome r = PG_OK;
 
-	bind_rows(pp, rows, n);
-	rg_snprintf(name, sizeof(name), "rg_insert_%zu", n);
-	res = PQexecPrepared(a->conn, name, (int) (n * PG_PARAMS_PER_ROW),
-			     pp->values, NULL, NULL, 0);
-	free_params(pp);
+	if (n == 1 && rows[0]->alert != NULL) {
+		const char *values[3] = {rows[0]->alert, rows[0]->node,
+		rows[0]->row_key};
+
+		res = PQexecPrepared(a->conn, "rg_insert_alert", 3, values, NULL,
+				     NULL, 0);
+	} else {
+		bind_rows(pp, rows, n);
+		rg_snprintf(name, sizeof(name), "rg_insert_%zu", n);
+		res = PQexecPrepared(a->conn, name, (int) (n * PG_PARAMS_PER_ROW),
+				     pp->values, NULL, NULL, 0);
+		free_params(pp);
+	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = classify(a, res);
 		pg_conn_message(res ? PQresultErrorMessage(res) : PQerrorMessage(a->conn),
@@ -363,10 +402,10 @@ exec_chunk(struct audit_sink *a, struct pg_params *pp,
 	return r;
 }
 
-/* insert_all - rows in chunks inside the open transaction */
+/* insert_verdicts - verdict rows in chunks inside the open transaction */
 static enum pg_outcome
-insert_all(struct audit_sink *a, struct pg_params *pp,
-	   struct audit_qrow **rows, size_t n, char *err, size_t errlen)
+insert_verdicts(struct audit_sink *a, struct pg_params *pp,
+		struct audit_qrow **rows, size_t n, char *err, size_t errlen)
 {
 	size_t  done = 0, size;
 	enum pg_outcome r;
@@ -381,6 +420,31 @@ insert_all(struct audit_sink *a, struct pg_params *pp,
 		if ((r = exec_chunk(a, pp, rows + done, size, err, errlen)) != PG_OK)
 			return r;
 		done += size;
+	}
+	return PG_OK;
+}
+
+/* insert_all - runs of verdict rows in chunks, each alert row on its
+ * own, inside the open transaction */
+static enum pg_outcome
+insert_all(struct audit_sink *a, struct pg_params *pp,
+	   struct audit_qrow **rows, size_t n, char *err, size_t errlen)
+{
+	size_t  done = 0, run;
+	enum pg_outcome r;
+
+	while (done < n) {
+		if (rows[done]->alert != NULL) {
+			if ((r = exec_chunk(a, pp, rows + done, 1, err, errlen)) != PG_OK)
+				return r;
+			done++;
+			continue;
+		}
+		for (run = 1; done + run < n && rows[done + run]->alert == NULL; run++)
+			continue;
+		if ((r = insert_verdicts(a, pp, rows + done, run, err, errlen)) != PG_OK)
+			return r;
+		done += run;
 	}
 	return PG_OK;
 }

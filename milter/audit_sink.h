@@ -13,6 +13,11 @@
  * plus the node that judged it and a row key unique across the fleet
  * (node, daemon start, sequence), so that a store can recognise a row it
  * already holds.
+ *
+ * An alert (alert.h) travels the same way when the store is PostgreSQL:
+ * a row whose alert member holds the alert as JSON (alert_json) and
+ * whose v[] is unused, with node and its own row key, written to the
+ * alerts table, spooled and replayed like a verdict.
  */
 #ifndef RG_AUDIT_SINK_H
 #define RG_AUDIT_SINK_H
@@ -36,6 +41,7 @@ struct audit_qrow {
 	} v[VERDICT_NCOLUMNS];
 	const char *node;
 	const char *row_key;
+	const char *alert;		/* an alert row's JSON; NULL: a verdict */
 	char    data[];
 };
 
@@ -43,6 +49,11 @@ struct audit_qrow {
  * have been rebuilt from a spool), node and row_key */
 struct audit_qrow *audit_qrow_new(const struct verdict_record *rec,
 				  const char *node, const char *row_key);
+
+/* audit_qrow_new_alert - one allocation holding an alert's JSON, node
+ * and row_key */
+struct audit_qrow *audit_qrow_new_alert(const char *json, const char *node,
+					const char *row_key);
 
 /* audit_qrow_is_text - the column is held as a string */
 int     audit_qrow_is_text(const struct verdict_column *col);

@@ -7,7 +7,9 @@
  * absent value), then node and row key.  Every value is bound.  The
  * spool is this host's own file, read back by the same program: should
  * verdict.h's table change, a spool written before is still read by
- * position (new columns come back NULL).
+ * position (new columns come back NULL).  An alert row (audit_sink.h)
+ * keeps its JSON in the last column, alert, which a spool created
+ * before alerts took this path gains when it is opened.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +43,10 @@ spool_error(struct audit_spool *sp, char *err, size_t errlen)
 	return -1;
 }
 
-/* Columns of a spooled row, after seq: the record's, node, row key. */
+/* Columns of a spooled row, after seq: the record's, node, row key,
+ * then alert. */
 #define SPOOL_VALUES	(VERDICT_NCOLUMNS + 2)
+#define SPOOL_ALERT	(VERDICT_NCOLUMNS + 3)	/* its parameter and column */
 
 /* build_sql - the CREATE and INSERT texts, one column per value */
 static void
@@ -58,7 +62,8 @@ build_sql(char *create, char *insert, size_t size)
 		c += (size_t) snprintf(create + c, size - c, ", v%d", f);
 		i += (size_t) snprintf(insert + i, size - i, ", ?%d", f + 1);
 	}
-	snprintf(create + c, size - c, ")");
+	i += (size_t) snprintf(insert + i, size - i, ", ?%d", SPOOL_ALERT);
+	snprintf(create + c, size - c, ", alert)");
 	snprintf(insert + i, size - i, ")");
 }
 
@@ -87,6 +92,22 @@ column_copy(sqlite3_stmt *st, int col)
 	return s;
 }
 
+/* spool_add_alert_column - a spool from before alert rows gains it */
+static int
+spool_add_alert_column(sqlite3 *db)
+{
+	sqlite3_stmt *probe = NULL;
+	int     rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT alert FROM spool LIMIT 0", -1,
+				&probe, NULL);
+	sqlite3_finalize(probe);
+	if (rc == SQLITE_OK)
+		return SQLITE_OK;
+	return sqlite3_exec(db, "ALTER TABLE spool ADD COLUMN alert", NULL,
+			    NULL, NULL);
+}
+
 /* audit_spool_open - open or create the spool */
 struct audit_spool *
 audit_spool_open(const char *path, char *err, size_t errlen)
@@ -105,6 +126,7 @@ audit_spool_open(const char *path, char *err, size_t errlen)
 	if (sqlite3_exec(sp->db, "PRAGMA journal_mode = WAL; "
 			 "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK
 	    || sqlite3_exec(sp->db, create, NULL, NULL, NULL) != SQLITE_OK
+	    || spool_add_alert_column(sp->db) != SQLITE_OK
 	    || sqlite3_prepare_v3(sp->db, insert, -1, SQLITE_PREPARE_PERSISTENT,
 				  &sp->insert, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v3(sp->db, "SELECT * FROM spool ORDER BY seq "
@@ -149,6 +171,8 @@ audit_spool_append(struct audit_spool *sp, struct audit_qrow **rows,
 			rc = bind_text(sp->insert, VERDICT_NCOLUMNS + 1, q->node);
 		if (rc == SQLITE_OK)
 			rc = bind_text(sp->insert, VERDICT_NCOLUMNS + 2, q->row_key);
+		if (rc == SQLITE_OK)
+			rc = bind_text(sp->insert, SPOOL_ALERT, q->alert);
 		if (rc == SQLITE_OK && sqlite3_step(sp->insert) != SQLITE_DONE)
 			rc = SQLITE_ERROR;
 		sqlite3_reset(sp->insert);
@@ -171,7 +195,7 @@ audit_spool_peek(struct audit_spool *sp, struct audit_qrow **rows,
 		 size_t max, int64_t *last, char *err, size_t errlen)
 {
 	struct verdict_record rec;
-	char   *copies[VERDICT_NCOLUMNS], *node, *key;
+	char   *copies[VERDICT_NCOLUMNS], *node, *key, *alert;
 	size_t  n = 0, f;
 	int     rc = SQLITE_DONE;
 
@@ -192,7 +216,10 @@ audit_spool_peek(struct audit_spool *sp, struct audit_qrow **rows,
 		}
 		node = column_copy(sp->select, VERDICT_NCOLUMNS + 1);
 		key = column_copy(sp->select, VERDICT_NCOLUMNS + 2);
-		rows[n++] = audit_qrow_new(&rec, node, key);
+		alert = column_copy(sp->select, SPOOL_ALERT);
+		rows[n++] = alert != NULL ? audit_qrow_new_alert(alert, node, key)
+			: audit_qrow_new(&rec, node, key);
+		free(alert);
 		*last = sqlite3_column_int64(sp->select, 0);
 		for (f = 0; f < VERDICT_NCOLUMNS; f++)
 			free(copies[f]);

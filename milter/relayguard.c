@@ -680,6 +680,17 @@ alert_logger(int priority, const char *line, void *ctx)
 	rglog_line(priority, line);
 }
 
+/* alert_row_to_audit - an alert's row through the verdict writer */
+static int
+alert_row_to_audit(const char *json, void *ctx)
+{
+	if (audit_submit_alert(ctx, json) == 0)
+		return 0;
+	rglog(LOG_ERR, "error: alerts: the audit writer did not take an "
+	      "alert's row; it is only in the log");
+	return -1;
+}
+
 /* ldap_logger - the LDAP directory going down and coming back */
 static void
 ldap_logger(int priority, const char *message)
@@ -710,7 +721,8 @@ static void
 start_services(void)
 {
 	struct rg_runtime *rt;
-	struct audit *audit;
+	struct audit *audit = NULL;
+	struct alert_sink *alerts;
 	char err[1024];
 
 	dir_ldap_set_logger(ldap_logger);
@@ -757,17 +769,16 @@ start_services(void)
 				  sizeof(err)) < 0)
 		startup_fail("%s: %s", config_path, err);
 	/* after the audit schema is migrated: its alerts table exists.
-	 * Alerts are logged whatever happens; rows (SQLite audit databases
-	 * only) and commands from here */
-	if (audit_enabled(start_cfg)
-	    && config_audit_is_pgsql(start_cfg->audit_db))
-		rglog(LOG_NOTICE, "alerts: the audit store is PostgreSQL: "
-		      "alerts go to the log and alert_command, not to its "
-		      "alerts table");
-	judge_set_alerts(alert_sink_open(audit_enabled(start_cfg)
-					 && !config_audit_is_pgsql(start_cfg->audit_db)
-					 ? start_cfg->audit_db : NULL,
-					 alert_node(), alert_logger, NULL));
+	 * Alerts are logged whatever happens; rows and commands from here:
+	 * the alert thread writes an SQLite database itself, and hands a
+	 * PostgreSQL row to the verdict writer (spool, replay, key) */
+	alerts = alert_sink_open(audit_enabled(start_cfg)
+				 && !config_audit_is_pgsql(start_cfg->audit_db)
+				 ? start_cfg->audit_db : NULL,
+				 alert_node(), alert_logger, NULL);
+	if (audit_takes_alerts(audit))
+		alert_sink_set_row_writer(alerts, alert_row_to_audit, audit);
+	judge_set_alerts(alerts);
 }
 
 /* stop_services - flush the audit trail, release the runtime */
@@ -781,11 +792,12 @@ stop_services(void)
 	for (i = 0; i < STOP_GRACE_SEC * 10 && judge_live() > 0; i++)
 		usleep(100000);
 	metrics_http_stop();
+	/* the alert thread first: it may still hand rows to the audit writer */
+	(void) alert_sink_close(judge_take_alerts());
 	if ((audit = judge_take_audit()) != NULL)
 		audit = audit_close(audit);
 	judge_set_tracker(NULL);
 	judge_set_accounts(NULL);
-	(void) alert_sink_close(judge_take_alerts());
 	if (judge_live() == 0)	/* else a late callback may use it */
 		tracker = clienttrack_free(tracker);
 	if (judge_live() == 0)

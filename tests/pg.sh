@@ -134,7 +134,7 @@ rg_pg_fleet_db() {
 	"$top_builddir/milter/relayguard-audit" schema --sql > "$RG_PG_DATA/../schema.$db.sql" || return 1
 	"$RG_PSQL" -X -q -v ON_ERROR_STOP=1 -h "$RG_PG_SOCKDIR" -p "$RG_PG_PORT" \
 		-U postgres -d "$db" -f "$RG_PG_DATA/../schema.$db.sql" > /dev/null || return 1
-	rg_pg_sql "$db" "GRANT INSERT ON verdicts TO rg_writer;
+	rg_pg_sql "$db" "GRANT INSERT ON verdicts, alerts TO rg_writer;
 		GRANT SELECT ON relayguard_schema TO rg_writer;
 		GRANT SELECT ON ALL TABLES IN SCHEMA public TO rg_reader"
 }

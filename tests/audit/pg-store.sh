@@ -13,7 +13,13 @@
 #     without holding back the rows of its batch;
 #   - relayguard-audit answers every command the same from SQLite and
 #     from PostgreSQL holding the same rows, --node included; it cannot
-#     write through its session.
+#     write through its session;
+#   - a real daemon's alert (a trusted client over trusted_limit.hour,
+#     through miltertest) reaches the alerts table, reads back through
+#     relayguard-audit alerts exactly as from SQLite holding the same row,
+#     and one raised while PostgreSQL is stopped waits in the spool and
+#     arrives exactly once when it is back, also when a copy of that
+#     spool is replayed again.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/pg.sh"
@@ -24,7 +30,8 @@ sqlite=${SQLITE3_CLI:-sqlite3}
 rg_require "$load" "$audit" "$sqlite"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-pg-store.XXXXXX") || exit 1
-trap "[ -n \"\${KEEP:-}\" ] || rm -rf \"\$tmp\"" EXIT
+rg_pid=
+trap "[ -z \"\$rg_pid\" ] || kill \$rg_pid 2>/dev/null; [ -n \"\${KEEP:-}\" ] || rm -rf \"\$tmp\"" EXIT
 rg_step "start PostgreSQL"
 rg_pg_start "$tmp" || { rg_fail "PostgreSQL 15 cluster start"; rg_done; }
 rg_pg_fleet_db fleet || { rg_fail "fleet database and roles"; rg_done; }
@@ -201,6 +208,105 @@ rg_expect_match "a wrong password: a clear message" \
 rg_expect_match "not an audit database: a clear message" \
 	"$("$audit" -d "$(rg_pg_uri rg_reader empty)" -p "$tmp/reader.pw" summary 2>&1)" \
 	'not a relayguard audit database \(no relayguard_schema table\)'
+
+# --- alerts from a real daemon ------------------------------------------------
+rg_step "alerts: a daemon writing PostgreSQL"
+MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
+rg_require "$MILTERTEST" "$top_builddir/milter/relayguard"
+rg_pg_fleet_db alerts || rg_fail "alerts database"
+mport=$(rg_free_port)
+printf 'alice@example.test\n' > "$tmp/recipients"
+cat > "$tmp/alert.conf" <<EOF
+socket = inet:$mport@127.0.0.1
+local_domains = example.test
+directory = file:$tmp/recipients
+trusted_networks = 192.0.2.0/24
+trusted_limit.hour = 2
+trusted_limit.day = 0
+trusted_limit_action = alert
+audit_db = $(rg_pg_uri rg_writer alerts)
+audit_password_file = $tmp/writer.pw
+audit_spool = $tmp/spool.alert.db
+audit_failure = spool
+audit_flush_ms = 50
+node = mx-alert
+allow_root = yes
+EOF
+"$top_builddir/milter/relayguard" -c "$tmp/alert.conf" -f -s 2> "$tmp/alert.log" &
+rg_pid=$!
+rg_wait_port "$mport" 10 || rg_fail "the daemon did not start: $(tail -3 "$tmp/alert.log")"
+# alert CLIENT - one session over the limit from CLIENT
+alert() {
+	RG_SOCKET="inet:$mport@127.0.0.1" RG_LUA_DIR=$top_srcdir/tests/milter \
+	RG_CLIENT=$1 timeout 30 "$MILTERTEST" -s "$top_srcdir/tests/audit/pg-alert.lua" \
+		> "$tmp/alert.$1.out" 2>&1 || { rg_fail "miltertest from $1"; cat "$tmp/alert.$1.out" >&2; }
+}
+# wait_sql SQL WANT - poll PostgreSQL (10 s at most) until SQL gives WANT
+wait_sql() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(rg_pg_sql alerts "$1" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+alerts_n="SELECT COUNT(*) FROM alerts"
+alert 192.0.2.10
+wait_sql "$alerts_n" 1 || rg_fail "the alert did not reach PostgreSQL"
+rg_expect "alerts: the row, with node and row key" \
+	"$(rg_pg_sql alerts "SELECT kind, account, limit_name, count, max, window_seconds,
+		action, client_addr, sender, rcpt, node, row_key LIKE 'mx-alert/%' FROM alerts")" \
+	"trusted|192.0.2.10|hour|3|2|3600|alert|192.0.2.10|<app@example.net>|<r3@remote.example>|mx-alert|t"
+rg_expect "alerts: no start-up notice that alerts miss PostgreSQL" \
+	"$(grep -c 'alerts go to the log and alert_command' "$tmp/alert.log")" 0
+
+# the same row in an SQLite audit database: relayguard-audit reads both alike
+timeout 30 "$load" -n 1 -t 1 -d "$tmp/alerts.db" > /dev/null 2>&1 ||
+	rg_fail "an SQLite audit database"
+rg_pg_sql alerts "SELECT format('INSERT INTO alerts (time, kind, account,
+	limit_name, count, max, window_seconds, action, session_id, queue_id,
+	client_addr, client_name, sender, rcpt, node, row_key) VALUES
+	(%L, %L, %L, %L, %s, %s, %s, %L, %L, %L, %L, %L, %L, %L, %L, %L);', time,
+	kind, account, limit_name, count, max, window_seconds, action, session_id,
+	queue_id, client_addr, client_name, sender, rcpt, node, row_key)
+	FROM alerts" | "$sqlite" -batch "$tmp/alerts.db" || rg_fail "copy into SQLite"
+"$audit" -d "$tmp/alerts.db" alerts > "$tmp/alerts.lite" 2>&1
+"$audit" -d "$(rg_pg_uri rg_reader alerts)" -p "$tmp/reader.pw" alerts > "$tmp/alerts.pg" 2>&1
+if [ "$(wc -l < "$tmp/alerts.lite")" = 1 ] && cmp -s "$tmp/alerts.lite" "$tmp/alerts.pg"; then
+	rg_pass "alerts: relayguard-audit alerts, the same line from both stores"
+else
+	rg_fail "alerts: relayguard-audit alerts differs"
+	diff "$tmp/alerts.lite" "$tmp/alerts.pg" >&2
+fi
+rg_expect_match "alerts: the line" "$(cat "$tmp/alerts.pg")" \
+	' mx-alert alert: kind=trusted account=192\.0\.2\.10 limit=hour count=3 max=2 window=3600 action=alert .*to=<r3@remote\.example>$'
+
+rg_step "alerts: one raised while PostgreSQL is stopped"
+rg_pg_stop
+alert 192.0.2.11
+spooled=""
+for i in $(seq 1 100); do
+	spooled=$("$sqlite" -batch "$tmp/spool.alert.db" 'SELECT COUNT(*) FROM spool WHERE alert IS NOT NULL' 2>/dev/null)
+	[ "$spooled" = 1 ] && break
+	sleep 0.1
+done
+rg_expect "alerts: the alert waits in the spool" "$spooled" 1
+"$sqlite" -batch "$tmp/spool.alert.db" ".backup '$tmp/spool.alert-copy.db'"
+rg_pg_start_again || rg_fail "PostgreSQL start again"
+wait_sql "$alerts_n" 2 || rg_fail "the spooled alert did not arrive"
+for i in $(seq 1 100); do
+	[ "$("$sqlite" -batch "$tmp/spool.alert.db" 'SELECT COUNT(*) FROM spool')" = 0 ] && break
+	sleep 0.1
+done
+kill "$rg_pid"; rg_wait_pid "$rg_pid" 10; rg_pid=
+timeout 60 "$load" -R -F spool -d "$(rg_pg_uri rg_writer alerts)" -P "$tmp/writer.pw" \
+	-S "$tmp/spool.alert-copy.db" -N mx-alert > /dev/null 2>&1
+rg_expect "alerts: each exactly once, a copy of the spool replayed again added nothing" \
+	"$(rg_pg_sql alerts "SELECT string_agg(account || '=' || n, ',' ORDER BY account) FROM
+		(SELECT account, COUNT(*) AS n FROM alerts GROUP BY account) AS c")" \
+	"192.0.2.10=1,192.0.2.11=1"
+rg_expect "alerts: the RCPT verdicts of both sessions too" \
+	"$(rg_pg_sql alerts "SELECT COUNT(*) FROM verdicts WHERE node = 'mx-alert' AND stage = 'rcpt'")" 6
 
 rg_pg_stop
 rg_done
