@@ -83,16 +83,19 @@ connects_before=$CONNECTS
 echo "# slapd back, same milter process"
 pid=$RG_MILTER_PID
 ldap_slapd_start "$L" "$LPORT" || exit 1
-got=
+# Until the pool's backoff lets a lookup through, the retries below are
+# directory errors too (451 4.4.3), and count as such in the metrics.
+got= early=0
 for i in $(seq 1 20); do
 	got=$(rcpt_code a.liddell@example.test)
 	[ "$got" = "250 2.1.5" ] && break
+	[ "$got" = "451 4.4.3" ] && early=$((early + 1))
 	sleep 0.5
 done
 rg_expect "slapd back: known user (uncached) accepted again" "$got" "250 2.1.5"
 rg_expect "slapd back: unknown refused again" "$(rcpt_code ghost@example.test)" "550 5.1.1"
 rg_expect "slapd back: same milter process" "$RG_MILTER_PID" "$pid"
-metrics "slapd back" 1 4
+metrics "slapd back" 1 $((4 + early))
 rg_expect "slapd back: metrics counted the reconnect" "$((CONNECTS > connects_before))" 1
 kill -0 "$pid" 2>/dev/null && rg_pass "milter still running" || rg_fail "milter died"
 
