@@ -428,7 +428,10 @@ epoll_main(void *arg)
 			if (events[i].data.ptr == &listener_tag) {
 				accept_all();
 			} else if (events[i].data.ptr == &wake_tag) {
-				(void) read(wake_fd, &junk, sizeof(junk));
+				/* Only waking counts; an empty counter
+				 * (EAGAIN) is as good as a drained one. */
+				if (read(wake_fd, &junk, sizeof(junk)) < 0)
+					continue;
 			} else {
 				c = events[i].data.ptr;
 				if (c->judge != NULL
@@ -786,7 +789,10 @@ policy_server_stop(void)
 
 	__atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
 	if (started) {
-		(void) write(wake_fd, &one, sizeof(one));
+		/* Without the wake-up the loop still sees stopping
+		 * within its one-second epoll_wait. */
+		if (write(wake_fd, &one, sizeof(one)) < 0)
+			rglog(LOG_WARNING, "warning: policy: wake-up: %s", strerror(errno));
 		pthread_join(epoll_thread, NULL);
 	}
 	pthread_mutex_lock(&queue_lock);
