@@ -17,7 +17,7 @@
 #include "util.h"
 #include "accountlimit.h"
 #include "address.h"
-#include "alert.h"
+#include "alert_sink.h"
 #include "audit.h"
 #include "clienttrack.h"
 #include "config.h"

@@ -52,7 +52,7 @@
 #include "util.h"
 #include "audit.h"
 #include "accountlimit.h"
-#include "alert.h"
+#include "alert_sink.h"
 #include "clienttrack.h"
 #include "config.h"
 #include "directory.h"

@@ -9,7 +9,7 @@
 
 #include "util.h"
 #include "accountlimit.h"
-#include "alert.h"
+#include "alert_sink.h"
 #include "testlib.h"
 
 static int logged;
