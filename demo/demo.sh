@@ -18,7 +18,7 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 export top_srcdir top_builddir
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 if [ -t 1 ]; then
 	B=$(printf '\033[1m'); G=$(printf '\033[32m'); R=$(printf '\033[31m')
@@ -137,7 +137,7 @@ fi
 say "The dashboard: relayguard-audit serve"
 port=$(rg_free_port) || die "no free port for the dashboard"
 echo "relayguard-audit -d $audit serve --listen 127.0.0.1:$port"
-"$top_builddir/milter/relayguard-audit" -d "$audit" serve --listen "127.0.0.1:$port" \
+"$top_builddir/src/programs/relayguard-audit" -d "$audit" serve --listen "127.0.0.1:$port" \
     --web-root "$top_srcdir/web" >"$tmp/serve.out" 2>&1 &
 serve_pid=$!
 rg_e2e_on_exit "kill $serve_pid; wait $serve_pid"

@@ -3,7 +3,7 @@
 # messages/s through a real Postfix + relayguard with audit_db = none and
 # with the SQLite audit trail on, alternately, in the same run
 #
-# Postfix (discard transport, tests/e2e/mta.sh) in front of relayguard on
+# Postfix (discard transport, tests/lib/mta.sh) in front of relayguard on
 # a unix socket; Postfix's smtp-source sends MESSAGES messages of 5
 # recipients each (all known: every verdict is an accept, the most rows),
 # SESSIONS at a time.  Each message gives 8 verdicts (connect, helo, mail,
@@ -14,7 +14,7 @@
 # (Postfix), prints a report and RESULT lines for tests/bench/run-bench.sh.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 messages=${1:-2000}
 sessions=${2:-10}

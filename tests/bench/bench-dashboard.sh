@@ -2,7 +2,7 @@
 # tests/bench/bench-dashboard.sh - make bench-dashboard: how many rows a
 # week the dashboard answers in about a second.
 #
-# For each size, tests/audit/audit-load writes that many verdict rows
+# For each size, tests/lib/audit-load writes that many verdict rows
 # spread over the last 7 days into a fresh SQLite database (the writer's
 # own mix of rules, clients and senders); relayguard-audit serve then
 # answers what each page asks for the week (the overview: summary and
@@ -10,10 +10,10 @@
 # time of each page's calls is taken (curl, best of 3), with one full
 # page load in headless Chromium at the largest size.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib/common.sh"
 
-LOADER=$top_builddir/tests/audit/audit-load
-audit=$top_builddir/milter/relayguard-audit
+LOADER=$top_builddir/tests/lib/audit-load
+audit=$top_builddir/src/programs/relayguard-audit
 rg_require "$LOADER" "$audit" curl
 SIZES=${SIZES:-"100000 200000 300000 1000000"}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-bench-dash.XXXXXX") || exit 1

@@ -14,8 +14,8 @@
 # Prints a table and the ratios; run-bench.sh stores it in
 # docs/benchmarks.md.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "${top_srcdir:?}/tests/lib.sh"
-. "$top_srcdir/tests/ldap/slapd.sh"
+. "${top_srcdir:?}/tests/lib/common.sh"
+. "$top_srcdir/tests/lib/slapd.sh"
 
 rg_require "$SLAPD" slapadd
 BENCH=$top_builddir/tests/bench/bench-ldap

@@ -11,7 +11,7 @@
 # exceed to mean anything.  The CPU the daemon used per recipient is
 # reported too.  The scrape must count exactly the recipients sent.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 LOAD=$top_builddir/tests/bench/milter-load
 rg_require "$RG_RELAYGUARD" "$LOAD" curl

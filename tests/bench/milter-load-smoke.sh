@@ -12,7 +12,7 @@
 # everything must fail, proving the checks can.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 LOAD=$top_builddir/tests/bench/milter-load
 rg_require "$RG_RELAYGUARD" "$LOAD" "${SQLITE3_CLI:-sqlite3}"

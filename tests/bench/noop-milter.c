@@ -13,7 +13,7 @@
  *	one without looking at it.  relayguard keeps connect and HELO
  *	answered when a rule could refuse there (client memory on, or
  *	audit_failure = tempfail): -a negotiates that way.  The two must
- *	negotiate alike (milter/milter_glue.c, cb_negotiate): keep them in
+ *	negotiate alike (src/adapters/milter_glue.c, cb_negotiate): keep them in
  *	step.  Measured with tests/bench/milter-load in
  *	the same run as relayguard, it is the ceiling set by libmilter and
  *	the milter protocol on this machine: relayguard's figures are read

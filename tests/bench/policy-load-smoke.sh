@@ -7,7 +7,7 @@
 # tests/e2e/postfix-policy.sh.)
 # (bash: the e2e library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 LOAD=$top_builddir/tests/bench/policy-load
 MLOAD=$top_builddir/tests/bench/milter-load

@@ -26,7 +26,7 @@
 #            own relay_recipient_maps = ldap:; median of rounds, spread
 # With --doc, each part runs through tests/bench/run-bench.sh, which
 # writes its section (bench-perf-PART) of FILE with the machine and date.
-# Every process started is stopped by the exit trap of tests/e2e/mta.sh;
+# Every process started is stopped by the exit trap of tests/lib/mta.sh;
 # each part takes one to three minutes.  Needs root (Postfix).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -61,7 +61,7 @@ milter|e2e|scaling|policy|doors) ;;
 *) echo "run-perf.sh: unknown part $part (milter, e2e, scaling, policy, doors)" >&2; exit 2 ;;
 esac
 
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 LOAD=$top_builddir/tests/bench/milter-load
 NOOP=$top_builddir/tests/bench/noop-milter
 : "${SMTP_SOURCE:=$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
@@ -99,7 +99,7 @@ start_noop() {
 	exit 1
 }
 
-# start_rg CONF SOCKET - a relayguard (tests/e2e/mta.sh); sets RG_PID, RG_SOCK
+# start_rg CONF SOCKET - a relayguard (tests/lib/mta.sh); sets RG_PID, RG_SOCK
 start_rg() {
 	rg_start_relayguard "$1" "$2" >&2 || exit 1
 	RG_PID=$RG_MILTER_PID
@@ -260,7 +260,7 @@ part_e2e() {
 	local msgs=1000 serial=200 have_ldap=1 pf_alone pf_rg pf_native pf_rgldap
 	local noop_port noop_sock="inet:$(rg_free_port)@127.0.0.1"
 	rg_require "$POSTFIX" "$SMTP_SOURCE"
-	. "$top_srcdir/tests/ldap/slapd.sh"
+	. "$top_srcdir/tests/lib/slapd.sh"
 	{ echo user@example.test; for i in 1 2 3 4 5; do echo "${i}user@example.test"; done
 	  echo postmaster@example.test; } >"$tmp/e2e-recipients"
 
@@ -325,7 +325,7 @@ audit_db = $tmp/e2e-audit-ldap.db" inet
 	echo "commands:"
 	echo "  smtp-source -s 10 -m $msgs -l 1024 -t user@example.test -f sender@client.example.net 127.0.0.1:PORT"
 	echo "  smtp-source -s 1 -m $serial -l 1024 -t user@example.test -f sender@client.example.net 127.0.0.1:PORT"
-	echo "  Postfix: tests/e2e/mta.sh rg_start_postfix (mynetworks = 127.0.0.0/8,"
+	echo "  Postfix: tests/lib/mta.sh rg_start_postfix (mynetworks = 127.0.0.0/8,"
 	echo "    smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination,"
 	echo "    relay_domains = example.test, smtpd_milters = MILTER or none)"
 	echo "  native: the same with mynetworks = (empty) and"
@@ -609,7 +609,7 @@ door_run() {
 door_slapd() {
 	local u
 	[ -x "$SLAPD" ] && command -v slapadd >/dev/null || return 1
-	. "$top_srcdir/tests/ldap/slapd.sh"
+	. "$top_srcdir/tests/lib/slapd.sh"
 	mkdir -p "$tmp/slapd"
 	ldap_slapd_init "$tmp/slapd" >&2 || exit 1
 	sed 's/@.*//' "$tmp/e2e-recipients" | while read -r u; do
@@ -640,7 +640,7 @@ part_doors() {
 	local -A PORT LABEL RATIOS
 	DOOR_MSGS=${DOORS_MSGS:-1000}
 	rg_require "$POSTFIX" "$SMTP_SOURCE"
-	. "$top_srcdir/tests/e2e/cases.sh"	# rg_e2e_policy_postfix
+	. "$top_srcdir/tests/lib/cases.sh"	# rg_e2e_policy_postfix
 	{ echo user@example.test; for i in 1 2 3 4 5; do echo "${i}user@example.test"; done
 	  echo postmaster@example.test; } >"$tmp/e2e-recipients"
 	file_conf="local_domains = example.test
@@ -702,7 +702,7 @@ socket_mode = 0666" inet
 	echo
 	echo "commands:"
 	echo "  smtp-source -s 10 -m $DOOR_MSGS -l 1024 -t user@example.test -f sender@client.example.net 127.0.0.1:PORT"
-	echo "  milter: smtpd_milters = inet:127.0.0.1:PORT (tests/e2e/mta.sh rg_start_postfix)"
+	echo "  milter: smtpd_milters = inet:127.0.0.1:PORT (tests/lib/mta.sh rg_start_postfix)"
 	echo "  policy: smtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:PORT | unix:PATH"
 	echo "  native: mynetworks = (empty), relay_recipient_maps = ldap:CF"
 	echo "  before: relayguard with client memory on (the default): connect and HELO"

@@ -6,15 +6,15 @@
 # deferred exactly from the first recipient over; a slow or failing
 # alert_command changes nothing for mail.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 rg_require "$SWAKS" "$RG_RELAYGUARD" "$POSTFIX"
 PATH=$PATH:/usr/sbin rg_require saslpasswd2
 SQLITE3_CLI=${SQLITE3_CLI:-sqlite3}
 rg_require "$SQLITE3_CLI" python3
-AUDIT=${AUDIT:-$top_builddir/milter/relayguard-audit}
+AUDIT=${AUDIT:-$top_builddir/src/programs/relayguard-audit}
 
 tmp=$(rg_e2e_tmpdir)
 db="$tmp/audit.db"

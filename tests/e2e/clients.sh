@@ -5,8 +5,8 @@
 # each penalty is logged and audited once, a reload keeps the memory, a
 # restart forgets it, and a trusted client is never penalised.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 rg_require "$SWAKS" "$RG_RELAYGUARD" "$POSTFIX"

@@ -6,8 +6,8 @@
 # trusted relaying do not; a HELO name and a sender address that carry
 # a fake client address never make it the banned one.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 rg_require "$SWAKS" "$RG_RELAYGUARD" "$POSTFIX"

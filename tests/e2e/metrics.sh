@@ -9,8 +9,8 @@
 # the exposition, and the example scrape configuration and alert rules in
 # conf/.  Label sets stay bounded: no address or IP in any label.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 sqlite=${SQLITE3_CLI:-sqlite3}
 : "${PROMTOOL:=$(command -v promtool || echo /usr/bin/promtool)}"
@@ -117,6 +117,6 @@ rg_expect "promtool check config conf/prometheus.yml: $(echo "$out" | tail -n 1)
 # metrics_listen is checked where the configuration is
 printf 'local_domains = example.test\nmetrics_listen = localhost:9154\n' > "$tmp/bad.conf"
 rg_expect_match "a host name is refused with FILE:LINE" \
-	"$("$top_builddir/milter/relayguard-check" -c "$tmp/bad.conf" --from '<a@b.test>' --rcpt '<c@example.test>' 2>&1)" \
+	"$("$top_builddir/src/programs/relayguard-check" -c "$tmp/bad.conf" --from '<a@b.test>' --rcpt '<c@example.test>' 2>&1)" \
 	"bad.conf:2: metrics_listen: \"localhost:9154\": not an IPv4 address"
 rg_done

@@ -14,7 +14,7 @@
 # hop of a source route), and stock; address literals in other spellings.
 # No transaction reaches DATA, so nothing is ever delivered.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 rg_e2e_require_root
 rg_require "$RG_RELAYGUARD" "$POSTFIX"

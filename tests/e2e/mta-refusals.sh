@@ -12,8 +12,8 @@
 # code and text, and the recipients the MTA let through must still be
 # judged by relayguard.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 sqlite=${SQLITE3_CLI:-sqlite3}
 rg_require "$RG_RELAYGUARD" "$POSTFIX" "$sqlite"

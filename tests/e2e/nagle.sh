@@ -19,8 +19,8 @@
 # is TCP's, but a unix socket must show no per-message stall either.
 # (bash: the library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 

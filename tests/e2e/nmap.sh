@@ -7,8 +7,8 @@
 # proving that this test can fail.
 # (bash: the library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 

@@ -1,11 +1,11 @@
 #!/bin/bash
 # tests/e2e/postfix-policy.sh - relayguard's policy delegation door behind
 # a real, throwaway Postfix (check_policy_service, no milter): every case
-# of tests/e2e/cases.sh, with the milter's verdicts
+# of tests/lib/cases.sh, with the milter's verdicts
 # (bash: the library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 

@@ -1,10 +1,10 @@
 #!/bin/bash
 # tests/e2e/postfix.sh - relayguard end to end behind a real, throwaway
-# Postfix: every case of tests/e2e/cases.sh through it
+# Postfix: every case of tests/lib/cases.sh through it
 # (bash: the library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/harness/bounded.sh - the test harness itself: tests/run-bounded.sh
+# tests/harness/bounded.sh - the test harness itself: tests/harness/run-bounded.sh
 # keeps a test's exit status and reports its time; a test that leaves a
 # process behind fails and the process dies; a test that hangs with a
 # real relayguard and Postfix running is killed at its limit, reported
@@ -8,11 +8,11 @@
 # postconf -n warns about.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 rg_e2e_require_root
 rg_require ss
 
-RUN="$top_srcdir/tests/run-bounded.sh"
+RUN="$top_srcdir/tests/harness/run-bounded.sh"
 tmp=$(rg_e2e_tmpdir)
 
 # bounded NAME [VAR=VALUE...] -- COMMAND... - run COMMAND through the

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/harness/hang.sh - a test that hangs, on purpose: not run by make
-# check itself, but by tests/harness/bounded.sh under tests/run-bounded.sh
+# check itself, but by tests/harness/bounded.sh under tests/harness/run-bounded.sh
 # with a short limit.
 #
 # It starts what a real end-to-end test starts (relayguard listening on a
@@ -10,13 +10,13 @@
 # never stops anything, and the wrapper alone has to.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 rg_e2e_require_root
 : "${RG_HANG_RECORD:?set by tests/harness/bounded.sh}"
 
 rg_step "start relayguard and Postfix"
 rg_start_relayguard "local_domains = example.test
-directory = file:$top_srcdir/tests/e2e/recipients" || exit 1
+directory = file:$top_srcdir/tests/lib/recipients" || exit 1
 # A key the base main.cf already sets: written once, not twice.
 rg_start_postfix "$RG_MILTER_SOCKET" "milter_connect_timeout = 30s" || exit 1
 {

@@ -10,8 +10,8 @@
 # plain text, and this is what a client that is not smtpd can do).
 # (bash: the e2e library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_require "$RG_RELAYGUARD" python3
 

@@ -14,7 +14,7 @@
 # what that layer does and that relayguard survived it.
 # (bash: the e2e library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 rg_e2e_require_root
 rg_require "$SWAKS" "$RG_RELAYGUARD" "$POSTFIX" python3 "${SQLITE3_CLI:-sqlite3}"
@@ -119,7 +119,7 @@ normal_client() {
 cat >"$tmp/hostile.conf" <<EOF
 local_domains = example.test
 local_addresses = 127.0.0.1
-directory = file:$top_srcdir/tests/e2e/recipients
+directory = file:$top_srcdir/tests/lib/recipients
 harvest_limit = 0
 client_track_size = 0
 audit_db = $tmp/audit.db

@@ -18,9 +18,9 @@
 #    (audit_failure applies) and logs an error naming the user and fix.
 # Without root only the permission checks that need no user switch run.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib/common.sh"
 
-RG=$top_builddir/milter/relayguard
+RG=$top_builddir/src/programs/relayguard
 rg_require "$RG" timeout stat
 USER_RG=nobody
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-priv.XXXXXX") || exit 1

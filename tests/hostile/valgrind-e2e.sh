@@ -5,7 +5,7 @@
 # monitor mode and back, a statistics signal and a clean stop; then
 # valgrind's report must show no error and no definitely lost block.
 #
-# The daemon runs under tests/e2e/mta.sh's RG_DAEMON_WRAPPER.  valgrind
+# The daemon runs under tests/lib/mta.sh's RG_DAEMON_WRAPPER.  valgrind
 # makes it some 20 to 50 times slower, so Postfix gets generous milter
 # timeouts (a timeout would end sessions early and hide code paths).
 # Leaks: only "definitely lost" counts as an error; memory still held by
@@ -14,8 +14,8 @@
 # tests/hostile/valgrind.supp holds the suppressions, each explained.
 # (bash: the e2e library uses /dev/tcp and other bashisms)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
-. "$top_srcdir/tests/e2e/cases.sh"
+. "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/cases.sh"
 
 rg_e2e_require_root
 rg_require "$SWAKS" "$RG_RELAYGUARD" "$POSTFIX" valgrind python3

@@ -13,7 +13,7 @@
 # this test's to remove).  Two runs at once wait for each other.  The
 # package is purged at exit, even when a check fails.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-. "$top_srcdir/tests/e2e/mta.sh"
+. "$top_srcdir/tests/lib/mta.sh"
 
 rg_e2e_require_root
 PATH=$PATH:/usr/sbin:/sbin

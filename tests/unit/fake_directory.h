@@ -4,7 +4,7 @@
  * Not a real backend: a stand-in where a test needs a directory that
  * fails, or answers from a fixed list, and counts what it was asked.
  * The real backends are tested for real (the file backend by
- * test-directory, LDAP against slapd by tests/ldap/).
+ * test-directory, LDAP against slapd by tests/integration/ldap-*.sh).
  *
  * It is registered under the name "ldap", so that corpus configurations
  * with "directory = ldap" open it through directory_open().  Each opened

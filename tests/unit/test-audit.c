@@ -7,7 +7,7 @@
  * permissions): a database path that is a directory (the file cannot be
  * opened), and a write lock held by another connection past the busy
  * timeout.  Disk full and a read-only mount are exercised by
- * tests/audit/unwritable.sh, which needs a mount namespace.
+ * tests/integration/audit-unwritable.sh, which needs a mount namespace.
  */
 #include <errno.h>
 #include <signal.h>

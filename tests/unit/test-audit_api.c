@@ -1,7 +1,7 @@
 /*
  * test-audit_api - the dashboard API on a small SQLite audit database,
  * read through audit_store: counts, bounds, bound parameters, formats
- * (the same queries on PostgreSQL: tests/audit/dashboard-pg.sh)
+ * (the same queries on PostgreSQL: tests/e2e/dashboard-pg.sh)
  */
 #include <stdlib.h>
 #include <unistd.h>
