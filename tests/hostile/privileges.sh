@@ -29,12 +29,7 @@ pids=""
 
 # cleanup - stop every daemon started here, remove the temp dir
 cleanup() {
-	local p i
-	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-	for p in $pids; do
-		for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
+	rg_stop_pids 5 $pids
 	chmod -R u+rwx "$tmp" 2>/dev/null
 	rm -rf "$tmp"
 }

@@ -29,17 +29,7 @@ done
 tmp=$(mktemp -d /tmp/rg-hostile-text.XXXXXX)
 pids=""
 cleanup() {
-	local p i
-	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		for i in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
+	rg_stop_pids 10 $pids
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT

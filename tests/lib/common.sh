@@ -126,6 +126,17 @@ rg_wait_pid() {
 	wait "$1" 2>/dev/null
 }
 
+# rg_stop_pids SECONDS PID... - SIGTERM to every PID, then wait up to
+# SECONDS for each and SIGKILL what is still there (a test's cleanup)
+rg_stop_pids() {
+	local limit=$1 p
+	shift
+	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "$@"; do
+		rg_wait_gone "$p" "$limit" || kill -KILL "$p" 2>/dev/null
+	done
+}
+
 # rg_done - print the summary line and exit with the right status
 rg_done() {
 	echo "$((rg_checks - rg_failures)) passed, $rg_failures failed"
