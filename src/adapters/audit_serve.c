@@ -47,6 +47,8 @@
 #define MAX_USERS 64
 #define MAX_LINE 1024
 #define THREADS 4
+#define EXIT_START 1		/* cannot start (audit_serve.h) */
+#define EXIT_USAGE 2
 
 static const char csp[] = "default-src 'none'; script-src 'self'; "
 	"style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -83,13 +85,13 @@ static const struct page {
 
 static const char *progname = "relayguard-audit";
 
-/* usage_error - exit 2 with a reason */
+/* fail - exit with status (EXIT_USAGE, EXIT_START) and a reason */
 static void
-usage_error(const char *fmt,...)
-	__attribute__((noreturn, format(printf, 1, 2)));
+fail(int status, const char *fmt,...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 
 static void
-usage_error(const char *fmt,...)
+fail(int status, const char *fmt,...)
 {
 	va_list ap;
 
@@ -98,25 +100,7 @@ usage_error(const char *fmt,...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(2);
-}
-
-/* start_error - exit 1 with a reason */
-static void
-start_error(const char *fmt,...)
-	__attribute__((noreturn, format(printf, 1, 2)));
-
-static void
-start_error(const char *fmt,...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: serve: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
+	exit(status);
 }
 
 /* load_passwords - "user:hash" lines; exits on any problem */
@@ -129,37 +113,39 @@ load_passwords(struct server *srv, const char *path)
 	int     lineno = 0;
 
 	if ((fp = fopen(path, "r")) == NULL)
-		start_error("%s: %s", path, strerror(errno));
+		fail(EXIT_START, "%s: %s", path, strerror(errno));
 	if (fstat(fileno(fp), &st) < 0)
-		start_error("%s: %s", path, strerror(errno));
+		fail(EXIT_START, "%s: %s", path, strerror(errno));
 	if (st.st_mode & S_IROTH)
-		start_error("%s: readable by every user; chmod o-r it", path);
+		fail(EXIT_START, "%s: readable by every user; chmod o-r it",
+		     path);
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		if ((nl = strchr(line, '\n')) == NULL && !feof(fp))
-			start_error("%s:%d: line too long", path, lineno);
+			fail(EXIT_START, "%s:%d: line too long", path, lineno);
 		if (nl)
 			*nl = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		if ((colon = strchr(line, ':')) == NULL || colon == line
 		    || colon[1] != '$')
-			start_error("%s:%d: expected user:HASH, HASH from crypt(3) "
-				    "(openssl passwd -6)", path, lineno);
+			fail(EXIT_START, "%s:%d: expected user:HASH, HASH from "
+			     "crypt(3) (openssl passwd -6)", path, lineno);
 		if (srv->nusers == MAX_USERS)
-			start_error("%s:%d: more than %d users", path, lineno,
-				    MAX_USERS);
+			fail(EXIT_START, "%s:%d: more than %d users", path,
+			     lineno, MAX_USERS);
 		*colon = '\0';
 		if (rg_strlcpy(srv->users[srv->nusers].name, line,
 			       sizeof(srv->users[0].name)) >= sizeof(srv->users[0].name)
 		    || rg_strlcpy(srv->users[srv->nusers].hash, colon + 1,
 				  sizeof(srv->users[0].hash)) >= sizeof(srv->users[0].hash))
-			start_error("%s:%d: user or hash too long", path, lineno);
+			fail(EXIT_START, "%s:%d: user or hash too long", path,
+			     lineno);
 		srv->nusers++;
 	}
 	fclose(fp);
 	if (srv->nusers == 0)
-		start_error("%s: no users", path);
+		fail(EXIT_START, "%s: no users", path);
 }
 
 /* same_secret - compare without leaking where they differ */
@@ -217,16 +203,25 @@ add_headers(struct MHD_Response *r, const char *type, const char *cache)
 	MHD_add_response_header(r, "Cache-Control", cache);
 }
 
-/* answer_text - a small plain-text answer */
-static enum MHD_Result
-answer_text(struct MHD_Connection *conn, unsigned status, const char *text)
+/* text_response - a small plain-text answer, to queue */
+static struct MHD_Response *
+text_response(const char *text)
 {
 	struct MHD_Response *r;
-	enum MHD_Result rc;
 
 	r = MHD_create_response_from_buffer(strlen(text), (void *) text,
 					    MHD_RESPMEM_PERSISTENT);
 	add_headers(r, "text/plain; charset=utf-8", "no-store");
+	return r;
+}
+
+/* answer_text - a small plain-text answer */
+static enum MHD_Result
+answer_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	struct MHD_Response *r = text_response(text);
+	enum MHD_Result rc;
+
 	rc = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -343,10 +338,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (*upload_data_size != 0)
 		return MHD_NO;
 	if (!authorised(srv, conn)) {
-		r = MHD_create_response_from_buffer(strlen("authorisation needed\n"),
-						    (void *) "authorisation needed\n",
-						    MHD_RESPMEM_PERSISTENT);
-		add_headers(r, "text/plain; charset=utf-8", "no-store");
+		r = text_response("authorisation needed\n");
 		rc = MHD_queue_basic_auth_fail_response(conn, "relayguard", r);
 		MHD_destroy_response(r);
 		return rc;
@@ -395,22 +387,25 @@ audit_serve_main(const char *db_path, const char *db_password_file,
 		case 'p': password_file = optarg; break;
 		case 'w': srv.web_root = optarg; break;
 		case 'c': srv.chartjs = optarg; break;
-		case ':': usage_error("option %s needs a value", argv[optind - 1]);
-		default: usage_error("unknown option %s", argv[optind - 1]);
+		case ':':
+			fail(EXIT_USAGE, "option %s needs a value",
+			     argv[optind - 1]);
+		default:
+			fail(EXIT_USAGE, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
-		usage_error("unexpected argument \"%s\"", argv[optind]);
+		fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	if ((why = listen_addr_parse(listen, &ss, &loopback)) != NULL)
-		usage_error("--listen \"%s\": %s", listen, why);
+		fail(EXIT_USAGE, "--listen \"%s\": %s", listen, why);
 	if (!loopback && password_file == NULL)
-		usage_error("--listen %s is not a loopback address: it needs "
-			    "--password-file (and a TLS reverse proxy)", listen);
+		fail(EXIT_USAGE, "--listen %s is not a loopback address: it "
+		     "needs --password-file (and a TLS reverse proxy)", listen);
 	if (password_file)
 		load_passwords(&srv, password_file);
 	srv.db_password_file = db_password_file;
 	if ((st = open_store(&srv, err, sizeof(err))) == NULL)
-		start_error("%s", err);
+		fail(EXIT_START, "%s", err);
 	st = audit_store_close(st);
 	if (access(srv.chartjs, R_OK) < 0)
 		fprintf(stderr, "%s: serve: warning: %s: %s; charts will not "
@@ -434,7 +429,8 @@ audit_serve_main(const char *db_path, const char *db_password_file,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,
 			     MHD_OPTION_END);
 	if (d == NULL)
-		start_error("cannot listen on %s: %s", listen, strerror(errno));
+		fail(EXIT_START, "cannot listen on %s: %s", listen,
+		     strerror(errno));
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	port = info ? info->port : 0;
 	if (ss.ss_family == AF_INET6) {
