@@ -130,50 +130,53 @@ audit_qrow_is_text(const struct verdict_column *col)
 	return col->kind == VERDICT_KIND_TEXT || col->kind == VERDICT_KIND_PROSE;
 }
 
+/* qrow_size - the room s takes in a queued row: with its NUL, 0 for NULL */
+static size_t
+qrow_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* qrow_pack - copy s to *p (room from qrow_size) and step past it; the
+ * copy, or NULL for NULL */
+static char *
+qrow_pack(char **p, const char *s)
+{
+	size_t  size = qrow_size(s);
+	char   *copy = *p;
+
+	if (s == NULL)
+		return NULL;
+	memcpy(copy, s, size);
+	*p += size;
+	return copy;
+}
+
 /* audit_qrow_new - one allocation holding every column of the record */
 struct audit_qrow *
 audit_qrow_new(const struct verdict_record *rec, const char *node,
 	       const char *row_key)
 {
-	const char *src[VERDICT_NCOLUMNS];
-	size_t  len[VERDICT_NCOLUMNS], total = 0, nlen, klen;
+	const struct verdict_column *col;
+	size_t  total = qrow_size(node) + qrow_size(row_key), i;
 	struct audit_qrow *q;
 	char   *p;
-	size_t  i;
 
-	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
-		src[i] = verdict_column_text(rec, &verdict_columns[i]);
-		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
-		total += len[i];
-	}
-	nlen = node ? strlen(node) + 1 : 0;
-	klen = row_key ? strlen(row_key) + 1 : 0;
-	q = xmalloc(sizeof(*q) + total + nlen + klen);
+	for (i = 0; i < VERDICT_NCOLUMNS; i++)
+		total += qrow_size(verdict_column_text(rec, &verdict_columns[i]));
+	q = xmalloc(sizeof(*q) + total);
 	q->queued_ms = 0;
 	p = q->data;
 	for (i = 0; i < VERDICT_NCOLUMNS; i++) {
-		if (!audit_qrow_is_text(&verdict_columns[i])) {
-			q->v[i].num = verdict_column_int(rec, &verdict_columns[i]);
-			continue;
-		}
-		if (src[i] == NULL) {
-			q->v[i].text = NULL;
-			continue;
-		}
-		memcpy(p, src[i], len[i]);
-		q->v[i].text = p;
-		p += len[i];
+		col = &verdict_columns[i];
+		if (audit_qrow_is_text(col))
+			q->v[i].text = qrow_pack(&p, verdict_column_text(rec, col));
+		else
+			q->v[i].num = verdict_column_int(rec, col);
 	}
-	q->node = q->row_key = q->alert = NULL;
-	if (node) {
-		memcpy(p, node, nlen);
-		q->node = p;
-		p += nlen;
-	}
-	if (row_key) {
-		memcpy(p, row_key, klen);
-		q->row_key = p;
-	}
+	q->node = qrow_pack(&p, node);
+	q->row_key = qrow_pack(&p, row_key);
+	q->alert = NULL;
 	if (q->v[VERDICT_COL_queue_id].text != NULL
 	    && *q->v[VERDICT_COL_queue_id].text == '\0')
 		q->v[VERDICT_COL_queue_id].text = NULL;
@@ -186,10 +189,10 @@ audit_qrow_new(const struct verdict_record *rec, const char *node,
 struct audit_qrow *
 audit_qrow_new_alert(const char *json, const char *node, const char *row_key)
 {
-	size_t  jlen = strlen(json) + 1, nlen = node ? strlen(node) + 1 : 0;
-	size_t  klen = row_key ? strlen(row_key) + 1 : 0, i;
-	struct audit_qrow *q = xmalloc(sizeof(*q) + jlen + nlen + klen);
+	struct audit_qrow *q = xmalloc(sizeof(*q) + qrow_size(json)
+				       + qrow_size(node) + qrow_size(row_key));
 	char   *p = q->data;
+	size_t  i;
 
 	q->queued_ms = 0;
 	for (i = 0; i < VERDICT_NCOLUMNS; i++)
@@ -197,19 +200,9 @@ audit_qrow_new_alert(const char *json, const char *node, const char *row_key)
 			q->v[i].text = NULL;
 		else
 			q->v[i].num = 0;
-	memcpy(p, json, jlen);
-	q->alert = p;
-	p += jlen;
-	q->node = q->row_key = NULL;
-	if (node) {
-		memcpy(p, node, nlen);
-		q->node = p;
-		p += nlen;
-	}
-	if (row_key) {
-		memcpy(p, row_key, klen);
-		q->row_key = p;
-	}
+	q->alert = qrow_pack(&p, json);
+	q->node = qrow_pack(&p, node);
+	q->row_key = qrow_pack(&p, row_key);
 	return q;
 }
 
