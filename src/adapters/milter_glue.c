@@ -252,6 +252,7 @@ conn_note_resolution(SMFICTX *ctx, struct rg_conn *c)
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
+	const char *rcpt = argv != NULL && argv[0] != NULL ? argv[0] : "";
 	struct rg_conn *c;
 	sfsistat status;
 	char *input;
@@ -268,14 +269,11 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 		struct rg_verdict v;
 
 		mta_refusal_parse(c->mta_rcpt.host, c->mta_rcpt.addr, &r);
-		judge_mta_refusal(c, input, len, argv != NULL && argv[0] != NULL
-				  ? argv[0] : "", &r, &v);
-		free(input);
-		memset(&c->mta_rcpt, 0, sizeof(c->mta_rcpt));
-		return SMFIS_CONTINUE;
+		judge_mta_refusal(c, input, len, rcpt, &r, &v);
+		status = SMFIS_CONTINUE;
+	} else {
+		status = judge(ctx, c, RG_STAGE_RCPT, input, len, rcpt);
 	}
-	status = judge(ctx, c, RG_STAGE_RCPT, input, len,
-		       argv != NULL && argv[0] != NULL ? argv[0] : "");
 	free(input);
 	/* The macro values belong to libmilter and to this callback only. */
 	memset(&c->mta_rcpt, 0, sizeof(c->mta_rcpt));
