@@ -6,11 +6,12 @@
 # on a loopback port, and plays a few SMTP sessions an administrator
 # would try: a local recipient, a relay attempt, an unknown user, a
 # percent hack, a blank sender.  Prints each command and reply, then the
-# milter's log lines and, when relayguard was built with the audit
-# writer, the rows it stored; then starts the dashboard over them
-# (relayguard-audit serve), takes a screenshot with headless Chromium and
-# prints the dashboard's URL last (on a terminal it keeps serving until
-# Enter).  Everything started is stopped on exit.
+# milter's log lines and the rows the audit trail stored; then starts
+# the dashboard over them (relayguard-audit serve), takes a screenshot
+# with headless Chromium (demo-dashboard.png in the build tree, or
+# RG_DEMO_SCREENSHOT) and prints the dashboard's URL last (on a terminal
+# it keeps serving until Enter).  Everything started is stopped on exit;
+# tests/e2e/demo.sh checks all of it.
 # Needs root (Postfix runs its daemons as the postfix user) and the
 # packages of ./autogen.sh --deps.  Run from the build tree by make demo,
 # or by hand with top_srcdir and top_builddir set.
@@ -64,10 +65,7 @@ alice@example.test
 bob@example.test
 postmaster@example.test
 EOF
-audit=none
-if grep -q audit_sqlite "$top_srcdir/mk/audit.am" 2>/dev/null; then
-	audit="$tmp/audit.db"
-fi
+audit="$tmp/audit.db"
 cat >"$tmp/relayguard.conf" <<EOF
 # Everything not set here is relayguard's built-in default:
 # mode = enforce, routing = reject, blank_sender = single-recipient, ...
@@ -114,24 +112,21 @@ sleep 0.5
 rg_log_since "$mark" | grep -E 'stage=' | grep -vE 'stage=(connect|helo|mail) action=accept' |
     sed 's/^/  /'
 
-if [ "$audit" != none ]; then
-	rg_stop_relayguard		# flushes the audit queue
-	say "The audit table ($audit)"
-	if command -v sqlite3 >/dev/null 2>&1; then
-		echo "sqlite3 $audit \"SELECT ... FROM verdicts WHERE stage = 'rcpt'\":"
-		sqlite3 -header -column "$audit" \
-		    "SELECT time, client_addr, sender, rcpt, rule, action, code
-		     FROM verdicts WHERE stage = 'rcpt' ORDER BY id LIMIT 20;" |
-		    sed 's/^/  /' || echo "  (could not read the audit database)"
-		echo
-		echo "sqlite3 $audit \"SELECT * FROM daily_summary\":"
-		sqlite3 -header -column "$audit" "SELECT * FROM daily_summary;" |
-		    sed 's/^/  /' || echo "  (could not read the audit database)"
-	else
-		echo "  (sqlite3 not installed)"
-	fi
+rg_stop_relayguard		# flushes the audit queue
+say "The audit table ($audit)"
+if command -v sqlite3 >/dev/null 2>&1; then
+	echo "sqlite3 $audit \"SELECT ... FROM verdicts WHERE stage = 'rcpt'\":"
+	sqlite3 -header -column "$audit" \
+	    "SELECT time, client_addr, sender, rcpt, rule, action, code
+	     FROM verdicts WHERE stage = 'rcpt' ORDER BY id LIMIT 20;" |
+	    sed 's/^/  /' || echo "  (could not read the audit database)"
+	echo
+	echo "sqlite3 $audit \"SELECT * FROM daily_summary\":"
+	sqlite3 -header -column "$audit" "SELECT * FROM daily_summary;" |
+	    sed 's/^/  /' || echo "  (could not read the audit database)"
+else
+	echo "  (sqlite3 not installed)"
 fi
-[ "$audit" != none ] || { say "done: everything started is being stopped"; exit 0; }
 
 # The dashboard over the same table: started, photographed, its URL last.
 say "The dashboard: relayguard-audit serve"
@@ -147,7 +142,7 @@ shot=""
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -n "$chromium" ]; then
 	profile=$(mktemp -d "$tmp/chromium.XXXXXX")
-	shot="$top_builddir/demo-dashboard.png"
+	shot=${RG_DEMO_SCREENSHOT:-$top_builddir/demo-dashboard.png}
 	timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic \
 	    --no-first-run --disable-background-networking --disable-component-update \
 	    --disable-sync --user-data-dir="$profile" --hide-scrollbars \
