@@ -62,6 +62,7 @@ milter|e2e|scaling|policy|doors) ;;
 esac
 
 . "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/stats.sh"	# median, lo, hi, ratios, decide
 LOAD=$top_builddir/tests/bench/milter-load
 NOOP=$top_builddir/tests/bench/noop-milter
 : "${SMTP_SOURCE:=$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
@@ -478,35 +479,6 @@ $(printf '%-34s %8d kB  %4d threads  (+%.1f kB per connection)\n' \
 }
 
 ###########################################################################
-# median LIST... - the median of numbers
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-	if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# lo / hi LIST... - the smallest and largest
-lo() { printf '%s\n' "$@" | sort -g | head -n 1; }
-hi() { printf '%s\n' "$@" | sort -g | tail -n 1; }
-
-# ratios A_LIST B_LIST - round-by-round A/B, space-separated
-ratios() {
-	# shellcheck disable=SC2086
-	paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) |
-		awk '{ printf "%.3f ", $2 ? $1 / $2 : 0 }'
-}
-
-# decide LABEL AIM RATIO... - "met", "NOT met" or "not decided by this
-# run" for ratio >= AIM, from the round-to-round ratios
-decide() {
-	local label=$1 aim=$2 l h
-	shift 2
-	l=$(lo "$@") h=$(hi "$@")
-	if awk -v l="$l" -v a="$aim" 'BEGIN { exit !(l >= a) }'; then
-		echo "$label >= $aim: met (every round: $l .. $h)"
-	elif awk -v h="$h" -v a="$aim" 'BEGIN { exit !(h < a) }'; then
-		echo "$label >= $aim: NOT met (every round: $l .. $h)"
-	else
-		echo "$label >= $aim: not decided by this run (rounds: $l .. $h; the noise is larger than the gap)"
-	fi
-}
-
 # pload_run KEY PID PROGRAM SOCKET ARGS... - one load run (policy-load or
 # milter-load) against the daemon PID; every round's figures kept
 declare -A PR_RATE PR_P50 PR_P99 PR_P999 PR_CPU PR_BAD
