@@ -14,36 +14,7 @@
 #include "netlist.h"
 #include "clienttrack.h"
 #include "testlib.h"
-
-/* Allocation counter (linked with -Wl,--wrap=malloc,...). */
-static unsigned long allocations;
-void   *__real_malloc(size_t size);
-void   *__real_calloc(size_t nmemb, size_t size);
-void   *__real_realloc(void *ptr, size_t size);
-void   *__wrap_malloc(size_t size);
-void   *__wrap_calloc(size_t nmemb, size_t size);
-void   *__wrap_realloc(void *ptr, size_t size);
-
-void *
-__wrap_malloc(size_t size)
-{
-	__atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-	return __real_malloc(size);
-}
-
-void *
-__wrap_calloc(size_t nmemb, size_t size)
-{
-	__atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-	return __real_calloc(nmemb, size);
-}
-
-void *
-__wrap_realloc(void *ptr, size_t size)
-{
-	__atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-	return __real_realloc(ptr, size);
-}
+#include "alloc_count.h"	/* linked with --wrap=malloc,calloc,realloc */
 
 static uint32_t fake_now = 1000;
 

@@ -33,46 +33,12 @@
 #include "policy.h"
 #include "fake_directory.h"
 #include "testlib.h"
+#include "alloc_count.h"	/* linked with --wrap=malloc,calloc,realloc */
 
 #define CORPUS_FIELDS	12
 #define CORPUS_RCPTS	256
 #define CORPUS_CONFIGS	32
 #define EXPAND_MAX	(1024 * 1024)
-
-/*
- * Allocation counter: the program is linked with -Wl,--wrap=malloc (and
- * calloc, realloc), so every allocation made by relayguard's own code
- * passes through here.  The RCPT path must not allocate.
- */
-static unsigned long allocations;
-
-void   *__real_malloc(size_t size);
-void   *__real_calloc(size_t nmemb, size_t size);
-void   *__real_realloc(void *ptr, size_t size);
-void   *__wrap_malloc(size_t size);
-void   *__wrap_calloc(size_t nmemb, size_t size);
-void   *__wrap_realloc(void *ptr, size_t size);
-
-void *
-__wrap_malloc(size_t size)
-{
-	allocations++;
-	return __real_malloc(size);
-}
-
-void *
-__wrap_calloc(size_t nmemb, size_t size)
-{
-	allocations++;
-	return __real_calloc(nmemb, size);
-}
-
-void *
-__wrap_realloc(void *ptr, size_t size)
-{
-	allocations++;
-	return __real_realloc(ptr, size);
-}
 
 static const struct directory_backend *const test_backends[] = {
 	&dir_file_backend, &fake_directory_backend, NULL,
