@@ -1,9 +1,9 @@
 /*
  * accountlimit - how much privileged senders relay
  *
- * See accountlimit.h.  The table's layout follows clienttrack.c: per
- * stripe, an entry array allocated once, a chained hash (index + 1) and
- * an LRU list threaded through the entries.
+ * See accountlimit.h.  The entries live in an lru_table (fixed size,
+ * striped, least recently used evicted), keyed by the account's 64-bit
+ * hash, which is also the table's hash.
  *
  * Decisions that are not obvious:
  * - A recipient refused in tempfail mode is not counted: it was not
@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 
 #include "util.h"
 #include "netlist.h"
+#include "lru_table.h"
 #include "accountlimit.h"
 
 #define HOUR_BUCKETS	12
@@ -38,9 +38,10 @@
 #define OVERRIDE_LINE_MAX 1024
 
 struct al_entry {
-	uint64_t key;			/* hash of kind and account; 0 = free */
-	uint32_t hnext, prev, next;	/* index + 1 */
-	uint32_t hour_epoch, day_epoch;	/* bucket numbers of the newest */
+	struct lru_table_link link;	/* first: the table's */
+	uint32_t hour_epoch;		/* bucket numbers of the newest */
+	uint64_t key;			/* hash of kind and account; never 0 */
+	uint32_t day_epoch;
 	uint32_t set_start;		/* when the distinct sets started */
 	uint32_t blocked_until;		/* tempfail mode tripped */
 	uint32_t alerted_until[AL_LIMIT_COUNT];
@@ -52,18 +53,8 @@ struct al_entry {
 	uint32_t clients[AL_DISTINCT_CLIENTS];
 };
 
-struct al_stripe {
-	pthread_mutex_t lock;
-	struct al_entry *entries;
-	uint32_t cap, used;
-	uint32_t *hash;
-	uint32_t hmask;
-	uint32_t head, tail;
-} __attribute__((aligned(64)));
-
 struct accountlimit {
-	struct al_stripe *stripes;
-	unsigned nstripes;
+	struct lru_table *table;
 	accountlimit_clock_fn clock;
 	void   *clock_ctx;
 };
@@ -138,38 +129,28 @@ fnv64(uint64_t h, const void *data, size_t len, int fold)
 	return h;
 }
 
+/* entry_hash - the table's hash of an entry: its key (on eviction) */
+static uint64_t
+entry_hash(const void *entry)
+{
+	return ((const struct al_entry *) entry)->key;
+}
+
+/* entry_match - whether an entry holds a key */
+static int
+entry_match(const void *entry, const void *key)
+{
+	return ((const struct al_entry *) entry)->key == *(const uint64_t *) key;
+}
+
 /* accountlimit_new - a fixed-size table; never NULL */
 struct accountlimit *
 accountlimit_new(size_t entries, unsigned stripes)
 {
 	struct accountlimit *al = xcalloc(1, sizeof(*al));
-	size_t  per, hsize;
-	unsigned i;
 
-	if (stripes == 0)
-		stripes = 1;
-	if (entries < stripes)
-		entries = stripes;
-	if (entries > UINT32_MAX / 2)
-		entries = UINT32_MAX / 2;
-	per = (entries + stripes - 1) / stripes;
-	for (hsize = 1; hsize < per; hsize *= 2)
-		continue;
-	if (posix_memalign((void **) &al->stripes, 64,
-			   stripes * sizeof(*al->stripes)) != 0)
-		rg_fatal("out of memory (%zu bytes)",
-			 stripes * sizeof(*al->stripes));
-	memset(al->stripes, 0, stripes * sizeof(*al->stripes));
-	al->nstripes = stripes;
-	for (i = 0; i < stripes; i++) {
-		struct al_stripe *st = &al->stripes[i];
-
-		pthread_mutex_init(&st->lock, NULL);
-		st->cap = (uint32_t) per;
-		st->entries = xcalloc(per, sizeof(*st->entries));
-		st->hash = xcalloc(hsize, sizeof(*st->hash));
-		st->hmask = (uint32_t) (hsize - 1);
-	}
+	al->table = lru_table_new(entries, stripes, sizeof(struct al_entry),
+				  entry_hash);
 	al->clock = mono_seconds;
 	return al;
 }
@@ -178,16 +159,9 @@ accountlimit_new(size_t entries, unsigned stripes)
 struct accountlimit *
 accountlimit_free(struct accountlimit *al)
 {
-	unsigned i;
-
 	if (al == NULL)
 		return NULL;
-	for (i = 0; i < al->nstripes; i++) {
-		pthread_mutex_destroy(&al->stripes[i].lock);
-		free(al->stripes[i].entries);
-		free(al->stripes[i].hash);
-	}
-	free(al->stripes);
+	lru_table_free(al->table);
 	free(al);
 	return NULL;
 }
@@ -201,77 +175,19 @@ accountlimit_set_clock(struct accountlimit *al, accountlimit_clock_fn fn,
 	al->clock_ctx = ctx;
 }
 
-/* lru_unlink - take entry idx out of the LRU list */
-static void
-lru_unlink(struct al_stripe *st, uint32_t idx)
-{
-	struct al_entry *e = &st->entries[idx - 1];
-
-	if (e->prev != 0)
-		st->entries[e->prev - 1].next = e->next;
-	else
-		st->head = e->next;
-	if (e->next != 0)
-		st->entries[e->next - 1].prev = e->prev;
-	else
-		st->tail = e->prev;
-	e->prev = e->next = 0;
-}
-
-/* lru_push - make entry idx the most recently used */
-static void
-lru_push(struct al_stripe *st, uint32_t idx)
-{
-	struct al_entry *e = &st->entries[idx - 1];
-
-	e->prev = 0;
-	e->next = st->head;
-	if (st->head != 0)
-		st->entries[st->head - 1].prev = idx;
-	st->head = idx;
-	if (st->tail == 0)
-		st->tail = idx;
-}
-
 /* entry_for - the entry of key, inserted (evicting) when absent */
 static struct al_entry *
-entry_for(struct al_stripe *st, uint64_t key, uint32_t now)
+entry_for(struct lru_table_stripe *st, uint64_t key, uint32_t now)
 {
-	uint32_t slot = (uint32_t) key & st->hmask, idx, *link;
-	struct al_entry *e;
+	struct al_entry *e = lru_table_find(st, key, entry_match, &key, 1);
 
-	for (idx = st->hash[slot]; idx != 0; idx = st->entries[idx - 1].hnext) {
-		if (st->entries[idx - 1].key == key) {
-			if (st->head != idx) {
-				lru_unlink(st, idx);
-				lru_push(st, idx);
-			}
-			return &st->entries[idx - 1];
-		}
-	}
-	if (st->used < st->cap) {
-		idx = ++st->used;
-	} else {
-		idx = st->tail;
-		lru_unlink(st, idx);
-		e = &st->entries[idx - 1];
-		for (link = &st->hash[(uint32_t) e->key & st->hmask]; *link != 0;
-		     link = &st->entries[*link - 1].hnext) {
-			if (*link == idx) {
-				*link = e->hnext;
-				break;
-			}
-		}
-	}
-	e = &st->entries[idx - 1];
-	memset(e, 0, sizeof(*e));
+	if (e != NULL)
+		return e;
+	e = lru_table_insert(st, key);
 	e->key = key;
 	e->hour_epoch = now / HOUR_BUCKET_S;
 	e->day_epoch = now / DAY_BUCKET_S;
 	e->set_start = now;
-	e->hnext = st->hash[slot];
-	st->hash[slot] = idx;
-	lru_push(st, idx);
 	return e;
 }
 
@@ -352,8 +268,8 @@ accountlimit_rcpt(struct accountlimit *al, enum al_kind kind,
 		  struct al_result *res)
 {
 	uint64_t key = fnv64(0xcbf29ce484222325ULL, &kind, sizeof(kind), 0);
-	uint32_t now, dom, cli = 0, h32;
-	struct al_stripe *st;
+	uint32_t now, dom, cli = 0;
+	struct lru_table_stripe *st;
 	struct al_entry *e;
 	unsigned count[AL_LIMIT_COUNT], i, sum;
 	int     have_client = client != NULL && kind == AL_AUTH;
@@ -369,11 +285,10 @@ accountlimit_rcpt(struct accountlimit *al, enum al_kind kind,
 	if (have_client)
 		cli = (uint32_t) fnv64(0xcbf29ce484222325ULL, client->addr,
 				       client->family == AF_INET ? 4 : 16, 0);
-	h32 = (uint32_t) (key >> 32);
-	st = &al->stripes[h32 % al->nstripes];
+	st = lru_table_stripe(al->table, key);
 	now = al->clock(al->clock_ctx);
 
-	pthread_mutex_lock(&st->lock);
+	lru_table_lock(st);
 	e = entry_for(st, key, now);
 	age(e, now);
 	for (sum = 0, i = 0; i < HOUR_BUCKETS; i++)
@@ -424,7 +339,7 @@ accountlimit_rcpt(struct accountlimit *al, enum al_kind kind,
 		if (have_client)
 			set_add(e->clients, &e->nclients, AL_DISTINCT_CLIENTS, cli);
 	}
-	pthread_mutex_unlock(&st->lock);
+	lru_table_unlock(st);
 	return res->over;
 }
 

@@ -1,11 +1,10 @@
 /*
  * clienttrack - what clients did in earlier connections
  *
- * See clienttrack.h.  Each stripe is an independent table: an array of
- * entries allocated once, a chained hash over them (index + 1, 0 ends a
- * chain) and a doubly linked LRU list threaded through the same array.
- * A key is an address or a network, so one client touches two entries,
- * each under its own stripe's lock, never both locks at once.
+ * See clienttrack.h.  The entries live in an lru_table (fixed size,
+ * striped, least recently used evicted).  A key is an address or a
+ * network, so one client touches two entries, each under its own
+ * stripe's lock, never both locks at once.
  *
  * Decisions that are not obvious:
  * - An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is tracked as its
@@ -21,13 +20,13 @@
  */
 #include <sys/socket.h>
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 #include "netlist.h"
+#include "lru_table.h"
 #include "clienttrack.h"
 
 enum ct_kind {
@@ -35,32 +34,17 @@ enum ct_kind {
 };
 
 struct ct_entry {
+	struct lru_table_link link;	/* first: the table's */
 	uint8_t addr[16];		/* host bits cleared for networks */
 	uint8_t kind;			/* enum ct_kind */
 	uint8_t reported;		/* this penalty was already reported */
-	uint32_t hnext;			/* hash chain: index + 1, 0 = end */
-	uint32_t prev, next;		/* LRU list: index + 1, 0 = none */
 	uint32_t epoch;			/* bucket number of the newest bucket */
 	uint32_t penalty_until;		/* clock seconds; 0 = never penalised */
 	uint16_t count[CT_EVENT_COUNT][CLIENTTRACK_BUCKETS];
 };
 
-struct ct_stripe {
-	pthread_mutex_t lock;
-	struct ct_entry *entries;
-	uint32_t cap;
-	uint32_t used;
-	uint32_t *hash;			/* heads: index + 1 */
-	uint32_t hmask;
-	uint32_t head, tail;		/* most and least recently used */
-	uint64_t evictions;
-	uint64_t penalties;
-} __attribute__((aligned(64)));
-
 struct clienttrack {
-	struct ct_stripe *stripes;
-	unsigned nstripes;
-	size_t  bytes;
+	struct lru_table *table;
 	clienttrack_clock_fn clock;
 	void   *clock_ctx;
 	/* Read under any stripe lock, written under all of them. */
@@ -68,6 +52,7 @@ struct clienttrack {
 	/* The latest end of any penalty (atomic): until a penalty starts,
 	 * asking about one costs a load, not a lock. */
 	uint32_t penalty_horizon;
+	uint64_t penalties;		/* atomic */
 };
 
 struct ct_key {
@@ -101,40 +86,55 @@ ct_event_name(enum ct_event event)
 	}
 }
 
+/* hash_addr - mixes the 17 bytes of an address and its kind */
+static uint64_t
+hash_addr(const uint8_t *addr, uint8_t kind)
+{
+	uint64_t a, b, h;
+
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	h = a * 0x9e3779b97f4a7c15ULL ^ (b + kind) * 0xc2b2ae3d27d4eb4fULL;
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* key_hash - the table's hash of a key */
+static uint64_t
+key_hash(const struct ct_key *key)
+{
+	return hash_addr(key->addr, key->kind);
+}
+
+/* entry_hash - the table's hash of an entry's key (on eviction) */
+static uint64_t
+entry_hash(const void *entry)
+{
+	const struct ct_entry *e = entry;
+
+	return hash_addr(e->addr, e->kind);
+}
+
+/* entry_match - whether an entry holds a key */
+static int
+entry_match(const void *entry, const void *key)
+{
+	const struct ct_entry *e = entry;
+	const struct ct_key *k = key;
+
+	return e->kind == k->kind && memcmp(e->addr, k->addr, 16) == 0;
+}
+
 /* clienttrack_new - a fixed-size table; never NULL */
 struct clienttrack *
 clienttrack_new(size_t entries, unsigned stripes)
 {
 	struct clienttrack *ct = xcalloc(1, sizeof(*ct));
-	size_t  per, hsize;
-	unsigned i;
 
-	if (stripes == 0)
-		stripes = 1;
-	if (entries < stripes)
-		entries = stripes;
-	if (entries > UINT32_MAX / 2)
-		entries = UINT32_MAX / 2;
-	per = (entries + stripes - 1) / stripes;
-	for (hsize = 1; hsize < per; hsize *= 2)
-		continue;
-	if (posix_memalign((void **) &ct->stripes, 64,
-			   stripes * sizeof(*ct->stripes)) != 0)
-		rg_fatal("out of memory (%zu bytes)",
-			 stripes * sizeof(*ct->stripes));
-	memset(ct->stripes, 0, stripes * sizeof(*ct->stripes));
-	ct->nstripes = stripes;
-	ct->bytes = sizeof(*ct) + stripes * sizeof(*ct->stripes);
-	for (i = 0; i < stripes; i++) {
-		struct ct_stripe *st = &ct->stripes[i];
-
-		pthread_mutex_init(&st->lock, NULL);
-		st->cap = (uint32_t) per;
-		st->entries = xcalloc(per, sizeof(*st->entries));
-		st->hash = xcalloc(hsize, sizeof(*st->hash));
-		st->hmask = (uint32_t) (hsize - 1);
-		ct->bytes += per * sizeof(*st->entries) + hsize * sizeof(*st->hash);
-	}
+	ct->table = lru_table_new(entries, stripes, sizeof(struct ct_entry),
+				  entry_hash);
 	ct->clock = mono_seconds;
 	ct->limits.window = 3600;
 	ct->limits.penalty = 3600;
@@ -145,16 +145,9 @@ clienttrack_new(size_t entries, unsigned stripes)
 struct clienttrack *
 clienttrack_free(struct clienttrack *ct)
 {
-	unsigned i;
-
 	if (ct == NULL)
 		return NULL;
-	for (i = 0; i < ct->nstripes; i++) {
-		pthread_mutex_destroy(&ct->stripes[i].lock);
-		free(ct->stripes[i].entries);
-		free(ct->stripes[i].hash);
-	}
-	free(ct->stripes);
+	lru_table_free(ct->table);
 	free(ct);
 	return NULL;
 }
@@ -172,15 +165,11 @@ void
 clienttrack_configure(struct clienttrack *ct,
 		      const struct clienttrack_limits *limits)
 {
-	unsigned i;
-
-	for (i = 0; i < ct->nstripes; i++)
-		pthread_mutex_lock(&ct->stripes[i].lock);
+	lru_table_lock_all(ct->table);
 	ct->limits = *limits;
 	if (ct->limits.window == 0)
 		ct->limits.window = 1;
-	for (i = ct->nstripes; i-- > 0;)
-		pthread_mutex_unlock(&ct->stripes[i].lock);
+	lru_table_unlock_all(ct->table);
 }
 
 /* make_key - the host or network key of ip; 0 when ip has no family */
@@ -205,129 +194,6 @@ make_key(const struct rg_ip *ip, int network, struct ct_key *key)
 		key->addr[3] = 0;
 	key->kind = network ? CT_NET4 : CT_HOST4;
 	return 1;
-}
-
-/* key_hash - mixes the 17 key bytes into 32 bits */
-static uint32_t
-key_hash(const struct ct_key *key)
-{
-	uint64_t a, b, h;
-
-	memcpy(&a, key->addr, 8);
-	memcpy(&b, key->addr + 8, 8);
-	h = a * 0x9e3779b97f4a7c15ULL ^ (b + key->kind) * 0xc2b2ae3d27d4eb4fULL;
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 29;
-	return (uint32_t) h ^ (uint32_t) (h >> 32);
-}
-
-/* stripe_of - the stripe that holds key */
-static struct ct_stripe *
-stripe_of(struct clienttrack *ct, uint32_t hash)
-{
-	return &ct->stripes[(hash >> 16) % ct->nstripes];
-}
-
-/* lru_unlink - take entry idx (index + 1) out of the LRU list */
-static void
-lru_unlink(struct ct_stripe *st, uint32_t idx)
-{
-	struct ct_entry *e = &st->entries[idx - 1];
-
-	if (e->prev != 0)
-		st->entries[e->prev - 1].next = e->next;
-	else
-		st->head = e->next;
-	if (e->next != 0)
-		st->entries[e->next - 1].prev = e->prev;
-	else
-		st->tail = e->prev;
-	e->prev = e->next = 0;
-}
-
-/* lru_push - make entry idx the most recently used */
-static void
-lru_push(struct ct_stripe *st, uint32_t idx)
-{
-	struct ct_entry *e = &st->entries[idx - 1];
-
-	e->prev = 0;
-	e->next = st->head;
-	if (st->head != 0)
-		st->entries[st->head - 1].prev = idx;
-	st->head = idx;
-	if (st->tail == 0)
-		st->tail = idx;
-}
-
-/* find - entry index + 1 for key, 0 when absent; touch refreshes its
- * LRU place */
-static uint32_t
-find(struct ct_stripe *st, const struct ct_key *key, uint32_t hash, int touch)
-{
-	uint32_t idx;
-
-	for (idx = st->hash[hash & st->hmask]; idx != 0;
-	     idx = st->entries[idx - 1].hnext) {
-		struct ct_entry *e = &st->entries[idx - 1];
-
-		if (e->kind == key->kind && memcmp(e->addr, key->addr, 16) == 0) {
-			if (touch && st->head != idx) {
-				lru_unlink(st, idx);
-				lru_push(st, idx);
-			}
-			return idx;
-		}
-	}
-	return 0;
-}
-
-/* hash_remove - unlink entry idx from its hash chain */
-static void
-hash_remove(struct ct_stripe *st, uint32_t idx)
-{
-	struct ct_entry *e = &st->entries[idx - 1];
-	struct ct_key key;
-	uint32_t *link;
-
-	memcpy(key.addr, e->addr, 16);
-	key.kind = e->kind;
-	for (link = &st->hash[key_hash(&key) & st->hmask]; *link != 0;
-	     link = &st->entries[*link - 1].hnext) {
-		if (*link == idx) {
-			*link = e->hnext;
-			e->hnext = 0;
-			return;
-		}
-	}
-}
-
-/* insert - a fresh entry for key, evicting the least recent when full */
-static uint32_t
-insert(struct ct_stripe *st, const struct ct_key *key, uint32_t hash,
-       uint32_t epoch)
-{
-	struct ct_entry *e;
-	uint32_t idx;
-
-	if (st->used < st->cap) {
-		idx = ++st->used;
-	} else {
-		idx = st->tail;
-		lru_unlink(st, idx);
-		hash_remove(st, idx);
-		st->evictions++;
-	}
-	e = &st->entries[idx - 1];
-	memset(e, 0, sizeof(*e));
-	memcpy(e->addr, key->addr, 16);
-	e->kind = key->kind;
-	e->epoch = epoch;
-	e->hnext = st->hash[hash & st->hmask];
-	st->hash[hash & st->hmask] = idx;
-	lru_push(st, idx);
-	return idx;
 }
 
 /* bucket_now - the current bucket number for the configured window */
@@ -387,18 +253,22 @@ static int
 note_key(struct clienttrack *ct, const struct ct_key *key,
 	 enum ct_event event, uint32_t now)
 {
-	uint32_t hash = key_hash(key), idx, cur;
-	struct ct_stripe *st = stripe_of(ct, hash);
+	uint64_t hash = key_hash(key);
+	struct lru_table_stripe *st = lru_table_stripe(ct->table, hash);
 	struct ct_entry *e;
 	uint16_t *slot;
+	uint32_t cur;
 	unsigned limit;
 	int started = 0;
 
-	pthread_mutex_lock(&st->lock);
+	lru_table_lock(st);
 	cur = bucket_now(ct, now);
-	if ((idx = find(st, key, hash, 1)) == 0)
-		idx = insert(st, key, hash, cur);
-	e = &st->entries[idx - 1];
+	if ((e = lru_table_find(st, hash, entry_match, key, 1)) == NULL) {
+		e = lru_table_insert(st, hash);
+		memcpy(e->addr, key->addr, 16);
+		e->kind = key->kind;
+		e->epoch = cur;
+	}
 	rotate(e, cur);
 	slot = &e->count[event][cur % CLIENTTRACK_BUCKETS];
 	if (*slot < UINT16_MAX)
@@ -408,11 +278,11 @@ note_key(struct clienttrack *ct, const struct ct_key *key,
 	    && e->penalty_until <= now && ct->limits.penalty > 0) {
 		e->penalty_until = now + ct->limits.penalty;
 		e->reported = 0;
-		st->penalties++;
+		__atomic_fetch_add(&ct->penalties, 1, __ATOMIC_RELAXED);
 		started = 1;
 		raise_horizon(ct, e->penalty_until);
 	}
-	pthread_mutex_unlock(&st->lock);
+	lru_table_unlock(st);
 	return started;
 }
 
@@ -440,21 +310,19 @@ static unsigned
 penalty_key(struct clienttrack *ct, const struct ct_key *key, uint32_t now,
 	    int *first)
 {
-	uint32_t hash = key_hash(key), idx;
-	struct ct_stripe *st = stripe_of(ct, hash);
+	uint64_t hash = key_hash(key);
+	struct lru_table_stripe *st = lru_table_stripe(ct->table, hash);
 	struct ct_entry *e;
 	unsigned left = 0;
 
-	pthread_mutex_lock(&st->lock);
-	if ((idx = find(st, key, hash, 0)) != 0) {
-		e = &st->entries[idx - 1];
-		if (e->penalty_until > now) {
-			left = e->penalty_until - now;
-			*first = !e->reported;
-			e->reported = 1;
-		}
+	lru_table_lock(st);
+	e = lru_table_find(st, hash, entry_match, key, 0);
+	if (e != NULL && e->penalty_until > now) {
+		left = e->penalty_until - now;
+		*first = !e->reported;
+		e->reported = 1;
 	}
-	pthread_mutex_unlock(&st->lock);
+	lru_table_unlock(st);
 	return left;
 }
 
@@ -488,22 +356,22 @@ clienttrack_count(struct clienttrack *ct, const struct rg_ip *ip,
 		  int network, enum ct_event event)
 {
 	struct ct_key key;
-	struct ct_stripe *st;
-	uint32_t hash, idx;
+	struct lru_table_stripe *st;
+	struct ct_entry *e;
+	uint64_t hash;
 	unsigned n = 0;
 
 	if (ct == NULL || (unsigned) event >= CT_EVENT_COUNT
 	    || !make_key(ip, network, &key))
 		return 0;
 	hash = key_hash(&key);
-	st = stripe_of(ct, hash);
-	pthread_mutex_lock(&st->lock);
-	if ((idx = find(st, &key, hash, 0)) != 0) {
-		rotate(&st->entries[idx - 1],
-		       bucket_now(ct, ct->clock(ct->clock_ctx)));
-		n = window_sum(&st->entries[idx - 1], event);
+	st = lru_table_stripe(ct->table, hash);
+	lru_table_lock(st);
+	if ((e = lru_table_find(st, hash, entry_match, &key, 0)) != NULL) {
+		rotate(e, bucket_now(ct, ct->clock(ct->clock_ctx)));
+		n = window_sum(e, event);
 	}
-	pthread_mutex_unlock(&st->lock);
+	lru_table_unlock(st);
 	return n;
 }
 
@@ -511,20 +379,15 @@ clienttrack_count(struct clienttrack *ct, const struct rg_ip *ip,
 void
 clienttrack_get_stats(struct clienttrack *ct, struct clienttrack_stats *out)
 {
-	unsigned i;
+	struct lru_table_stats ts;
 
 	memset(out, 0, sizeof(*out));
 	if (ct == NULL)
 		return;
-	out->bytes = ct->bytes;
-	for (i = 0; i < ct->nstripes; i++) {
-		struct ct_stripe *st = &ct->stripes[i];
-
-		pthread_mutex_lock(&st->lock);
-		out->used += st->used;
-		out->capacity += st->cap;
-		out->evictions += st->evictions;
-		out->penalties += st->penalties;
-		pthread_mutex_unlock(&st->lock);
-	}
+	lru_table_get_stats(ct->table, &ts);
+	out->used = ts.used;
+	out->capacity = ts.capacity;
+	out->bytes = sizeof(*ct) + ts.bytes;
+	out->evictions = ts.evictions;
+	out->penalties = __atomic_load_n(&ct->penalties, __ATOMIC_RELAXED);
 }
