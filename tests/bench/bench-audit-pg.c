@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -29,89 +28,13 @@
 #include "config.h"
 #include "audit.h"
 #include "verdict.h"
+#include "bench_util.h"
+#include "bench_rows.h"
 
 #define BENCH_ROUNDS	5
 #define BENCH_ROWS	60000
-#define BENCH_ROOMY	30000	/* rows submitted before the queue can fill */
-
-struct bench_row {
-	struct verdict_record row;
-	char    session[32], client[32], name[64], rcpt[96], norm[96];
-};
-
 static struct bench_row *rows;
 static char dir[256];
-
-/* now - monotonic seconds */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* load_average - the 1-minute load average, or -1 */
-static double
-load_average(void)
-{
-	double  l = -1;
-	FILE   *f = fopen("/proc/loadavg", "r");
-
-	if (f) {
-		if (fscanf(f, "%lf", &l) != 1)
-			l = -1;
-		fclose(f);
-	}
-	return l;
-}
-
-/* make_rows - n rows like a busy MX's: refusals and accepts, 50 clients */
-static void
-make_rows(int n)
-{
-	static const char *rules[][4] = {
-		{"relay", "reject", "5.7.1", "Relay access denied"},
-		{"local", "accept", "2.1.5", NULL},
-		{"unknown", "reject", "5.1.1",
-		 "Recipient address rejected: user unknown"},
-		{"trusted", "accept", "2.1.5", NULL},
-		{"routing", "reject", "5.7.1", "Sender-specified routing denied"},
-	};
-	int     i;
-
-	rows = xcalloc((size_t) n, sizeof(*rows));
-	for (i = 0; i < n; i++) {
-		struct bench_row *b = &rows[i];
-		const char **r = rules[i % 5];
-
-		snprintf(b->session, sizeof(b->session), "B%08x", i / 3);
-		snprintf(b->client, sizeof(b->client), "203.0.113.%d", i % 50);
-		snprintf(b->name, sizeof(b->name), "mx%d.example.net", i % 50);
-		snprintf(b->norm, sizeof(b->norm), "user%d@example.org", i % 1000);
-		snprintf(b->rcpt, sizeof(b->rcpt), "<user%d@example.org>", i % 1000);
-		b->row.time_ms = 1795000000000LL + i;
-		b->row.session_id = b->session;
-		b->row.mta = "smtpd";
-		b->row.client_addr = b->client;
-		b->row.client_name = b->name;
-		b->row.helo = b->name;
-		b->row.stage = "rcpt";
-		b->row.sender = "<someone@example.net>";
-		b->row.rcpt = b->rcpt;
-		b->row.rcpt_normalized = b->norm;
-		b->row.rule = r[0];
-		b->row.action = r[1];
-		b->row.code = r[1][0] == 'a' ? 250 : 550;
-		b->row.ecode = r[2];
-		b->row.text = r[3];
-		b->row.directory_result = "not-found";
-		b->row.trace = "domain example.org is local; directory: not found";
-		b->row.client_trust = "untrusted";
-		b->row.sender_class = "foreign";
-	}
-}
 
 /* empty_pg - TRUNCATE the table between rounds */
 static void
@@ -152,8 +75,7 @@ bench_writer(const char *db, int n, double *submit_us)
 	struct rg_config cfg;
 	struct audit *audit;
 	char    err[512], spool[300];
-	double  t0, t1 = 0, t2;
-	int     i;
+	double  rate;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.audit_db = (char *) db;
@@ -169,23 +91,13 @@ bench_writer(const char *db, int n, double *submit_us)
 		fprintf(stderr, "bench-audit-pg: %s\n", err);
 		exit(1);
 	}
-	t0 = now();
-	for (i = 0; i < n; i++) {
-		if (i == BENCH_ROOMY)
-			t1 = now();
-		if (audit_submit(audit, &rows[i].row) != 0)
-			exit(1);
-	}
-	audit_get_counters(audit, &ctr);
-	audit = audit_close(audit);
-	t2 = now();
+	rate = bench_rows_write(audit, rows, n, submit_us, &ctr);
 	if (ctr.spooled > 0 || ctr.diverted > 0) {
 		fprintf(stderr, "bench-audit-pg: rows spooled or diverted: the "
 			"store failed during the run\n");
 		exit(1);
 	}
-	*submit_us = (t1 - t0) / BENCH_ROOMY * 1e6;
-	return n / (t2 - t0);
+	return rate;
 }
 
 /* cmp - for qsort */
@@ -203,8 +115,8 @@ main(int argc, char **argv)
 	const char *uri = argc > 1 ? argv[1] : NULL;
 	int     n = argc > 2 ? atoi(argv[2]) : BENCH_ROWS;
 	double  lite[BENCH_ROUNDS], pg[BENCH_ROUNDS], lite_us = 1e9, pg_us = 1e9;
-	double  us, load0 = load_average(), ratio, lo, hi;
-	char    path[300], cmd[300];
+	double  us, load0 = bench_load_average(), ratio, lo, hi;
+	char    path[300];
 	int     r;
 
 	if (uri == NULL || !config_audit_is_pgsql(uri)) {
@@ -213,13 +125,9 @@ main(int argc, char **argv)
 	}
 	if (n < BENCH_ROOMY + 1)
 		n = BENCH_ROOMY + 1;
-	snprintf(dir, sizeof(dir), "%s/bench-audit-pg.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (bench_tmpdir("bench-audit-pg", dir, sizeof(dir)) < 0)
 		return 1;
-	}
-	make_rows(n);
+	rows = bench_rows_make(n);
 	for (r = 0; r < BENCH_ROUNDS; r++) {
 		snprintf(path, sizeof(path), "%s/round%d.db", dir, r);
 		lite[r] = bench_writer(path, n, &us);
@@ -235,9 +143,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench-audit-pg: cannot remove %s\n", dir);
+	bench_rmdir("bench-audit-pg", dir);
+	free(rows);
 	qsort(lite, BENCH_ROUNDS, sizeof(double), cmp);
 	qsort(pg, BENCH_ROUNDS, sizeof(double), cmp);
 	ratio = pg[BENCH_ROUNDS / 2] / lite[BENCH_ROUNDS / 2];
@@ -260,7 +167,7 @@ main(int argc, char **argv)
 	printf("audit_submit() in the caller, queue not full: SQLite %.2f us/row, "
 	       "PostgreSQL %.2f us/row (best round)\n", lite_us, pg_us);
 	printf("1-minute load average at start / end: %.2f / %.2f (other work on "
-	       "the machine lowers every figure)\n", load0, load_average());
+	       "the machine lowers every figure)\n", load0, bench_load_average());
 	printf("RESULT sqlite_rows_per_s=%.0f\nRESULT pg_rows_per_s=%.0f\n"
 	       "RESULT pg_over_sqlite=%.2f\n", lite[BENCH_ROUNDS / 2],
 	       pg[BENCH_ROUNDS / 2], ratio);

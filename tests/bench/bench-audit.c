@@ -26,7 +26,6 @@
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -36,31 +35,17 @@
 #include "audit.h"
 #include "audit_schema.h"
 #include "verdict.h"
+#include "bench_util.h"
+#include "bench_rows.h"
 
 #define BENCH_ROUNDS	3
 #define BENCH_ROWS	300000
 #define PERROW_ROWS	5000
 #define BENCH_TARGET	200000.0
-#define BENCH_ROOMY	30000	/* rows submitted before the queue can fill */
-
-struct bench_row {
-	struct verdict_record row;
-	char    session[32], client[32], name[64], rcpt[96], norm[96];
-};
 
 static struct bench_row *rows;
 static char dir[256];
 static volatile unsigned long sink;
-
-/* now - monotonic seconds */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* cpu_seconds - user + system time of the whole process so far */
 static double
@@ -71,68 +56,6 @@ cpu_seconds(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
 		+ (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-/* load_average - the 1-minute load average, or -1 */
-static double
-load_average(void)
-{
-	double  l = -1;
-	FILE   *f = fopen("/proc/loadavg", "r");
-
-	if (f) {
-		if (fscanf(f, "%lf", &l) != 1)
-			l = -1;
-		fclose(f);
-	}
-	return l;
-}
-
-/* make_rows - n realistic rows: refusals and accepts from 50 clients */
-static void
-make_rows(int n)
-{
-	static const char *rules[][4] = {
-		{"relay", "reject", "5.7.1", "Relay access denied"},
-		{"local", "accept", "2.1.5", NULL},
-		{"unknown", "reject", "5.1.1",
-		 "Recipient address rejected: user unknown"},
-		{"trusted", "accept", "2.1.5", NULL},
-		{"routing", "reject", "5.7.1", "Sender-specified routing denied"},
-	};
-	int     i;
-
-	rows = xcalloc((size_t) n, sizeof(*rows));
-	for (i = 0; i < n; i++) {
-		struct bench_row *b = &rows[i];
-		const char **r = rules[i % 5];
-
-		snprintf(b->session, sizeof(b->session), "B%08x", i / 3);
-		snprintf(b->client, sizeof(b->client), "203.0.113.%d", i % 50);
-		snprintf(b->name, sizeof(b->name), "mx%d.example.net", i % 50);
-		snprintf(b->norm, sizeof(b->norm), "user%d@example.org", i % 1000);
-		snprintf(b->rcpt, sizeof(b->rcpt), "<user%d@example.org>", i % 1000);
-		b->row.time_ms = 1795000000000LL + i;
-		b->row.session_id = b->session;
-		b->row.queue_id = "";
-		b->row.mta = "smtpd";
-		b->row.client_addr = b->client;
-		b->row.client_name = b->name;
-		b->row.helo = b->name;
-		b->row.stage = "rcpt";
-		b->row.sender = "<someone@example.net>";
-		b->row.rcpt = b->rcpt;
-		b->row.rcpt_normalized = b->norm;
-		b->row.rule = r[0];
-		b->row.action = r[1];
-		b->row.code = r[1][0] == 'a' ? 250 : 550;
-		b->row.ecode = r[2];
-		b->row.text = r[3];
-		b->row.directory_result = "not-found";
-		b->row.trace = "domain example.org is local; directory: not found";
-		b->row.client_trust = "untrusted";
-		b->row.sender_class = "foreign";
-	}
 }
 
 /* fresh_db - path of an empty database file for one round */
@@ -158,8 +81,7 @@ bench_writer(int n, double *submit_us, double *per_cpu)
 	struct rg_config cfg;
 	struct audit *audit;
 	char    err[512];
-	double  t0, t1 = 0, t2, c0;
-	int     i;
+	double  c0, rate;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.audit_db = (char *) fresh_db("writer");
@@ -170,21 +92,10 @@ bench_writer(int n, double *submit_us, double *per_cpu)
 		fprintf(stderr, "bench-audit: %s\n", err);
 		exit(1);
 	}
-	/* the first 30,000 rows fit in the queue: that is the cost a milter
-	 * callback sees; after that the submitter waits for the writer */
 	c0 = cpu_seconds();
-	t0 = now();
-	for (i = 0; i < n; i++) {
-		if (i == BENCH_ROOMY)
-			t1 = now();
-		if (audit_submit(audit, &rows[i].row) != 0)
-			exit(1);
-	}
-	audit = audit_close(audit);
-	t2 = now();
+	rate = bench_rows_write(audit, rows, n, submit_us, NULL);
 	*per_cpu = n / (cpu_seconds() - c0);
-	*submit_us = (t1 - t0) / BENCH_ROOMY * 1e6;
-	return n / (t2 - t0);
+	return rate;
 }
 
 /* bind_bench_row - bind one row the way the writer does: every column
@@ -234,7 +145,7 @@ bench_direct(int n, int per, int bare)
 		fprintf(stderr, "bench-audit: %s\n", sqlite3_errmsg(db));
 		exit(1);
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i++) {
 		if (i % per == 0)
 			sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -245,7 +156,7 @@ bench_direct(int n, int per, int bare)
 		if (i % per == per - 1 || i == n - 1)
 			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	}
-	t1 = now();
+	t1 = bench_now();
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return n / (t1 - t0);
@@ -258,7 +169,7 @@ bench_copy(int n)
 	double  t0, t1;
 	int     i, j;
 
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i++) {
 		const struct verdict_record *r = &rows[i].row;
 		const char *f[VERDICT_NCOLUMNS];
@@ -278,7 +189,7 @@ bench_copy(int n)
 		sink += (unsigned long) q[0];
 		free(q);
 	}
-	t1 = now();
+	t1 = bench_now();
 	return n / (t1 - t0);
 }
 
@@ -295,19 +206,14 @@ main(int argc, char **argv)
 	int     n = argc > 1 ? atoi(argv[1]) : BENCH_ROWS;
 	double  writer = 0, perrow = 0, direct = 0, bare = 0, copy = 0, us;
 	double  best_us = 1e9;
-	double  per_cpu, best_cpu = 0, load0 = load_average();
-	char    cmd[300];
+	double  per_cpu, best_cpu = 0, load0 = bench_load_average();
 	int     r;
 
 	if (n < BENCH_ROOMY + 1)
 		n = BENCH_ROOMY + 1;
-	snprintf(dir, sizeof(dir), "%s/bench-audit.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (bench_tmpdir("bench-audit", dir, sizeof(dir)) < 0)
 		return 1;
-	}
-	make_rows(n);
+	rows = bench_rows_make(n);
 	for (r = 0; r < BENCH_ROUNDS; r++) {
 		writer = best(writer, bench_writer(n, &us, &per_cpu));
 		best_cpu = best(best_cpu, per_cpu);
@@ -318,9 +224,8 @@ main(int argc, char **argv)
 		perrow = best(perrow, bench_direct(PERROW_ROWS, 1, 0));
 		copy = best(copy, bench_copy(n));
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench-audit: cannot remove %s\n", dir);
+	bench_rmdir("bench-audit", dir);
+	free(rows);
 
 	printf("Audit rows (21 columns, 4 indexes) into a fresh WAL database, "
 	       "best of %d rounds;\n%d rows per round (%d for one row per "
@@ -345,7 +250,7 @@ main(int argc, char **argv)
 	printf("target 200,000 rows/s for the writer: %s\n",
 	       writer >= BENCH_TARGET ? "met" : "NOT met in this run");
 	printf("1-minute load average at start / end: %.2f / %.2f (other work on "
-	       "the machine lowers every figure)\n", load0, load_average());
+	       "the machine lowers every figure)\n", load0, bench_load_average());
 	printf("RESULT writer_rows_per_s=%.0f\nRESULT perrow_rows_per_s=%.0f\n"
 	       "RESULT direct_rows_per_s=%.0f\nRESULT copy_rows_per_s=%.0f\n"
 	       "RESULT writer_rows_per_cpu_s=%.0f\nRESULT bare_rows_per_s=%.0f\n",

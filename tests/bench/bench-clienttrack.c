@@ -35,8 +35,8 @@
 #include "directory.h"
 #include "netlist.h"
 #include "policy.h"
+#include "bench_util.h"
 
-#define BENCH_USERS	10000
 #define BENCH_INPUTS	4096
 #define BENCH_ROUNDS	5
 
@@ -51,16 +51,6 @@ struct rate {
 
 static struct input inputs[BENCH_INPUTS];
 static volatile unsigned long sink;
-
-/* now - monotonic seconds */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* make_inputs - known 50%, unknown 20%, relay 20%, tricks 10% */
 static void
@@ -93,51 +83,16 @@ make_inputs(void)
 	}
 }
 
-/* setup - configuration and directory in a temporary directory */
-static int
-setup(char *tmpdir, size_t size, struct rg_config **cfgp,
-      struct directory **dirp)
-{
-	static const struct directory_backend *const backends[] = {
-		&dir_file_backend, NULL,
-	};
-	char    path[512], conf[2048], err[1024];
-	FILE   *fp;
-	int     i;
-
-	rg_strlcpy(tmpdir, "/tmp/rg-bench-ct.XXXXXX", size);
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/recipients", tmpdir);
-	if ((fp = fopen(path, "w")) == NULL) {
-		perror(path);
-		return -1;
-	}
-	for (i = 0; i < BENCH_USERS; i++)
-		fprintf(fp, "user%05d@example.org\n", i);
-	fclose(fp);
-	snprintf(conf, sizeof(conf),
-		 "local_domains = example.org, example.net\n"
-		 "trusted_networks = 10.0.0.0/8\n"
-		 "harvest_limit = 0\n"
-		 "client_limit.unknown = 60000\nclient_limit.relay = 60000\n"
-		 "client_limit.routing = 60000\nclient_limit.syntax = 60000\n"
-		 "auth_limit.hour = 10000000\nauth_limit.day = 10000000\n"
-		 "auth_limit.domains = 0\nauth_limit.clients = 0\n"
-		 "directory = file:%s\n", path);
-	if ((*cfgp = config_parse(conf, strlen(conf), "bench.conf", err,
-				  sizeof(err))) == NULL) {
-		fprintf(stderr, "bench-clienttrack: %s\n", err);
-		return -1;
-	}
-	if ((*dirp = directory_open(*cfgp, backends, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "bench-clienttrack: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
+/* The configuration, over the fixture's file directory: every limit out
+ * of reach, so that the figures are the cost of counting. */
+static const char bench_conf[] =
+	"local_domains = example.org, example.net\n"
+	"trusted_networks = 10.0.0.0/8\n"
+	"harvest_limit = 0\n"
+	"client_limit.unknown = 60000\nclient_limit.relay = 60000\n"
+	"client_limit.routing = 60000\nclient_limit.syntax = 60000\n"
+	"auth_limit.hour = 10000000\nauth_limit.day = 10000000\n"
+	"auth_limit.domains = 0\nauth_limit.clients = 0\n";
 
 /* client_ip - the n-th of the tracked clients, one per /24 (the worst
  * case: every client costs two entries) */
@@ -196,12 +151,12 @@ measure(const struct rg_config *cfg, struct directory *dir,
 
 	for (round = 0; round < BENCH_ROUNDS; round++) {
 		unsigned long n = 0;
-		double  t0 = now(), t, rate;
+		double  t0 = bench_now(), t, rate;
 
 		do {
 			run(cfg, dir, ct, al, clients, 50000);
 			n += 50000;
-			t = now() - t0;
+			t = bench_now() - t0;
 		} while (t < seconds);
 		rate = (double) n / t;
 		if (rate > r.best)
@@ -239,9 +194,9 @@ main(int argc, char **argv)
 	struct rg_config *cfg = NULL;
 	struct directory *dir = NULL;
 	struct clienttrack_stats st;
-	char    tmpdir[64], cmd[128], name[64], key[64];
+	char    tmpdir[256], name[64], key[64];
 	double  seconds = argc > 1 ? atof(argv[1]) : 0.3;
-	double  min_rate = 1e18;
+	double  min_rate = 1e18, load;
 	struct rate off, arm;
 	size_t  i;
 
@@ -250,7 +205,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	make_inputs();
-	if (setup(tmpdir, sizeof(tmpdir), &cfg, &dir) < 0)
+	if (bench_directory_open("bench-clienttrack", bench_conf, tmpdir,
+				 sizeof(tmpdir), &cfg, &dir) < 0)
 		return 1;
 	printf("RCPT decisions of the policy engine on one thread (mix: 50%% "
 	       "known, 20%% unknown,\n20%% relay, 10%% tricks; file directory "
@@ -318,18 +274,10 @@ main(int argc, char **argv)
 	       "(slowest arm %.0f)\n", min_rate >= 1e6 ? "met" : "MISSED",
 	       min_rate);
 	printf("RESULT target_1M=%s\n", min_rate >= 1e6 ? "met" : "missed");
-	{
-		double  load[1];
-
-		if (getloadavg(load, 1) == 1)
-			printf("1-minute load average at end: %.2f (above 1 on two "
-			       "cores: other work shared them, the absolute\nfigures "
-			       "are low and noisy; compare the ratios)\n", load[0]);
-	}
-	directory_close(dir);
-	config_free(cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench-clienttrack: could not remove %s\n", tmpdir);
+	if ((load = bench_load_average()) >= 0)
+		printf("1-minute load average at end: %.2f (above 1 on two "
+		       "cores: other work shared them, the absolute\nfigures "
+		       "are low and noisy; compare the ratios)\n", load);
+	bench_directory_close("bench-clienttrack", tmpdir, cfg, dir);
 	return 0;
 }

@@ -26,8 +26,8 @@
 #include "directory.h"
 #include "netlist.h"
 #include "policy.h"
+#include "bench_util.h"
 
-#define BENCH_USERS	10000
 #define BENCH_INPUTS	4096
 #define BENCH_ROUNDS	5
 
@@ -38,16 +38,6 @@ struct input {
 
 static struct input inputs[BENCH_INPUTS];
 static volatile unsigned long sink;	/* keeps results observable */
-
-/* now - monotonic seconds */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* next_random - a small deterministic generator (xorshift) */
 static unsigned long
@@ -109,49 +99,13 @@ make_inputs(void)
 	}
 }
 
-/* setup - config and a 10,000-user directory in a temporary directory */
-static int
-setup(char *tmpdir, size_t tmpsize, struct rg_config **cfgp,
-      struct directory **dirp)
-{
-	static const struct directory_backend *const backends[] = {
-		&dir_file_backend, NULL,
-	};
-	char path[512], conf[1024], err[1024];
-	FILE *fp;
-	int i;
-
-	rg_strlcpy(tmpdir, "/tmp/rg-bench-policy.XXXXXX", tmpsize);
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/recipients", tmpdir);
-	if ((fp = fopen(path, "w")) == NULL) {
-		perror(path);
-		return -1;
-	}
-	for (i = 0; i < BENCH_USERS; i++)
-		fprintf(fp, "user%05d@example.org\n", i);
-	fclose(fp);
-	snprintf(conf, sizeof(conf),
-		 "local_domains = example.org, example.net\n"
-		 "local_addresses = 192.0.2.25\n"
-		 "trusted_networks = 10.0.0.0/8, 2001:db8:a::/48\n"
-		 "never_relay_networks = 10.66.0.0/16\n"
-		 "sender_deny = @spam.test, *@*.junk.test\n"
-		 "directory = file:%s\n", path);
-	if ((*cfgp = config_parse(conf, strlen(conf), "bench.conf", err,
-				  sizeof(err))) == NULL) {
-		fprintf(stderr, "bench-policy: %s\n", err);
-		return -1;
-	}
-	if ((*dirp = directory_open(*cfgp, backends, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "bench-policy: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
+/* The configuration, over the fixture's file directory. */
+static const char bench_conf[] =
+	"local_domains = example.org, example.net\n"
+	"local_addresses = 192.0.2.25\n"
+	"trusted_networks = 10.0.0.0/8, 2001:db8:a::/48\n"
+	"never_relay_networks = 10.66.0.0/16\n"
+	"sender_deny = @spam.test, *@*.junk.test\n";
 
 /* run_engine - n RCPT decisions through policy_decide + policy_commit */
 static void
@@ -232,7 +186,7 @@ measure(enum bench_kind kind, const struct rg_config *cfg,
 
 	for (round = 0; round < BENCH_ROUNDS; round++) {
 		unsigned long n = 0, batch = 100000;
-		double t0 = now(), t;
+		double t0 = bench_now(), t;
 
 		do {
 			if (kind == BENCH_ENGINE)
@@ -242,7 +196,7 @@ measure(enum bench_kind kind, const struct rg_config *cfg,
 			else
 				run_naive(batch);
 			n += batch;
-			t = now() - t0;
+			t = bench_now() - t0;
 		} while (t < seconds);
 		if ((double)n / t > best)
 			best = (double)n / t;
@@ -256,7 +210,7 @@ main(int argc, char **argv)
 	unsigned long per_rule[RG_RULE_COUNT] = {0};
 	struct rg_config *cfg = NULL;
 	struct directory *dir = NULL;
-	char tmpdir[64], cmd[128], stats[256];
+	char tmpdir[256], stats[256];
 	double seconds = argc > 1 ? atof(argv[1]) : 0.3;
 	double engine, parse, naive;
 	int r;
@@ -266,7 +220,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	make_inputs();
-	if (setup(tmpdir, sizeof(tmpdir), &cfg, &dir) < 0)
+	if (bench_directory_open("bench-policy", bench_conf, tmpdir,
+				 sizeof(tmpdir), &cfg, &dir) < 0)
 		return 1;
 	directory_stats(dir, stats, sizeof(stats));
 
@@ -298,11 +253,7 @@ main(int argc, char **argv)
 	       engine, parse, naive, engine / parse, engine / naive,
 	       engine >= 1e6 ? "met" : "missed");
 
-	directory_close(dir);
-	config_free(cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench-policy: could not remove %s\n", tmpdir);
+	bench_directory_close("bench-policy", tmpdir, cfg, dir);
 	(void)sink;
 	return 0;
 }
