@@ -256,39 +256,40 @@ relay_check() {
 	echo "  $1: relay refused, unknown user refused, valid user accepted"
 }
 
+# perf_slapd - a throwaway slapd with the users of $tmp/e2e-recipients and
+# Postfix's ldap table for it ($tmp/ldap-rcpt.cf); sets LDAP_PORT, or
+# returns 1 when slapd is not installed (parts e2e and doors)
+perf_slapd() {
+	local u
+	[ -x "$SLAPD" ] && command -v slapadd >/dev/null || return 1
+	. "$top_srcdir/tests/lib/slapd.sh"
+	mkdir -p "$tmp/slapd"
+	ldap_slapd_init "$tmp/slapd" >&2 || exit 1
+	sed 's/@.*//' "$tmp/e2e-recipients" | while read -r u; do
+		printf 'dn: uid=%s,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s@example.test\n\n' \
+			"$u" "$u" "$u" "$u" "$u"
+	done >"$tmp/users.ldif"
+	slapadd -q -f "$tmp/slapd/slapd.conf" -l "$tmp/users.ldif" >&2 || exit 1
+	LDAP_PORT=$(rg_free_port)
+	ldap_slapd_start "$tmp/slapd" "$LDAP_PORT" >&2 || exit 1
+	rg_e2e_on_exit "ldap_slapd_stop $tmp/slapd"
+	printf '%s\n' "server_host = ldap://127.0.0.1:$LDAP_PORT" \
+		"search_base = dc=example,dc=test" "version = 3" "bind = no" \
+		"query_filter = (|(mail=%s)(mailLocalAddress=%s))" \
+		"result_attribute = mail" >"$tmp/ldap-rcpt.cf"
+	chmod 644 "$tmp/ldap-rcpt.cf"
+}
+
 part_e2e() {
 	local rounds=2 r i ldap_port alone_port rg_port native_port rgldap_port
 	local msgs=1000 serial=200 have_ldap=1 pf_alone pf_rg pf_native pf_rgldap
 	local noop_port noop_sock="inet:$(rg_free_port)@127.0.0.1"
 	rg_require "$POSTFIX" "$SMTP_SOURCE"
-	. "$top_srcdir/tests/lib/slapd.sh"
 	{ echo user@example.test; for i in 1 2 3 4 5; do echo "${i}user@example.test"; done
 	  echo postmaster@example.test; } >"$tmp/e2e-recipients"
 
 	# A throwaway slapd holding the same users (and the test seed).
-	if [ -x "$SLAPD" ] && command -v slapadd >/dev/null; then
-		mkdir -p "$tmp/slapd"
-		ldap_slapd_init "$tmp/slapd" >&2 || exit 1
-		sed 's/@.*//' "$tmp/e2e-recipients" | while read -r u; do
-			printf 'dn: uid=%s,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s@example.test\n\n' \
-				"$u" "$u" "$u" "$u" "$u"
-		done >"$tmp/users.ldif"
-		slapadd -q -f "$tmp/slapd/slapd.conf" -l "$tmp/users.ldif" >&2 || exit 1
-		ldap_port=$(rg_free_port)
-		ldap_slapd_start "$tmp/slapd" "$ldap_port" >&2 || exit 1
-		rg_e2e_on_exit "ldap_slapd_stop $tmp/slapd"
-		cat >"$tmp/ldap-rcpt.cf" <<EOF
-server_host = ldap://127.0.0.1:$ldap_port
-search_base = dc=example,dc=test
-version = 3
-bind = no
-query_filter = (|(mail=%s)(mailLocalAddress=%s))
-result_attribute = mail
-EOF
-		chmod 644 "$tmp/ldap-rcpt.cf"
-	else
-		have_ldap=0
-	fi
+	if perf_slapd; then ldap_port=$LDAP_PORT; else have_ldap=0; fi
 
 	local conf="local_domains = example.test
 directory = file:$tmp/e2e-recipients
@@ -576,29 +577,6 @@ door_run() {
 	DR[$1]="${DR[$1]:-} $(( DOOR_MSGS * 1000000000 / (t1 - t0) ))"
 }
 
-# door_slapd - a throwaway slapd with the e2e users and Postfix's ldap
-# table for it ($tmp/ldap-rcpt.cf); sets LDAP_PORT, or returns 1
-door_slapd() {
-	local u
-	[ -x "$SLAPD" ] && command -v slapadd >/dev/null || return 1
-	. "$top_srcdir/tests/lib/slapd.sh"
-	mkdir -p "$tmp/slapd"
-	ldap_slapd_init "$tmp/slapd" >&2 || exit 1
-	sed 's/@.*//' "$tmp/e2e-recipients" | while read -r u; do
-		printf 'dn: uid=%s,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s@example.test\n\n' \
-			"$u" "$u" "$u" "$u" "$u"
-	done >"$tmp/users.ldif"
-	slapadd -q -f "$tmp/slapd/slapd.conf" -l "$tmp/users.ldif" >&2 || exit 1
-	LDAP_PORT=$(rg_free_port)
-	ldap_slapd_start "$tmp/slapd" "$LDAP_PORT" >&2 || exit 1
-	rg_e2e_on_exit "ldap_slapd_stop $tmp/slapd"
-	printf '%s\n' "server_host = ldap://127.0.0.1:$LDAP_PORT" \
-		"search_base = dc=example,dc=test" "version = 3" "bind = no" \
-		"query_filter = (|(mail=%s)(mailLocalAddress=%s))" \
-		"result_attribute = mail" >"$tmp/ldap-rcpt.cf"
-	chmod 644 "$tmp/ldap-rcpt.cf"
-}
-
 # door_noop KEY LABEL [-a] - a no-op milter and a Postfix wired to it
 door_noop() {
 	local sock="inet:$(rg_free_port)@127.0.0.1"
@@ -644,7 +622,7 @@ socket_mode = 0666" inet
 	rg_start_postfix none "smtpd_recipient_restrictions = check_policy_service $p_unix" >&2 || exit 1
 	PORT[pol_unix]=$RG_POSTFIX_PORT LABEL[pol_unix]="+ relayguard policy door, unix"
 	keys="alone noop_a noop before after pol_inet pol_unix"
-	if door_slapd; then
+	if perf_slapd; then
 		rg_start_postfix none "mynetworks =" \
 			"relay_recipient_maps = ldap:$tmp/ldap-rcpt.cf" >&2 || exit 1
 		PORT[native]=$RG_POSTFIX_PORT LABEL[native]="Postfix native relay_recipient_maps ldap:"
