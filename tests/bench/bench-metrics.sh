@@ -12,6 +12,7 @@
 # reported too.  The scrape must count exactly the recipients sent.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$top_srcdir/tests/lib/mta.sh"
+. "$top_srcdir/tests/lib/stats.sh"	# load_avg, cpu_ticks, cpu_us, load_result
 
 LOAD=$top_builddir/tests/bench/milter-load
 rg_require "$RG_RELAYGUARD" "$LOAD" curl
@@ -27,7 +28,6 @@ conf() {
 	echo "audit_db = none"
 	[ -n "${1:-}" ] && echo "metrics_listen = 127.0.0.1:$1"
 }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 mport=$(rg_free_port)
 rg_start_relayguard "$(conf "$mport")" "unix:$tmp/on.sock" >&2 || exit 1
@@ -38,28 +38,27 @@ off_pid=$RG_MILTER_PID off_sock=$RG_MILTER_SOCKET
 declare -A BEST RATES CPU SENT
 SENT[on]=0
 run() {			# run KEY PID SOCKET: one round
-	local out rate rcpts c0 c1
+	local out rate p50 p99 p999 rcpts mm err c0 c1
 	c0=$(cpu_ticks "$2")
 	out=$(timeout 120 "$LOAD" -q -s "$3" -c 10 -k 5 -m 5 -t "$SECS" -u "$USERS") ||
 		{ echo "milter-load failed: $out" >&2; exit 1; }
 	c1=$(cpu_ticks "$2")
-	read -r rate rcpts <<<"$(printf '%s\n' "$out" |
-		sed -n 's/^RESULT rate=\([^ ]*\) .* rcpts=\([^ ]*\) mismatches=0 errors=0.*/\1 \2/p')"
-	[ -n "$rate" ] || { echo "milter-load: mismatches or errors: $out" >&2; exit 1; }
+	read -r rate p50 p99 p999 rcpts mm err <<<"$(load_result "$out")"
+	[ -n "$rate" ] && [ "$mm" = 0 ] && [ "$err" = 0 ] ||
+		{ echo "milter-load: mismatches or errors: $out" >&2; exit 1; }
 	RATES[$1]="${RATES[$1]:-} $rate"
 	[ "$1" = on ] && SENT[on]=$(( SENT[on] + rcpts ))
 	if [ "$rate" -gt "${BEST[$1]:-0}" ]; then
 		BEST[$1]=$rate
-		CPU[$1]=$(awk -v t=$((c1 - c0)) -v n="$rcpts" -v hz="$(getconf CLK_TCK)" \
-			'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')
+		CPU[$1]=$(cpu_us $((c1 - c0)) "$rcpts" 2)
 	fi
 }
-load0=$(cut -d' ' -f1 /proc/loadavg)
+load0=$(load_avg)
 for r in $(seq 1 "$ROUNDS"); do
 	run off "$off_pid" "$off_sock"
 	run on "$on_pid" "$on_sock"
 done
-load1=$(cut -d' ' -f1 /proc/loadavg)
+load1=$(load_avg)
 scraped=$(curl -sf "http://127.0.0.1:$mport/metrics" |
 	awk '$1 ~ /^relayguard_verdicts_total\{stage="rcpt"/ { s += $2 } END { print s + 0 }')
 

@@ -119,9 +119,6 @@ conf() {
 		echo "client_track_size = 0"
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-load_avg() { cut -d' ' -f1 /proc/loadavg; }
-
 # policy_run I - one bench-policy of revision I; ENG[I], NAIVE[I] grow
 declare -A ENG NAIVE
 policy_run() {
@@ -138,20 +135,18 @@ policy_run() {
 # load_run I - one milter-load round against revision I's daemon
 declare -A RATE P50 P99 CPU MM SENT NEG
 load_run() {
-	local i=$1 out c0 c1 rate p50 p99 rcpts mm err
+	local i=$1 out c0 c1 rate p50 p99 p999 rcpts mm err
 	c0=$(cpu_ticks "${PID[i]}")
 	# Exit status 1 means mismatches, counted below.
 	out=$(timeout 120 "$LOAD" -q -s "${SOCK[i]}" -c 10 -k 5 -m 5 -t "$SECS" -u "$USERS")
 	c1=$(cpu_ticks "${PID[i]}")
-	read -r rate p50 p99 rcpts mm err <<<"$(printf '%s\n' "$out" |
-		sed -n 's/^RESULT rate=\([^ ]*\) p50_us=\([^ ]*\) p99_us=\([^ ]*\) p999_us=[^ ]* max_us=[^ ]* rcpts=\([^ ]*\) mismatches=\([^ ]*\) errors=\([^ ]*\).*/\1 \2 \3 \4 \5 \6/p')"
+	read -r rate p50 p99 p999 rcpts mm err <<<"$(load_result "$out")"
 	[ -n "$rate" ] || { echo "milter-load against ${LABEL[i]} failed: $out" >&2; exit 1; }
 	[ "$err" = 0 ] || { echo "milter-load against ${LABEL[i]}: $err protocol errors: $out" >&2; exit 1; }
 	[ "$i" != "$W" ] || [ "$mm" = 0 ] ||
 		{ echo "milter-load against the working tree: $mm mismatches: $out" >&2; exit 1; }
 	RATE[$i]="${RATE[$i]:-} $rate" P50[$i]="${P50[$i]:-} $p50" P99[$i]="${P99[$i]:-} $p99"
-	CPU[$i]="${CPU[$i]:-} $(awk -v t=$((c1 - c0)) -v n="$rcpts" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')"
+	CPU[$i]="${CPU[$i]:-} $(cpu_us $((c1 - c0)) "$rcpts")"
 	MM[$i]=$(( ${MM[$i]:-0} + mm )) SENT[$i]=$(( ${SENT[$i]:-0} + rcpts ))
 	NEG[$i]=$(printf '%s\n' "$out" | sed -n 's/^NEGOTIATED noreply=//p')
 }

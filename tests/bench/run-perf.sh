@@ -72,12 +72,6 @@ rg_require "$RG_RELAYGUARD" "$LOAD" "$NOOP" "$PLOAD"
 tmp=$(rg_e2e_tmpdir)
 USERS=10000
 
-# load_avg - the 1-minute load average (the machine may be shared)
-load_avg() { cut -d' ' -f1 /proc/loadavg; }
-
-# cpu_ticks PID - user + system clock ticks used by PID so far
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
 # proc_kb PID FIELD - a /proc/PID/status figure in kB (VmRSS, VmHWM)
 proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
@@ -126,8 +120,7 @@ mload() {
 	c0=$(cpu_ticks "$pid")
 	out=$(timeout 120 "$LOAD" -q -s "$sock" "$@")
 	c1=$(cpu_ticks "$pid")
-	read -r rate p50 p99 p999 rcpts mm err <<<"$(printf '%s\n' "$out" |
-		sed -n 's/^RESULT rate=\([^ ]*\) p50_us=\([^ ]*\) p99_us=\([^ ]*\) p999_us=\([^ ]*\) max_us=[^ ]* rcpts=\([^ ]*\) mismatches=\([^ ]*\) errors=\([^ ]*\).*/\1 \2 \3 \4 \5 \6 \7/p')"
+	read -r rate p50 p99 p999 rcpts mm err <<<"$(load_result "$out")"
 	if [ -z "$rate" ]; then
 		echo "milter-load failed ($key): $out" >&2
 		exit 1
@@ -135,8 +128,7 @@ mload() {
 	BAD[$key]=$(( ${BAD[$key]:-0} + mm + err ))
 	if [ "$rate" -ge "${RATE[$key]:-0}" ]; then
 		RATE[$key]=$rate P50[$key]=$p50 P99[$key]=$p99 P999[$key]=$p999
-		CPU[$key]=$(awk -v t=$((c1 - c0)) -v n="$rcpts" -v hz="$(getconf CLK_TCK)" \
-			'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')
+		CPU[$key]=$(cpu_us $((c1 - c0)) "$rcpts")
 	fi
 }
 
@@ -489,13 +481,11 @@ pload_run() {
 	c0=$(cpu_ticks "$pid")
 	out=$(timeout 120 "$prog" -q -s "$sock" "$@")
 	c1=$(cpu_ticks "$pid")
-	read -r rate p50 p99 p999 rcpts mm err <<<"$(printf '%s\n' "$out" |
-		sed -n 's/^RESULT rate=\([^ ]*\) p50_us=\([^ ]*\) p99_us=\([^ ]*\) p999_us=\([^ ]*\) max_us=[^ ]* rcpts=\([^ ]*\) mismatches=\([^ ]*\) errors=\([^ ]*\).*/\1 \2 \3 \4 \5 \6 \7/p')"
+	read -r rate p50 p99 p999 rcpts mm err <<<"$(load_result "$out")"
 	[ -n "$rate" ] || { echo "load run failed ($key): $out" >&2; exit 1; }
 	PR_RATE[$key]="${PR_RATE[$key]:-} $rate" PR_P50[$key]="${PR_P50[$key]:-} $p50"
 	PR_P99[$key]="${PR_P99[$key]:-} $p99" PR_P999[$key]="${PR_P999[$key]:-} $p999"
-	PR_CPU[$key]="${PR_CPU[$key]:-} $(awk -v t=$((c1 - c0)) -v n="$rcpts" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')"
+	PR_CPU[$key]="${PR_CPU[$key]:-} $(cpu_us $((c1 - c0)) "$rcpts")"
 	PR_BAD[$key]=$(( ${PR_BAD[$key]:-0} + mm + err ))
 }
 
